@@ -1,0 +1,25 @@
+/** Topics whose webhooks can be mapped to Attentive custom events. */
+export const MAPPABLE_TOPICS = ["orders/fulfilled", "refunds/create"] as const;
+export type MappableTopic = (typeof MAPPABLE_TOPICS)[number];
+
+export function isMappableTopic(topic: string): topic is MappableTopic {
+  return (MAPPABLE_TOPICS as readonly string[]).includes(topic);
+}
+
+/** Liquid templates that say who the event is about; a missing field uses the default. */
+export interface UserTemplates {
+  email?: string;
+  phone?: string;
+  clientUserId?: string;
+}
+
+/** One mapping as in the mapping file format (docs/mapping-format.md). */
+export interface MappingDefinition {
+  topic: MappableTopic;
+  eventType: string;
+  enabled: boolean;
+  when?: string;
+  /** Property key -> Liquid template, in the order the merchant gave them. */
+  properties: Record<string, string>;
+  user?: UserTemplates;
+}
