@@ -1,0 +1,617 @@
+/**
+ * A local Attentive for tests, `npm run demo` and benchmarks. It is deliberately as strict as the
+ * contract in shared/reference/attentive-api.md: where the live API might be lenient, accepting
+ * something here could hide a bug that only shows in production.
+ *
+ * Run alone: tsx test/stand-ins/attentive.ts --port 4010 --key demo-key
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  assertScalarType,
+  buildSchema,
+  execute,
+  GraphQLError,
+  Kind,
+  parse,
+  validate,
+  valueFromASTUntyped,
+  type DocumentNode,
+  type GraphQLFormattedError,
+} from "graphql";
+import { z } from "zod";
+import { eventTypeProblem, isE164, propertyKeyProblem } from "../../app/attentive/rules";
+
+export type PropertiesEncoding = "object" | "string" | "either";
+
+export interface AttentiveStandInOptions {
+  port?: number;
+  apiKeys?: string[];
+  companyName?: string;
+  /** Which encodings of `properties` to accept; the live API's choice is unconfirmed. Default "either". */
+  propertiesEncoding?: PropertiesEncoding;
+  /** Per key and endpoint, like Attentive's limit. Default 150. */
+  rateLimitPerSecond?: number;
+  latencyMs?: number;
+}
+
+export type Fault =
+  | { kind: "status"; status: number; body?: string; headers?: Record<string, string> }
+  | { kind: "refuse" }
+  /** Stalls this long, then answers normally if the client is still there; an abandoned request is not processed. */
+  | { kind: "hang"; ms: number }
+  | { kind: "graphql-error"; code?: string; message?: string }
+  | { kind: "malformed" }
+  | { kind: "rate-limited"; retryAfterSeconds?: number };
+
+const userInputSchema = z.object({
+  phone: z.string().nullish(),
+  email: z.string().nullish(),
+  externalIdentifiers: z
+    .object({
+      clientUserId: z.string().nullish(),
+      customIdentifiers: z.array(z.object({ name: z.string(), value: z.string() })).nullish(),
+    })
+    .nullish(),
+});
+
+/** What graphql-js hands the resolver after coercing against the schema. */
+const createCustomEventInputSchema = z.object({
+  type: z.string(),
+  properties: z.unknown(),
+  externalEventId: z.string().nullish(),
+  occurredAt: z.string().nullish(),
+  user: userInputSchema,
+});
+
+export type ReceivedInput = z.infer<typeof createCustomEventInputSchema>;
+
+export interface ReceivedEvent {
+  /** The createCustomEvent input exactly as sent (properties still in the sender's encoding). */
+  input: ReceivedInput;
+  /** `input.properties` decoded to an object, whichever encoding was used. */
+  properties: Record<string, unknown>;
+  apiKey: string;
+  /** Milliseconds since the epoch when the request arrived. */
+  receivedAt: number;
+}
+
+export interface AttentiveStandIn {
+  graphqlUrl: string;
+  origin: string;
+  received: ReceivedEvent[];
+  /** Every request that reached the server, whatever became of it. */
+  readonly requests: number;
+  addKey(key: string): void;
+  injectFaults(...faults: Fault[]): void;
+  setLatency(ms: number): void;
+  /** Forgets received events, the request count, pending faults, latency and rate-limit windows; keeps keys. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const SDL = /* GraphQL */ `
+  # Attentive's Query root is not part of the contract we use; graphql-js needs one to exist.
+  type Query {
+    _unused: Boolean
+  }
+
+  type Mutation {
+    createCustomEvent(input: CreateCustomEventInput!): CreateCustomEventPayload
+  }
+
+  input CreateCustomEventInput {
+    type: String!
+    properties: JSON!
+    externalEventId: String
+    occurredAt: DateTime
+    user: EventUserInput!
+  }
+
+  input EventUserInput {
+    phone: String
+    email: String
+    externalIdentifiers: EventUserExternalIdentifiersInput
+  }
+
+  input EventUserExternalIdentifiersInput {
+    clientUserId: String
+    customIdentifiers: [EventUserCustomIdentifierInput!]
+  }
+
+  input EventUserCustomIdentifierInput {
+    name: String!
+    value: String!
+  }
+
+  type CreateCustomEventPayload {
+    type: String!
+    occurredAt: DateTime!
+    externalEventId: String!
+    user: EventUser!
+    properties: JSON!
+  }
+
+  # Not spelled out in the reference; shaped after the seed document's example response.
+  type EventUser {
+    phone: String
+    email: String
+    externalIdentifiers: EventUserExternalIdentifiers
+  }
+
+  type EventUserExternalIdentifiers {
+    clientUserId: String
+    customIdentifiers: [EventUserCustomIdentifier!]
+  }
+
+  type EventUserCustomIdentifier {
+    name: String!
+    value: String!
+  }
+
+  scalar JSON
+  scalar DateTime
+`;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):(\d{2}))$/;
+
+export function isRfc3339WithOffset(value: string): boolean {
+  const match = RFC3339.exec(value);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = [1, 2, 3, 4, 5, 6, 9, 10].map((i) =>
+    Number(match[i] ?? 0),
+  );
+  if (month === undefined || month < 1 || month > 12) return false;
+  const daysInMonth = new Date(Date.UTC(year ?? 0, month, 0)).getUTCDate();
+  return (
+    day !== undefined &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    (hour ?? 99) <= 23 &&
+    (minute ?? 99) <= 59 &&
+    (second ?? 99) <= 60 &&
+    (offsetHour ?? 99) <= 23 &&
+    (offsetMinute ?? 99) <= 59
+  );
+}
+
+function parseDateTime(value: unknown): string {
+  if (typeof value === "string" && isRfc3339WithOffset(value)) return value;
+  throw new GraphQLError(
+    `DateTime must be an RFC 3339 timestamp with a time-zone offset, such as 2021-03-30T14:38:29+00:00; got ${JSON.stringify(value)}.`,
+  );
+}
+
+/** Attentive answers in UTC without milliseconds unless there are some, as in the seed's example response. */
+function serializeDateTime(value: unknown): string {
+  const date = value instanceof Date ? value : typeof value === "string" ? new Date(value) : undefined;
+  if (!date || Number.isNaN(date.getTime())) throw new GraphQLError("DateTime cannot represent this value.");
+  return date.toISOString().replace(".000Z", "Z");
+}
+
+function buildAttentiveSchema() {
+  const schema = buildSchema(SDL);
+  // buildSchema leaves custom scalars as pass-through; graphql-tools style in-place wiring gives them rules.
+  const dateTime = assertScalarType(schema.getType("DateTime"));
+  dateTime.parseValue = parseDateTime;
+  dateTime.parseLiteral = (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError("DateTime must be given as a string.");
+    return parseDateTime(ast.value);
+  };
+  dateTime.serialize = serializeDateTime;
+  const json = assertScalarType(schema.getType("JSON"));
+  json.parseValue = (value) => value;
+  json.parseLiteral = (ast, variables) => valueFromASTUntyped(ast, variables);
+  json.serialize = (value) => value;
+  return schema;
+}
+
+const schema = buildAttentiveSchema();
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function decodeProperties(properties: unknown, encoding: PropertiesEncoding): Record<string, unknown> | string {
+  if (typeof properties === "string") {
+    if (encoding === "object") return "properties must be a JSON object, not a string holding JSON.";
+    let decoded: unknown;
+    try {
+      decoded = JSON.parse(properties);
+    } catch {
+      return "properties is a string but not valid JSON.";
+    }
+    return isPlainObject(decoded) ? decoded : "properties is a string but does not hold a JSON object.";
+  }
+  if (isPlainObject(properties)) {
+    return encoding === "string" ? "properties must be a string holding a JSON object." : properties;
+  }
+  return "properties must be a JSON object.";
+}
+
+/** Nested keys are checked too: the docs do not limit the rule to the top level, so the strict reading wins. */
+function propertyKeyProblems(value: unknown, found: string[] = []): string[] {
+  if (Array.isArray(value)) {
+    for (const item of value) propertyKeyProblems(item, found);
+  } else if (isPlainObject(value)) {
+    for (const [key, nested] of Object.entries(value)) {
+      const problem = propertyKeyProblem(key);
+      if (problem) found.push(problem);
+      propertyKeyProblems(nested, found);
+    }
+  }
+  return found;
+}
+
+function userProblems(user: ReceivedInput["user"]): string[] {
+  const problems: string[] = [];
+  const present = (value: string | null | undefined) => typeof value === "string" && value.trim() !== "";
+  const ids = user.externalIdentifiers;
+  const hasIdentifier =
+    present(user.phone) ||
+    present(user.email) ||
+    present(ids?.clientUserId) ||
+    (ids?.customIdentifiers ?? []).some((custom) => present(custom.name) && present(custom.value));
+  if (!hasIdentifier) {
+    problems.push("user needs at least one non-empty identifier: phone, email or an external identifier.");
+  }
+  if (user.phone !== undefined && user.phone !== null && !isE164(user.phone)) {
+    problems.push(`user.phone "${user.phone}" is not in E.164 format, such as +13115552368.`);
+  }
+  return problems;
+}
+
+interface ResolverContext {
+  apiKey: string;
+  receivedAt: number;
+  encoding: PropertiesEncoding;
+  record(event: ReceivedEvent): void;
+}
+
+const contextSchema = z.custom<ResolverContext>(
+  (value) => isPlainObject(value) && typeof value.record === "function" && typeof value.apiKey === "string",
+);
+
+function badUserInput(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
+}
+
+const rootValue = {
+  createCustomEvent(args: unknown, contextValue: unknown) {
+    const context = contextSchema.parse(contextValue);
+    // graphql-js builds coerced inputs on null-prototype objects; a JSON round trip gives plain ones to compare.
+    const input = createCustomEventInputSchema.parse(JSON.parse(JSON.stringify(z.object({ input: z.unknown() }).parse(args).input)));
+
+    const problems: string[] = [];
+    const typeProblem = eventTypeProblem(input.type);
+    if (typeProblem) problems.push(typeProblem);
+    const properties = decodeProperties(input.properties, context.encoding);
+    if (typeof properties === "string") problems.push(properties);
+    else problems.push(...propertyKeyProblems(properties));
+    problems.push(...userProblems(input.user));
+    if (problems.length > 0 || typeof properties === "string") throw badUserInput(problems.join(" "));
+
+    context.record({ input, properties, apiKey: context.apiKey, receivedAt: context.receivedAt });
+    return {
+      type: input.type,
+      occurredAt: input.occurredAt ?? new Date(context.receivedAt).toISOString(),
+      externalEventId: input.externalEventId ?? randomUUID(),
+      user: input.user,
+      properties: input.properties,
+    };
+  },
+};
+
+const requestBodySchema = z.object({
+  query: z.string(),
+  variables: z.record(z.string(), z.unknown()).nullish(),
+  operationName: z.string().nullish(),
+});
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on("end", () => (size > MAX_BODY_BYTES ? reject(new BodyTooLarge()) : resolve(Buffer.concat(chunks).toString("utf8"))));
+    req.on("error", reject);
+  });
+}
+
+function withCode(error: GraphQLError, code: string): GraphQLFormattedError {
+  const formatted = error.toJSON();
+  return { ...formatted, extensions: { code, ...formatted.extensions } };
+}
+
+export async function startAttentiveStandIn(options: AttentiveStandInOptions = {}): Promise<AttentiveStandIn> {
+  const keys = new Set(options.apiKeys ?? ["test-key"]);
+  const companyName = options.companyName ?? "Stand-in Company";
+  const encoding = options.propertiesEncoding ?? "either";
+  const limit = options.rateLimitPerSecond ?? 150;
+  let latencyMs = options.latencyMs ?? 0;
+  let requests = 0;
+  let faults: Fault[] = [];
+  const received: ReceivedEvent[] = [];
+  /** Arrival times of admitted requests in the last second, per key and endpoint. */
+  let windows = new Map<string, number[]>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  function sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+  }
+
+  function admit(bucket: string, now: number): { admitted: boolean; remaining: number } {
+    const recent = (windows.get(bucket) ?? []).filter((at) => now - at < 1000);
+    const admitted = recent.length < limit;
+    if (admitted) recent.push(now);
+    windows.set(bucket, recent);
+    return { admitted, remaining: Math.max(0, limit - recent.length) };
+  }
+
+  function send(res: ServerResponse, status: number, body: string, headers: Record<string, string | number>) {
+    if (res.destroyed || res.writableEnded) return;
+    res.writeHead(status, {
+      "content-type": "application/json; charset=utf-8",
+      "x-ratelimit-limit": limit,
+      "x-ratelimit-remaining": limit,
+      ...headers,
+    });
+    res.end(body);
+  }
+
+  function restError(status: number, message: string): string {
+    return JSON.stringify({ error: { id: status, message } });
+  }
+
+  function bearerKey(req: IncomingMessage): string | undefined {
+    const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "");
+    return match?.[1] && keys.has(match[1]) ? match[1] : undefined;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    requests += 1;
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) send(res, 413, restError(413, "Request body is too large."), {});
+      return;
+    }
+
+    const fault = faults.shift();
+    if (fault?.kind === "refuse") {
+      req.socket.destroy();
+      return;
+    }
+    await sleep((fault?.kind === "hang" ? fault.ms : 0) + latencyMs);
+    // A client that gave up meanwhile gets nothing processed, so a test can tell a lost request from a slow one.
+    if (res.destroyed || req.socket.destroyed) return;
+
+    switch (fault?.kind) {
+      case "status":
+        send(res, fault.status, fault.body ?? restError(fault.status, STATUS_CODES[fault.status] ?? "Error"), fault.headers ?? {});
+        return;
+      case "graphql-error":
+        send(
+          res,
+          200,
+          JSON.stringify({
+            data: { createCustomEvent: null },
+            errors: [
+              {
+                message: fault.message ?? "Something went wrong while processing the request.",
+                path: ["createCustomEvent"],
+                ...(fault.code ? { extensions: { code: fault.code } } : {}),
+              },
+            ],
+          }),
+          {},
+        );
+        return;
+      case "malformed":
+        send(res, 200, '{"data": {"createCustomEvent": {"externalEventId": "', {});
+        return;
+      case "rate-limited":
+        send(res, 429, restError(429, "Too many requests."), {
+          "x-ratelimit-remaining": 0,
+          ...(fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {}),
+        });
+        return;
+    }
+
+    const path = new URL(req.url ?? "/", "http://stand-in").pathname;
+    const route = req.method === "POST" && path === "/v1/graphql" ? "graphql" : req.method === "GET" && path === "/v1/me" ? "me" : undefined;
+    if (!route) {
+      const known = path === "/v1/graphql" || path === "/v1/me";
+      send(res, known ? 405 : 404, restError(known ? 405 : 404, known ? "Method not allowed." : "Not found."), {});
+      return;
+    }
+
+    const apiKey = bearerKey(req);
+    if (!apiKey) {
+      send(res, 401, restError(401, "Unauthorized: the API key is missing or not valid."), {});
+      return;
+    }
+    const { admitted, remaining } = admit(`${apiKey}\n${route}`, receivedAt);
+    const rateHeaders = { "x-ratelimit-remaining": remaining };
+    if (!admitted) {
+      send(res, 429, restError(429, "Too many requests."), rateHeaders);
+      return;
+    }
+
+    if (route === "me") {
+      send(
+        res,
+        200,
+        JSON.stringify({
+          companyName,
+          attentiveDomainName: companyName.toLowerCase().replace(/[^a-z0-9]+/g, ""),
+          applicationName: "Shopify order events",
+          contactEmail: "owner@example.com",
+        }),
+        rateHeaders,
+      );
+      return;
+    }
+
+    if (!/^application\/json\b/i.test(req.headers["content-type"] ?? "")) {
+      send(res, 415, JSON.stringify({ errors: [{ message: "Send the request as application/json." }] }), rateHeaders);
+      return;
+    }
+    const result = runGraphQL(body, { apiKey, receivedAt, encoding, record: (event) => received.push(event) });
+    send(res, result.status, JSON.stringify(result.body), rateHeaders);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      send(res, 500, restError(500, error instanceof Error ? error.message : "Internal error."), {});
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const address = server.address();
+  const port = isAddressInfo(address) ? address.port : 0;
+  const origin = `http://127.0.0.1:${port}`;
+
+  return {
+    graphqlUrl: `${origin}/v1/graphql`,
+    origin,
+    received,
+    get requests() {
+      return requests;
+    },
+    addKey(key) {
+      keys.add(key);
+    },
+    injectFaults(...more) {
+      faults.push(...more);
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    reset() {
+      received.length = 0;
+      requests = 0;
+      faults = [];
+      latencyMs = options.latencyMs ?? 0;
+      windows = new Map();
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      return new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+function isAddressInfo(address: string | AddressInfo | null): address is AddressInfo {
+  return typeof address === "object" && address !== null;
+}
+
+interface GraphQLHttpAnswer {
+  status: number;
+  body: { data?: unknown; errors?: GraphQLFormattedError[] };
+}
+
+function runGraphQL(text: string, context: ResolverContext): GraphQLHttpAnswer {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { status: 400, body: { errors: [{ message: "The request body is not valid JSON.", extensions: { code: "BAD_REQUEST" } }] } };
+  }
+  const request = requestBodySchema.safeParse(json);
+  if (!request.success) {
+    return {
+      status: 400,
+      body: { errors: [{ message: "The request body must be an object with a string `query`.", extensions: { code: "BAD_REQUEST" } }] },
+    };
+  }
+
+  let document: DocumentNode;
+  try {
+    document = parse(request.data.query);
+  } catch (error) {
+    if (error instanceof GraphQLError) return { status: 200, body: { errors: [withCode(error, "GRAPHQL_PARSE_FAILED")] } };
+    throw error;
+  }
+  const validationErrors = validate(schema, document);
+  if (validationErrors.length > 0) {
+    return { status: 200, body: { errors: validationErrors.map((error) => withCode(error, "GRAPHQL_VALIDATION_FAILED")) } };
+  }
+
+  // The resolver is synchronous, so execute() never returns a promise here.
+  const result = execute({
+    schema,
+    document,
+    rootValue,
+    contextValue: context,
+    variableValues: request.data.variables ?? undefined,
+    operationName: request.data.operationName ?? undefined,
+  });
+  if (result instanceof Promise) throw new Error("The stand-in's resolvers must stay synchronous.");
+
+  // No `data` means graphql-js stopped while coercing variables: the input does not fit the schema.
+  const fallbackCode = result.data === undefined ? "BAD_USER_INPUT" : "INTERNAL_SERVER_ERROR";
+  const errors = result.errors?.map((error) => withCode(error, fallbackCode));
+  return { status: 200, body: { ...(result.data !== undefined ? { data: result.data } : {}), ...(errors ? { errors } : {}) } };
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      port: { type: "string", default: "4010" },
+      key: { type: "string", multiple: true },
+      company: { type: "string" },
+      encoding: { type: "string", default: "either" },
+      "rate-limit": { type: "string" },
+      latency: { type: "string" },
+    },
+  });
+  const encodingChoice = z.enum(["object", "string", "either"]).parse(values.encoding);
+  const standIn = await startAttentiveStandIn({
+    port: Number(values.port),
+    apiKeys: values.key ?? ["demo-key"],
+    ...(values.company ? { companyName: values.company } : {}),
+    propertiesEncoding: encodingChoice,
+    ...(values["rate-limit"] ? { rateLimitPerSecond: Number(values["rate-limit"]) } : {}),
+    ...(values.latency ? { latencyMs: Number(values.latency) } : {}),
+  });
+  console.log(`Attentive stand-in listening: ${standIn.graphqlUrl} (keys: ${(values.key ?? ["demo-key"]).join(", ")})`);
+  const stop = () => {
+    void standIn.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
