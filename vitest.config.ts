@@ -5,7 +5,7 @@ export default defineConfig({
   plugins: [tsconfigPaths()],
   test: {
     include: ["test/**/*.test.ts", "app/**/*.test.ts"],
-    setupFiles: ["test/setup/per-file-database.ts"],
+    setupFiles: ["test/setup/admin-api.ts", "test/setup/per-file-database.ts"],
     globalSetup: ["test/setup/global.ts"],
     pool: "forks",
     testTimeout: 20_000,

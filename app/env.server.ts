@@ -12,7 +12,6 @@ const schema = z.object({
   SHOPIFY_API_SECRET: z.string().default(""),
   SHOPIFY_APP_URL: z.string().default("http://localhost:3000"),
   SCOPES: z.string().default("read_orders"),
-  SHOP_CUSTOM_DOMAIN: z.string().optional(),
   DATABASE_URL: z.string().optional(),
   APP_ENCRYPTION_KEY: z.string().optional(),
   APP_ENCRYPTION_KEY_PREVIOUS: z.string().optional(),

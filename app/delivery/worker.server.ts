@@ -1,0 +1,384 @@
+/**
+ * The delivery worker: claims due deliveries, renders each mapping against its
+ * webhook, sends one createCustomEvent per delivery and records the outcome.
+ *
+ * Promises kept here (docs/decisions/001-queue-in-the-database.md):
+ * - a delivery is sent by one worker at a time (claim by conditional update, lease);
+ * - one left "sending" by a crashed process is taken again when its lease expires,
+ *   with the same externalEventId;
+ * - every outcome is recorded: delivered, skipped (with the rule), or failed with a
+ *   reason a merchant can act on; retryable failures wait and try again within the
+ *   retry budget.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import {
+  type AttentiveClientOptions,
+  type CustomEventInput,
+  type SendOutcome,
+  customEventRequestBody,
+  sendCustomEvent,
+} from "~/attentive/client.server";
+import { STALE_AFTER_MS } from "~/attentive/rules";
+import type { Database } from "~/db.server";
+import { renderMapping } from "~/mapping/render.server";
+import { isMappableTopic } from "~/mapping/types";
+import { claimDueDeliveries, nextDueAt } from "~/models/Delivery.server";
+import { storedMapping } from "~/models/Mapping.server";
+import { pausedShops } from "~/models/Shop.server";
+import type { SecretBox } from "~/secrets/secret-box.server";
+import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import type { OrderLookup } from "~/shopify/order-lookup.server";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy";
+
+export interface WorkerOptions {
+  prisma: Database;
+  secretBox: SecretBox;
+  attentive: AttentiveClientOptions;
+  orderLookup: OrderLookup;
+  logger: Logger;
+  workerId?: string;
+  retry?: RetryPolicy;
+  batchSize?: number;
+  concurrency?: number;
+  /** How long a claim holds; must exceed the Attentive timeout by a margin. */
+  leaseMs?: number;
+  /** Longest sleep when idle (other processes may add work without waking us). */
+  idlePollMs?: number;
+  now?: () => Date;
+  random?: () => number;
+}
+
+type Resolved = Required<Omit<WorkerOptions, "now" | "random">> & { now: () => Date; random: () => number };
+
+function resolve(options: WorkerOptions): Resolved {
+  return {
+    workerId: `worker-${randomUUID()}`,
+    retry: DEFAULT_RETRY_POLICY,
+    batchSize: 50,
+    concurrency: 8,
+    leaseMs: Math.max(60_000, options.attentive.timeoutMs * 3),
+    idlePollMs: 1_000,
+    now: () => new Date(),
+    random: Math.random,
+    ...options,
+  };
+}
+
+/** Per-shop pause after Attentive said the rate limit is reached. */
+class Cooldowns {
+  private readonly until = new Map<string, number>();
+  set(shop: string, untilMs: number) {
+    this.until.set(shop, Math.max(untilMs, this.until.get(shop) ?? 0));
+  }
+  active(nowMs: number): string[] {
+    const shops: string[] = [];
+    for (const [shop, untilMs] of this.until) {
+      if (untilMs > nowMs) shops.push(shop);
+      else this.until.delete(shop);
+    }
+    return shops;
+  }
+}
+
+export interface DeliveryWorker {
+  /** Look for work now (new deliveries were recorded in this process). */
+  wake(): void;
+  /** Finish what is in flight and stop. */
+  stop(): Promise<void>;
+  readonly id: string;
+}
+
+/** Claims and processes one batch; returns how many deliveries it handled. */
+export async function processDueDeliveries(options: WorkerOptions, cooldowns = new Cooldowns()): Promise<number> {
+  const config = resolve(options);
+  return processBatch(config, cooldowns);
+}
+
+async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<number> {
+  const now = config.now();
+  const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
+  const ids = await claimDueDeliveries(config.prisma, {
+    workerId: config.workerId,
+    limit: config.batchSize,
+    leaseMs: config.leaseMs,
+    now,
+    excludeShops: excluded,
+  });
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(config.concurrency, ids.length) }, async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      try {
+        await processDelivery(config, cooldowns, id);
+      } catch (error) {
+        // The lease expires and another pass takes it again: nothing is lost.
+        config.logger.error({ deliveryId: id, err: errorText(error) }, "delivery processing crashed; will be retried after its lease");
+      }
+    }
+  });
+  await Promise.all(lanes);
+  return ids.length;
+}
+
+export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
+  const config = resolve(options);
+  const cooldowns = new Cooldowns();
+  let stopping = false;
+  let wakeUp: (() => void) | null = null;
+  let woken = false;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((done) => {
+      if (woken) {
+        woken = false;
+        done();
+        return;
+      }
+      const timer = setTimeout(finish, ms);
+      function finish() {
+        clearTimeout(timer);
+        wakeUp = null;
+        woken = false;
+        done();
+      }
+      wakeUp = finish;
+    });
+
+  const loop = (async () => {
+    config.logger.info({ workerId: config.workerId }, "delivery worker started");
+    while (!stopping) {
+      try {
+        const handled = await processBatch(config, cooldowns);
+        if (handled > 0) continue;
+        const nowMs = config.now().getTime();
+        const due = await nextDueAt(config.prisma, []);
+        const untilDue = due ? Math.max(0, due.getTime() - nowMs) : config.idlePollMs;
+        await sleep(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
+      } catch (error) {
+        config.logger.error({ err: errorText(error) }, "delivery worker pass failed; retrying shortly");
+        await sleep(config.idlePollMs);
+      }
+    }
+    config.logger.info({ workerId: config.workerId }, "delivery worker stopped");
+  })();
+
+  return {
+    id: config.workerId,
+    wake() {
+      if (wakeUp) wakeUp();
+      else woken = true;
+    },
+    async stop() {
+      stopping = true;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}
+
+type Finish =
+  | { status: "delivered"; response: string; httpStatus: number }
+  | { status: "skipped"; reason: string }
+  | { status: "failed"; kind: "retryable" | "terminal"; reason: string; retryAfterMs?: number; response?: string; httpStatus?: number };
+
+async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: string): Promise<void> {
+  const { prisma } = config;
+  const delivery = await prisma.delivery.findUnique({
+    where: { id },
+    include: { webhook: { select: { body: true, topic: true, shop: true } } },
+  });
+  if (!delivery || delivery.leaseOwner !== config.workerId) return;
+  const startedAt = config.now();
+
+  const prepared = await prepare(config, delivery);
+  if ("status" in prepared) {
+    await finish(config, delivery, prepared, startedAt, null);
+    return;
+  }
+
+  const { input, apiKey, orderName, email } = prepared;
+  const stale = startedAt.getTime() - new Date(input.occurredAt).getTime() > STALE_AFTER_MS;
+  const request = JSON.stringify(customEventRequestBody(input, config.attentive.propertiesEncoding));
+  const recorded = await prisma.delivery.updateMany({
+    where: { id, leaseOwner: config.workerId, status: "sending" },
+    data: { request, stale, orderName, email, eventType: input.type },
+  });
+  if (recorded.count !== 1) return; // lease lost: another worker owns it now
+
+  const outcome = await sendCustomEvent(apiKey, input, config.attentive);
+  noteRateLimit(config, cooldowns, delivery.shop, outcome);
+  await finish(config, delivery, toFinish(outcome), startedAt, outcome);
+}
+
+function toFinish(outcome: SendOutcome): Finish {
+  if (outcome.ok) return { status: "delivered", response: outcome.responseBody, httpStatus: outcome.httpStatus };
+  return {
+    status: "failed",
+    kind: outcome.kind,
+    reason: outcome.reason,
+    ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
+    ...(outcome.responseBody !== undefined ? { response: outcome.responseBody } : {}),
+    ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+  };
+}
+
+function noteRateLimit(config: Resolved, cooldowns: Cooldowns, shop: string, outcome: SendOutcome) {
+  const nowMs = config.now().getTime();
+  if (!outcome.ok && outcome.httpStatus === 429) {
+    cooldowns.set(shop, nowMs + (outcome.retryAfterMs ?? 1_000));
+  } else if (outcome.rateLimit?.remaining === 0) {
+    // Attentive's window is one second: wait it out rather than collect a 429.
+    cooldowns.set(shop, nowMs + 1_000);
+  }
+}
+
+interface DeliveryRow {
+  id: string;
+  shop: string;
+  mappingId: string;
+  topic: string;
+  externalEventId: string;
+  occurredAt: Date | null;
+  attempts: number;
+  createdAt: Date;
+  webhook: { body: string; topic: string; shop: string };
+}
+
+type Prepared =
+  | Finish
+  | { input: CustomEventInput; apiKey: string; orderName: string | null; email: string | null };
+
+async function prepare(config: Resolved, delivery: DeliveryRow): Promise<Prepared> {
+  const { prisma } = config;
+  const shop = await prisma.shop.findUnique({
+    where: { domain: delivery.shop },
+    select: { attentiveKeyCipher: true, uninstalledAt: true },
+  });
+  if (!shop || shop.uninstalledAt) {
+    return { status: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
+  }
+  const mappingRow = await prisma.mapping.findFirst({ where: { id: delivery.mappingId, shop: delivery.shop } });
+  if (!mappingRow) return { status: "skipped", reason: "The mapping was deleted before this event was sent." };
+  const mapping = storedMapping(mappingRow);
+  if (!mapping.enabled) return { status: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
+  if (!shop.attentiveKeyCipher) {
+    return {
+      status: "failed",
+      kind: "terminal",
+      reason: "No Attentive API key is connected for this shop: connect one in Settings, then retry this delivery.",
+    };
+  }
+  const topic = delivery.topic;
+  if (!isMappableTopic(topic)) return { status: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
+
+  const body = parseShopifyJson(delivery.webhook.body);
+  let order: JsonValue | null = null;
+  let lookupProblem: { reason: string; retryable: boolean } | null = null;
+  if (topic === "refunds/create") {
+    const orderId = isJsonObject(body) ? idText(body.order_id) : null;
+    if (orderId) {
+      const lookup = await config.orderLookup(delivery.shop, orderId);
+      if (lookup.kind === "found") order = lookup.order;
+      else lookupProblem = { reason: lookup.reason, retryable: lookup.kind === "unavailable" && lookup.retryable };
+    } else {
+      lookupProblem = { reason: "The refund has no order_id, so its customer cannot be found.", retryable: false };
+    }
+  }
+
+  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, order });
+  if (rendered.kind === "skipped") return { status: "skipped", reason: rendered.reason };
+  if (rendered.kind === "error") {
+    // A refund without a customer is explained by the order look-up when that failed.
+    if (lookupProblem) {
+      return {
+        status: "failed",
+        kind: lookupProblem.retryable ? "retryable" : "terminal",
+        reason: `${rendered.reason} The refunded order could not be read: ${lookupProblem.reason}`,
+      };
+    }
+    return { status: "failed", kind: "terminal", reason: rendered.reason };
+  }
+
+  let apiKey: string;
+  try {
+    apiKey = config.secretBox.open(shop.attentiveKeyCipher);
+  } catch (error) {
+    return { status: "failed", kind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
+  }
+  const { event } = rendered;
+  const input: CustomEventInput = {
+    type: event.type,
+    properties: event.properties,
+    externalEventId: delivery.externalEventId,
+    occurredAt: (delivery.occurredAt ?? delivery.createdAt).toISOString(),
+    user: event.user,
+  };
+  const nameSource = order ?? body;
+  const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
+  return { input, apiKey, orderName, email: event.user.email ?? null };
+}
+
+async function finish(
+  config: Resolved,
+  delivery: DeliveryRow,
+  result: Finish,
+  startedAt: Date,
+  outcome: SendOutcome | null,
+): Promise<void> {
+  const { prisma } = config;
+  const now = config.now();
+  const owned = { id: delivery.id, leaseOwner: config.workerId, status: "sending" };
+  const release = { leaseOwner: null, leaseExpiresAt: null };
+  let data;
+  if (result.status === "delivered") {
+    data = { ...release, status: "delivered", finishedAt: now, response: result.response, lastError: null, errorKind: null };
+  } else if (result.status === "skipped") {
+    data = { ...release, status: "skipped", finishedAt: now, lastError: result.reason, errorKind: null };
+  } else if (result.kind === "retryable" && delivery.attempts < config.retry.maxAttempts) {
+    const delay = retryDelayMs(config.retry, delivery.attempts, config.random, result.retryAfterMs ?? 0);
+    data = {
+      ...release,
+      status: "pending",
+      nextAttemptAt: new Date(now.getTime() + delay),
+      lastError: result.reason,
+      errorKind: "retryable",
+      response: result.response ?? null,
+    };
+  } else {
+    const reason =
+      result.kind === "retryable"
+        ? `Gave up after ${delivery.attempts} attempts. Last error: ${result.reason} Use Retry when the problem is solved.`
+        : result.reason;
+    data = { ...release, status: "failed", finishedAt: now, lastError: reason, errorKind: result.kind, response: result.response ?? null };
+  }
+  await prisma.$transaction([
+    prisma.delivery.updateMany({ where: owned, data }),
+    prisma.deliveryAttempt.create({
+      data: {
+        deliveryId: delivery.id,
+        number: delivery.attempts,
+        startedAt,
+        durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
+        outcome: result.status === "failed" ? `${result.kind} failure` : result.status,
+        httpStatus: outcome && "httpStatus" in outcome ? (outcome.httpStatus ?? null) : null,
+        error: result.status === "failed" ? result.reason : result.status === "skipped" ? result.reason : null,
+        response: result.status === "skipped" ? null : (result.response ?? null),
+      },
+    }),
+  ]);
+  config.logger.info(
+    { deliveryId: delivery.id, shop: delivery.shop, status: data.status, attempt: delivery.attempts },
+    "delivery processed",
+  );
+}
+
+function idText(value: JsonValue | undefined): string | null {
+  if (typeof value === "string" && /^\d+$/.test(value)) return value;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
+  return null;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,51 @@
+import { PassThrough } from "node:stream";
+import { createReadableStreamFromReadable, type EntryContext } from "@remix-run/node";
+import { RemixServer } from "@remix-run/react";
+import { isbot } from "isbot";
+import { renderToPipeableStream } from "react-dom/server";
+import { startEmbeddedWorker } from "./delivery/runtime.server";
+import { env } from "./env.server";
+import { logger } from "./logger.server";
+import { addDocumentResponseHeaders } from "./shopify.server";
+
+export const streamTimeout = 5000;
+
+// `npm start` runs the delivery worker in the web process unless DELIVERY_WORKER=off
+// (then run `npm run cli -- worker` separately, as many as needed).
+if (env().DELIVERY_WORKER === "embedded") {
+  startEmbeddedWorker().catch((error: unknown) => {
+    logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "delivery worker could not start");
+    process.exit(1);
+  });
+}
+
+export default async function handleRequest(
+  request: Request,
+  responseStatusCode: number,
+  responseHeaders: Headers,
+  remixContext: EntryContext,
+) {
+  addDocumentResponseHeaders(request, responseHeaders);
+  const userAgent = request.headers.get("user-agent");
+  const callbackName = isbot(userAgent ?? "") ? "onAllReady" : "onShellReady";
+
+  return new Promise((resolve, reject) => {
+    const { pipe, abort } = renderToPipeableStream(<RemixServer context={remixContext} url={request.url} />, {
+      [callbackName]: () => {
+        const body = new PassThrough();
+        const stream = createReadableStreamFromReadable(body);
+        responseHeaders.set("Content-Type", "text/html");
+        resolve(new Response(stream, { headers: responseHeaders, status: responseStatusCode }));
+        pipe(body);
+      },
+      onShellError(error) {
+        reject(error);
+      },
+      onError(error) {
+        responseStatusCode = 500;
+        logger.error({ err: error instanceof Error ? error.message : String(error) }, "render failed");
+      },
+    });
+    setTimeout(abort, streamTimeout + 1000);
+  });
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import type { Database } from "~/db.server";
+import { type MappingDefinition, type MappableTopic, isMappableTopic } from "~/mapping/types";
+
+export interface StoredMapping extends MappingDefinition {
+  id: string;
+  position: number;
+}
+
+const propertiesColumn = z.record(z.string(), z.string());
+const userColumn = z
+  .object({ email: z.string().optional(), phone: z.string().optional(), clientUserId: z.string().optional() })
+  .strict()
+  .nullable();
+
+interface MappingRow {
+  id: string;
+  position: number;
+  topic: string;
+  eventType: string;
+  enabled: boolean;
+  when: string | null;
+  properties: string;
+  user: string | null;
+}
+
+/** Rows as stored: JSON columns, so SQLite and PostgreSQL store them the same way. */
+export function mappingRows(shop: string, mappings: MappingDefinition[]) {
+  return mappings.map((mapping, position) => ({
+    shop,
+    position,
+    topic: mapping.topic,
+    eventType: mapping.eventType,
+    enabled: mapping.enabled,
+    when: mapping.when ?? null,
+    properties: JSON.stringify(mapping.properties),
+    user: mapping.user ? JSON.stringify(mapping.user) : null,
+  }));
+}
+
+export function storedMapping(row: MappingRow): StoredMapping {
+  if (!isMappableTopic(row.topic)) throw new Error(`Mapping ${row.id} has a topic this version cannot map: ${row.topic}`);
+  const user = userColumn.parse(JSON.parse(row.user ?? "null"));
+  return {
+    id: row.id,
+    position: row.position,
+    topic: row.topic,
+    eventType: row.eventType,
+    enabled: row.enabled,
+    ...(row.when !== null ? { when: row.when } : {}),
+    properties: propertiesColumn.parse(JSON.parse(row.properties)),
+    ...(user ? { user } : {}),
+  };
+}
+
+export function definitionOf(mapping: StoredMapping): MappingDefinition {
+  const { id: _id, position: _position, ...definition } = mapping;
+  return definition;
+}
+
+export async function listMappings(prisma: Database, shop: string): Promise<StoredMapping[]> {
+  const rows = await prisma.mapping.findMany({ where: { shop }, orderBy: { position: "asc" } });
+  return rows.map(storedMapping);
+}
+
+export async function findMapping(prisma: Database, shop: string, id: string): Promise<StoredMapping | null> {
+  const row = await prisma.mapping.findFirst({ where: { id, shop } });
+  return row ? storedMapping(row) : null;
+}
+
+/** The shop's enabled mappings for a topic: each becomes one delivery per webhook. */
+export async function enabledMappingsFor(
+  prisma: Database,
+  shop: string,
+  topic: MappableTopic,
+): Promise<Array<{ id: string; eventType: string }>> {
+  return prisma.mapping.findMany({
+    where: { shop, topic, enabled: true },
+    select: { id: true, eventType: true },
+    orderBy: { position: "asc" },
+  });
+}
+
+/**
+ * Replaces all of a shop's mappings in one transaction. Callers validate first
+ * (parseMappingFile), so an invalid file never reaches here and changes nothing.
+ */
+export async function replaceMappings(prisma: Database, shop: string, mappings: MappingDefinition[]): Promise<StoredMapping[]> {
+  await prisma.$transaction([
+    prisma.mapping.deleteMany({ where: { shop } }),
+    prisma.mapping.createMany({ data: mappingRows(shop, mappings) }),
+    // Importing counts as the shop's own choice: never seed defaults over it later.
+    prisma.shop.updateMany({ where: { domain: shop }, data: { mappingsSeeded: true } }),
+  ]);
+  return listMappings(prisma, shop);
+}

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { db } from "~/db.server";
+import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
+import { connectTestShop, drain, FAST_RETRY, postWebhook, TEST_ATTENTIVE_KEY, workerOptions } from "../support/pipeline";
+import { fixtureText, fixtureWith } from "../support/webhooks";
+import { processDueDeliveries } from "~/delivery/worker.server";
+
+const fulfilledOrder = fixtureText("orders_fulfilled.derived.json");
+let standIn: AttentiveStandIn;
+
+beforeAll(async () => {
+  standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY] });
+});
+afterAll(() => standIn.close());
+beforeEach(async () => {
+  await db().deliveryAttempt.deleteMany();
+  await db().delivery.deleteMany();
+  await db().webhook.deleteMany();
+  await db().mapping.deleteMany();
+  await db().shop.deleteMany();
+  standIn.reset();
+  await connectTestShop();
+});
+
+async function onlyDelivery() {
+  return db().delivery.findFirstOrThrow({ include: { attemptLog: { orderBy: { number: "asc" } } } });
+}
+
+describe("retryable failures", () => {
+  it.each([
+    ["HTTP 500", { kind: "status" as const, status: 500 }],
+    ["HTTP 502", { kind: "status" as const, status: 502 }],
+    ["connection reset", { kind: "refuse" as const }],
+    ["a timeout", { kind: "hang" as const, ms: 1_500 }],
+    ["HTTP 429 with Retry-After", { kind: "rate-limited" as const, retryAfterSeconds: 1 }],
+    ["a transient GraphQL error", { kind: "graphql-error" as const, code: "INTERNAL_SERVER_ERROR" }],
+    ["malformed JSON", { kind: "malformed" as const }],
+  ])("retries after %s, then delivers once with the same externalEventId", async (_name, fault) => {
+    standIn.injectFaults(fault);
+    await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
+    const options = workerOptions(standIn, { attentive: { apiUrl: standIn.graphqlUrl, timeoutMs: 500, propertiesEncoding: "object" } });
+
+    await processDueDeliveries(options);
+    const afterFirst = await onlyDelivery();
+    expect(afterFirst.status).toBe("pending");
+    expect(afterFirst.errorKind).toBe("retryable");
+    expect(afterFirst.lastError).toMatch(/retry/i);
+    expect(afterFirst.lastError).not.toContain(TEST_ATTENTIVE_KEY);
+
+    await drain(options);
+    const delivery = await onlyDelivery();
+    expect(delivery.status).toBe("delivered");
+    expect(delivery.attempts).toBe(2);
+    expect(delivery.attemptLog.map((attempt) => attempt.outcome)).toEqual(["retryable failure", "delivered"]);
+    expect(standIn.received).toHaveLength(1);
+    expect(standIn.received[0]!.input.externalEventId).toBe(delivery.externalEventId);
+  });
+
+  it("waits at least as long as Retry-After says", async () => {
+    standIn.injectFaults({ kind: "rate-limited", retryAfterSeconds: 30 });
+    await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
+    const before = Date.now();
+    await processDueDeliveries(workerOptions(standIn));
+    const delivery = await onlyDelivery();
+    expect(delivery.status).toBe("pending");
+    expect(delivery.nextAttemptAt.getTime() - before).toBeGreaterThanOrEqual(29_000);
+  });
+
+  it("gives up after the retry budget with the last reason, and a manual retry can still deliver it", async () => {
+    standIn.injectFaults(...Array.from({ length: FAST_RETRY.maxAttempts }, () => ({ kind: "status" as const, status: 503 })));
+    await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
+    await drain(workerOptions(standIn));
+    const failed = await onlyDelivery();
+    expect(failed.status).toBe("failed");
+    expect(failed.attempts).toBe(FAST_RETRY.maxAttempts);
+    expect(failed.lastError).toMatch(new RegExp(`Gave up after ${FAST_RETRY.maxAttempts} attempts`));
+    expect(standIn.received).toHaveLength(0);
+
+    const { retryDeliveries } = await import("~/models/Delivery.server");
+    expect(await retryDeliveries(db(), failed.shop, { id: failed.id })).toBe(1);
+    await drain(workerOptions(standIn));
+    expect((await onlyDelivery()).status).toBe("delivered");
+    expect(standIn.received.map((event) => event.input.externalEventId)).toEqual([failed.externalEventId]);
+  });
+});
+
+describe("terminal failures", () => {
+  it.each([
+    ["HTTP 400", { kind: "status" as const, status: 400, body: '{"error":{"id":1,"message":"bad request"}}' }],
+    ["HTTP 401", { kind: "status" as const, status: 401 }],
+    ["HTTP 403", { kind: "status" as const, status: 403 }],
+    ["a validation GraphQL error", { kind: "graphql-error" as const, code: "BAD_USER_INPUT", message: "type is invalid" }],
+  ])("stops at once on %s, with a reason", async (_name, fault) => {
+    standIn.injectFaults(fault);
+    await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
+    await drain(workerOptions(standIn));
+    const delivery = await onlyDelivery();
+    expect(delivery.status).toBe("failed");
+    expect(delivery.errorKind).toBe("terminal");
+    expect(delivery.attempts).toBe(1);
+    expect(delivery.lastError!.length).toBeGreaterThan(10);
+    expect(delivery.lastError).not.toContain(TEST_ATTENTIVE_KEY);
+  });
+
+  it("fails with what to do when the shop has no Attentive key", async () => {
+    await db().shop.update({ where: { domain: "test-shop.myshopify.com" }, data: { attentiveKeyCipher: null } });
+    await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
+    await drain(workerOptions(standIn));
+    const delivery = await onlyDelivery();
+    expect(delivery).toMatchObject({ status: "failed", errorKind: "terminal" });
+    expect(delivery.lastError).toMatch(/connect one in Settings/);
+  });
+
+  it("records a mapping that cannot render as a failed delivery with the reason", async () => {
+    const noIdentity = fixtureWith("orders_fulfilled.derived.json", (body) => {
+      body.email = null;
+      body.contact_email = null;
+      body.phone = null;
+      body.customer = null;
+      body.shipping_address = null;
+      body.billing_address = null;
+    });
+    await postWebhook({ topic: "orders/fulfilled", body: noIdentity });
+    await drain(workerOptions(standIn));
+    const delivery = await onlyDelivery();
+    expect(delivery).toMatchObject({ status: "failed", errorKind: "terminal" });
+    expect(delivery.lastError).toMatch(/email|phone/i);
+    expect(standIn.received).toHaveLength(0);
+  });
+});
+
+describe("stale events", () => {
+  it("flags an event older than 12 hours when sent, and still sends it", async () => {
+    const old = new Date(Date.now() - 13 * 60 * 60 * 1000).toISOString();
+    const late = fixtureWith("orders_fulfilled.derived.json", (body) => {
+      (body.fulfillments as Array<Record<string, unknown>>)[0]!.created_at = old;
+    });
+    const fresh = fixtureWith("orders_fulfilled.derived.json", (body) => {
+      body.admin_graphql_api_id = "gid://shopify/Order/1001";
+      body.id = 1001;
+      (body.fulfillments as Array<Record<string, unknown>>)[0]!.created_at = new Date().toISOString();
+    });
+    await postWebhook({ topic: "orders/fulfilled", body: late });
+    await postWebhook({ topic: "orders/fulfilled", body: fresh });
+    await drain(workerOptions(standIn));
+    const deliveries = await db().delivery.findMany({ orderBy: { occurredAt: "asc" } });
+    expect(deliveries.map((delivery) => [delivery.status, delivery.stale])).toEqual([
+      ["delivered", true],
+      ["delivered", false],
+    ]);
+    expect(new Date(standIn.received.find((event) => event.input.occurredAt && Date.parse(event.input.occurredAt) < Date.now() - 12 * 3600e3)!.input.occurredAt!).toISOString()).toBe(old);
+  });
+});
