@@ -1,0 +1,198 @@
+/**
+ * The operator CLI's commands, callable in-process (tests) or from main.ts.
+ * Every user error is a CliError: one line, what to do, non-zero exit; no stack trace.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { verifyApiKey } from "~/attentive/client.server";
+import type { Database } from "~/db.server";
+import type { Env } from "~/env.server";
+import { formatMappingFile, parseMappingFile } from "~/mapping/mapping-file";
+import { DELIVERY_STATUSES, isDeliveryStatus, listDeliveries, retryDeliveries } from "~/models/Delivery.server";
+import { definitionOf, listMappings, replaceMappings } from "~/models/Mapping.server";
+import { connectAttentive, ensureShop } from "~/models/Shop.server";
+import type { SecretBox } from "~/secrets/secret-box.server";
+
+export class CliError extends Error {
+  override name = "CliError";
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+export interface CliContext {
+  prisma: Database;
+  env: Env;
+  secretBox: () => SecretBox;
+  out: (line: string) => void;
+  /** Runs the standalone delivery worker until a signal stops it. */
+  runWorker: () => Promise<void>;
+}
+
+export const USAGE = `Usage: npm run cli -- <command>
+
+  shops connect <shop> --api-key <key> [--skip-verify]
+  mappings import <shop> <file>
+  mappings export <shop>
+  deliveries list <shop> [--status <${DELIVERY_STATUSES.join("|")}>] [--json]
+  deliveries retry <shop> (--id <id> | --failed)
+  secrets rotate
+  worker
+
+<shop> is the shop's myshopify.com domain, e.g. my-store.myshopify.com.`;
+
+const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
+
+function shopArg(value: string | undefined): string {
+  if (!value) throw new CliError(`Missing <shop>: give the shop's domain, e.g. my-store.myshopify.com.`, 2);
+  const shop = value.trim().toLowerCase();
+  if (!SHOP_DOMAIN.test(shop)) {
+    throw new CliError(`"${value}" is not a shop domain: give the shop's myshopify.com domain, e.g. my-store.myshopify.com.`, 2);
+  }
+  return shop;
+}
+
+type OptionSpec = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+function parse(argv: string[], options: OptionSpec) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new CliError(`${error instanceof Error ? error.message : String(error)}. Run \`npm run cli -- help\` for usage.`, 2);
+  }
+}
+
+export async function runCommand(argv: string[], context: CliContext): Promise<void> {
+  const [group, action, ...rest] = argv;
+  const command = `${group ?? ""} ${action ?? ""}`.trim();
+  if (group === "worker") return context.runWorker();
+  if (group === undefined || group === "help" || group === "--help") {
+    context.out(USAGE);
+    return;
+  }
+  switch (command) {
+    case "shops connect":
+      return shopsConnect(rest, context);
+    case "mappings import":
+      return mappingsImport(rest, context);
+    case "mappings export":
+      return mappingsExport(rest, context);
+    case "deliveries list":
+      return deliveriesList(rest, context);
+    case "deliveries retry":
+      return deliveriesRetry(rest, context);
+    case "secrets rotate":
+      return secretsRotate(context);
+    default:
+      throw new CliError(`Unknown command "${argv.join(" ")}". Run \`npm run cli -- help\` for the list.`, 2);
+  }
+}
+
+async function shopsConnect(argv: string[], context: CliContext) {
+  const { values, positionals } = parse(argv, { "api-key": { type: "string" }, "skip-verify": { type: "boolean" } });
+  const shop = shopArg(positionals[0]);
+  const apiKey = typeof values["api-key"] === "string" ? values["api-key"].trim() : "";
+  if (apiKey === "") throw new CliError("Missing --api-key: paste the API key of an Attentive custom app with Custom Events: Write.", 2);
+  let companyName: string | null = null;
+  if (!values["skip-verify"]) {
+    const check = await verifyApiKey(apiKey, { apiUrl: context.env.ATTENTIVE_API_URL, timeoutMs: context.env.ATTENTIVE_TIMEOUT_MS });
+    if (!check.ok) throw new CliError(`The key was not saved: ${check.reason}`);
+    companyName = check.companyName;
+  }
+  const summary = await connectAttentive(context.prisma, context.secretBox(), shop, apiKey, companyName);
+  context.out(
+    `Connected ${shop} to ${summary.attentiveCompanyName ?? "Attentive (not verified)"} with the key ending in ${summary.attentiveKeyLast4}.`,
+  );
+}
+
+async function mappingsImport(argv: string[], context: CliContext) {
+  const { positionals } = parse(argv, {});
+  const shop = shopArg(positionals[0]);
+  const file = positionals[1];
+  if (!file) throw new CliError("Missing <file>: give the path of a mapping file (see docs/mapping-format.md).", 2);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new CliError(`Cannot read ${file}: check the path.`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`${file} is not valid JSON (${error instanceof Error ? error.message : String(error)}); nothing was changed.`);
+  }
+  const parsed = parseMappingFile(json);
+  if (!parsed.ok) {
+    const first = parsed.errors[0]!;
+    const more = parsed.errors.length > 1 ? ` (and ${parsed.errors.length - 1} more)` : "";
+    throw new CliError(`${file}: ${first.message}${more} Nothing was changed.`);
+  }
+  await ensureShop(context.prisma, shop);
+  const stored = await replaceMappings(context.prisma, shop, parsed.mappings);
+  context.out(`Imported ${stored.length} mapping${stored.length === 1 ? "" : "s"} for ${shop}; the previous ones were replaced.`);
+}
+
+async function mappingsExport(argv: string[], context: CliContext) {
+  const { positionals } = parse(argv, {});
+  const shop = shopArg(positionals[0]);
+  const mappings = await listMappings(context.prisma, shop);
+  context.out(formatMappingFile(mappings.map(definitionOf)));
+}
+
+async function deliveriesList(argv: string[], context: CliContext) {
+  const { values, positionals } = parse(argv, { status: { type: "string" }, json: { type: "boolean" }, limit: { type: "string" } });
+  const shop = shopArg(positionals[0]);
+  const status = values.status;
+  if (typeof status === "string" && !isDeliveryStatus(status)) {
+    throw new CliError(`Unknown status "${status}": use one of ${DELIVERY_STATUSES.join(", ")}.`, 2);
+  }
+  const limit = typeof values.limit === "string" ? Number(values.limit) : 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new CliError("--limit takes a whole number from 1 to 10000.", 2);
+  const rows = await listDeliveries(context.prisma, shop, {
+    ...(typeof status === "string" && isDeliveryStatus(status) ? { status } : {}),
+    limit,
+  });
+  if (values.json) {
+    context.out(JSON.stringify(rows, null, 2));
+    return;
+  }
+  if (rows.length === 0) {
+    context.out(`No deliveries for ${shop}${status ? ` with status ${status}` : ""}.`);
+    return;
+  }
+  for (const row of rows) {
+    const when = row.createdAt.toISOString();
+    const detail = row.lastError ? ` — ${row.lastError}` : "";
+    const stale = row.stale ? " [stale: older than 12 h when sent, no Journey triggered]" : "";
+    context.out(`${when}  ${row.status.padEnd(9)} ${row.topic.padEnd(16)} ${row.eventType || "-"}  ${row.orderName ?? ""}  id=${row.id} attempts=${row.attempts}${stale}${detail}`);
+  }
+}
+
+async function deliveriesRetry(argv: string[], context: CliContext) {
+  const { values, positionals } = parse(argv, { id: { type: "string" }, failed: { type: "boolean" } });
+  const shop = shopArg(positionals[0]);
+  const id = typeof values.id === "string" ? values.id : undefined;
+  if ((id === undefined) === !values.failed) throw new CliError("Give exactly one of --id <delivery id> or --failed.", 2);
+  const count = await retryDeliveries(context.prisma, shop, id !== undefined ? { id } : { allFailed: true });
+  if (id !== undefined && count === 0) {
+    throw new CliError(`No failed delivery ${id} in ${shop}: only failed deliveries can be retried (see \`deliveries list ${shop} --status failed\`).`);
+  }
+  context.out(`Queued ${count} deliver${count === 1 ? "y" : "ies"} for another attempt; each keeps its externalEventId.`);
+}
+
+async function secretsRotate(context: CliContext) {
+  const box = context.secretBox();
+  const shops = await context.prisma.shop.findMany({ where: { attentiveKeyCipher: { not: null } }, select: { domain: true, attentiveKeyCipher: true } });
+  let rotated = 0;
+  for (const shop of shops) {
+    if (!shop.attentiveKeyCipher || !box.isStale(shop.attentiveKeyCipher)) continue;
+    const resealed = box.seal(box.open(shop.attentiveKeyCipher));
+    await context.prisma.shop.update({ where: { domain: shop.domain }, data: { attentiveKeyCipher: resealed } });
+    rotated++;
+  }
+  context.out(`Re-encrypted ${rotated} of ${shops.length} stored API key${shops.length === 1 ? "" : "s"} with the current APP_ENCRYPTION_KEY.`);
+}

@@ -1,0 +1,129 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CliError, runCommand } from "~/cli/commands";
+import { db } from "~/db.server";
+import { readEnv } from "~/env.server";
+import { secretBoxFromEnv } from "~/secrets/secret-box.server";
+import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
+import { TEST_ATTENTIVE_KEY } from "../support/pipeline";
+
+const SHOP = "cli-shop.myshopify.com";
+let standIn: AttentiveStandIn;
+let output: string[];
+const dir = mkdtempSync(join(tmpdir(), "cli-test-"));
+
+async function cli(...argv: string[]) {
+  output = [];
+  await runCommand(argv, {
+    prisma: db(),
+    env: readEnv({ ...process.env, ATTENTIVE_API_URL: standIn.graphqlUrl, ATTENTIVE_TIMEOUT_MS: "1000" }),
+    secretBox: () => secretBoxFromEnv(),
+    out: (line) => output.push(line),
+    runWorker: async () => undefined,
+  });
+  return output.join("\n");
+}
+
+function file(name: string, content: unknown): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof content === "string" ? content : JSON.stringify(content));
+  return path;
+}
+
+const validFile = {
+  mappings: [
+    {
+      topic: "orders/fulfilled",
+      eventType: "Order Shipped",
+      enabled: true,
+      when: "total_price > 0",
+      properties: { orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}", items: "{{ line_items | map: 'title' }}" },
+      user: { email: "{{ email }}", phone: "{{ phone }}", clientUserId: "{{ customer.id }}" },
+    },
+  ],
+};
+
+beforeAll(async () => {
+  standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY], companyName: "Acme Texts" });
+});
+afterAll(() => standIn.close());
+beforeEach(async () => {
+  await db().mapping.deleteMany();
+  await db().shop.deleteMany();
+});
+
+describe("shops connect", () => {
+  it("verifies the key with Attentive and stores it encrypted", async () => {
+    const out = await cli("shops", "connect", SHOP, "--api-key", TEST_ATTENTIVE_KEY);
+    expect(out).toContain("Acme Texts");
+    expect(out).not.toContain(TEST_ATTENTIVE_KEY);
+    const shop = await db().shop.findUniqueOrThrow({ where: { domain: SHOP } });
+    expect(secretBoxFromEnv().open(shop.attentiveKeyCipher!)).toBe(TEST_ATTENTIVE_KEY);
+  });
+
+  it("refuses a key Attentive rejects, without saving it or echoing it", async () => {
+    const error = await cli("shops", "connect", SHOP, "--api-key", "wrong-key-123").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toMatch(/not saved/);
+    expect((error as CliError).message).not.toContain("wrong-key-123");
+    expect(await db().shop.findUnique({ where: { domain: SHOP } })).toBeNull();
+  });
+
+  it("stores an unverified key with --skip-verify", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "offline-key-9999", "--skip-verify");
+    expect((await db().shop.findUniqueOrThrow({ where: { domain: SHOP } })).attentiveKeyLast4).toBe("9999");
+  });
+
+  it("names a bad shop domain", async () => {
+    await expect(cli("shops", "connect", "not a shop", "--api-key", "k")).rejects.toThrow(/myshopify\.com/);
+  });
+});
+
+describe("mappings import / export", () => {
+  it("replaces the shop's mappings and exports the same format", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    expect(await db().mapping.count({ where: { shop: SHOP } })).toBe(2); // the defaults
+    await cli("mappings", "import", SHOP, file("valid.json", validFile));
+    const exported = JSON.parse(await cli("mappings", "export", SHOP)) as unknown;
+    expect(exported).toEqual(validFile);
+  });
+
+  it("changes nothing on an invalid file and names the mapping and field", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    const before = await cli("mappings", "export", SHOP);
+    const bad = { mappings: [validFile.mappings[0], { ...validFile.mappings[0], eventType: "Order (Shipped)" }] };
+    const error = await cli("mappings", "import", SHOP, file("bad.json", bad)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toMatch(/Mapping 2 \("Order \(Shipped\)"\)/);
+    expect((error as CliError).message).toMatch(/eventType/);
+    expect((error as CliError).message).toMatch(/parenthesis/);
+    expect(await cli("mappings", "export", SHOP)).toBe(before);
+
+    await expect(cli("mappings", "import", SHOP, file("broken.json", "{ not json"))).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe("deliveries", () => {
+  it("rejects an unknown status and a retry without a target", async () => {
+    await expect(cli("deliveries", "list", SHOP, "--status", "lost")).rejects.toThrow(/pending, sending, delivered, failed, skipped/);
+    await expect(cli("deliveries", "retry", SHOP)).rejects.toThrow(/--id .* or --failed/);
+  });
+});
+
+describe("the command line process", () => {
+  it("prints one line and exits non-zero on bad input, never a stack trace", async () => {
+    const run = promisify(execFile);
+    const result = await run("npx", ["tsx", "app/cli/main.ts", "deliveries", "list", "nope"], {
+      env: { ...process.env },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect("code" in result && result.code).toBe(2);
+    const stderr = (result as { stderr: string }).stderr.trim();
+    expect(stderr.split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/^error: "nope" is not a shop domain/);
+    expect(stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+});
