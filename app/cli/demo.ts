@@ -88,7 +88,12 @@ async function main() {
     await runOrFail("npx", ["remix", "vite:build", "--logLevel", "warn"], env, "the build");
 
     step(`Starting the app with its embedded delivery worker on ${appUrl}; Attentive stand-in on ${standIn.origin}`);
-    app = spawn("npx", ["remix-serve", "./build/server/index.js"], { cwd: root, env, stdio: ["ignore", "inherit", "inherit"] });
+    // The binary itself, not through npx, so that stopping it stops the server.
+    app = spawn(join(root, "node_modules", ".bin", "remix-serve"), ["./build/server/index.js"], {
+      cwd: root,
+      env,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     await waitFor("the app to answer", async () => ((await fetch(`${appUrl}/healthz`)).ok ? true : null), 60_000);
 
     step(`Connecting ${SHOP} to Attentive through the CLI (the key is verified with GET /v1/me)`);
@@ -147,7 +152,12 @@ async function main() {
     if (ids.length !== 2 || new Set(ids).size !== 2) throw new Error(`expected 2 distinct events at Attentive, got ${ids.length}`);
     console.log("\n✔ Demo complete: 2 events delivered once each, the duplicate recorded once, the forged webhook refused.");
   } finally {
-    app?.kill("SIGTERM");
+    if (app && app.exitCode === null) {
+      const exited = new Promise((resolve) => app!.once("exit", resolve));
+      app.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      if (app.exitCode === null) app.kill("SIGKILL");
+    }
     await standIn.close();
   }
 }

@@ -9,6 +9,7 @@ import { db } from "~/db.server";
 import { readEnv } from "~/env.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
+import { SPEC_EXAMPLE_MAPPING } from "../support/mappings";
 import { TEST_ATTENTIVE_KEY } from "../support/pipeline";
 
 const SHOP = "cli-shop.myshopify.com";
@@ -34,18 +35,7 @@ function file(name: string, content: unknown): string {
   return path;
 }
 
-const validFile = {
-  mappings: [
-    {
-      topic: "orders/fulfilled",
-      eventType: "Order Shipped",
-      enabled: true,
-      when: "total_price > 0",
-      properties: { orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}", items: "{{ line_items | map: 'title' }}" },
-      user: { email: "{{ email }}", phone: "{{ phone }}", clientUserId: "{{ customer.id }}" },
-    },
-  ],
-};
+const validFile = { mappings: [SPEC_EXAMPLE_MAPPING] };
 
 beforeAll(async () => {
   standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY], companyName: "Acme Texts" });

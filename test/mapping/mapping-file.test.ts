@@ -2,16 +2,10 @@ import { describe, expect, it } from "vitest";
 import { MAX_PROPERTY_KEYS } from "~/attentive/rules";
 import { MAX_TEMPLATE_LENGTH, formatMappingFile, parseMappingFile, validateMapping, type MappingFileError } from "~/mapping/mapping-file";
 import type { MappingDefinition } from "~/mapping/types";
+import { SPEC_EXAMPLE_MAPPING } from "../support/mappings";
 
 /** The example from the product spec. */
-const specExample = {
-  topic: "orders/fulfilled",
-  eventType: "Order Shipped",
-  enabled: true,
-  when: "total_price > 0",
-  properties: { orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}", items: "{{ line_items | map: 'title' }}" },
-  user: { email: "{{ email }}", phone: "{{ phone }}", clientUserId: "{{ customer.id }}" },
-};
+const specExample = SPEC_EXAMPLE_MAPPING;
 
 function mapping(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return { topic: "orders/fulfilled", eventType: "Order Shipped", properties: { orderName: "{{ name }}" }, ...overrides };

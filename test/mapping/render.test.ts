@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { renderMapping, type RenderContextInput, type RenderOutcome, type RenderedEvent } from "~/mapping/render.server";
 import type { MappingDefinition } from "~/mapping/types";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { specExampleMapping } from "../support/mappings";
 
 type JsonObject = { [key: string]: JsonValue };
 
@@ -48,14 +49,7 @@ async function property(template: string, body: JsonValue = derivedOrder()): Pro
 }
 
 describe("the spec's example mapping on the derived fulfilled order", () => {
-  const example: MappingDefinition = {
-    topic: "orders/fulfilled",
-    eventType: "Order Shipped",
-    enabled: true,
-    when: "total_price > 0",
-    properties: { orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}", items: "{{ line_items | map: 'title' }}" },
-    user: { email: "{{ email }}", phone: "{{ phone }}", clientUserId: "{{ customer.id }}" },
-  };
+  const example: MappingDefinition = specExampleMapping();
 
   it("renders typed properties and the user from the templates", async () => {
     const event = eventOf(await renderMapping(example, orderInput()));

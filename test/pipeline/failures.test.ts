@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { db } from "~/db.server";
-import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
-import { connectTestShop, drain, FAST_RETRY, postWebhook, TEST_ATTENTIVE_KEY, workerOptions } from "../support/pipeline";
+import { drain, FAST_RETRY, postWebhook, TEST_ATTENTIVE_KEY, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureText, fixtureWith } from "../support/webhooks";
 import { processDueDeliveries } from "~/delivery/worker.server";
 
 const fulfilledOrder = fixtureText("orders_fulfilled.derived.json");
-let standIn: AttentiveStandIn;
 
-beforeAll(async () => {
-  standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY] });
-});
-afterAll(() => standIn.close());
-beforeEach(async () => {
-  await db().deliveryAttempt.deleteMany();
-  await db().delivery.deleteMany();
-  await db().webhook.deleteMany();
-  await db().mapping.deleteMany();
-  await db().shop.deleteMany();
-  standIn.reset();
-  await connectTestShop();
-});
+const pipeline = usePipeline();
 
 async function onlyDelivery() {
   return db().delivery.findFirstOrThrow({ include: { attemptLog: { orderBy: { number: "asc" } } } });
@@ -36,9 +22,9 @@ describe("retryable failures", () => {
     ["a transient GraphQL error", { kind: "graphql-error" as const, code: "INTERNAL_SERVER_ERROR" }],
     ["malformed JSON", { kind: "malformed" as const }],
   ])("retries after %s, then delivers once with the same externalEventId", async (_name, fault) => {
-    standIn.injectFaults(fault);
+    pipeline.standIn.injectFaults(fault);
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    const options = workerOptions(standIn, { attentive: { apiUrl: standIn.graphqlUrl, timeoutMs: 500, propertiesEncoding: "object" } });
+    const options = workerOptions(pipeline.standIn, { attentive: { apiUrl: pipeline.standIn.graphqlUrl, timeoutMs: 500, propertiesEncoding: "object" } });
 
     await processDueDeliveries(options);
     const afterFirst = await onlyDelivery();
@@ -52,35 +38,35 @@ describe("retryable failures", () => {
     expect(delivery.status).toBe("delivered");
     expect(delivery.attempts).toBe(2);
     expect(delivery.attemptLog.map((attempt) => attempt.outcome)).toEqual(["retryable failure", "delivered"]);
-    expect(standIn.received).toHaveLength(1);
-    expect(standIn.received[0]!.input.externalEventId).toBe(delivery.externalEventId);
+    expect(pipeline.standIn.received).toHaveLength(1);
+    expect(pipeline.standIn.received[0]!.input.externalEventId).toBe(delivery.externalEventId);
   });
 
   it("waits at least as long as Retry-After says", async () => {
-    standIn.injectFaults({ kind: "rate-limited", retryAfterSeconds: 30 });
+    pipeline.standIn.injectFaults({ kind: "rate-limited", retryAfterSeconds: 30 });
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
     const before = Date.now();
-    await processDueDeliveries(workerOptions(standIn));
+    await processDueDeliveries(workerOptions(pipeline.standIn));
     const delivery = await onlyDelivery();
     expect(delivery.status).toBe("pending");
     expect(delivery.nextAttemptAt.getTime() - before).toBeGreaterThanOrEqual(29_000);
   });
 
   it("gives up after the retry budget with the last reason, and a manual retry can still deliver it", async () => {
-    standIn.injectFaults(...Array.from({ length: FAST_RETRY.maxAttempts }, () => ({ kind: "status" as const, status: 503 })));
+    pipeline.standIn.injectFaults(...Array.from({ length: FAST_RETRY.maxAttempts }, () => ({ kind: "status" as const, status: 503 })));
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     const failed = await onlyDelivery();
     expect(failed.status).toBe("failed");
     expect(failed.attempts).toBe(FAST_RETRY.maxAttempts);
     expect(failed.lastError).toMatch(new RegExp(`Gave up after ${FAST_RETRY.maxAttempts} attempts`));
-    expect(standIn.received).toHaveLength(0);
+    expect(pipeline.standIn.received).toHaveLength(0);
 
     const { retryDeliveries } = await import("~/models/Delivery.server");
     expect(await retryDeliveries(db(), failed.shop, { id: failed.id })).toBe(1);
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     expect((await onlyDelivery()).status).toBe("delivered");
-    expect(standIn.received.map((event) => event.input.externalEventId)).toEqual([failed.externalEventId]);
+    expect(pipeline.standIn.received.map((event) => event.input.externalEventId)).toEqual([failed.externalEventId]);
   });
 });
 
@@ -91,9 +77,9 @@ describe("terminal failures", () => {
     ["HTTP 403", { kind: "status" as const, status: 403 }],
     ["a validation GraphQL error", { kind: "graphql-error" as const, code: "BAD_USER_INPUT", message: "type is invalid" }],
   ])("stops at once on %s, with a reason", async (_name, fault) => {
-    standIn.injectFaults(fault);
+    pipeline.standIn.injectFaults(fault);
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     const delivery = await onlyDelivery();
     expect(delivery.status).toBe("failed");
     expect(delivery.errorKind).toBe("terminal");
@@ -105,7 +91,7 @@ describe("terminal failures", () => {
   it("fails with what to do when the shop has no Attentive key", async () => {
     await db().shop.update({ where: { domain: "test-shop.myshopify.com" }, data: { attentiveKeyCipher: null } });
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     const delivery = await onlyDelivery();
     expect(delivery).toMatchObject({ status: "failed", errorKind: "terminal" });
     expect(delivery.lastError).toMatch(/connect one in Settings/);
@@ -121,11 +107,11 @@ describe("terminal failures", () => {
       body.billing_address = null;
     });
     await postWebhook({ topic: "orders/fulfilled", body: noIdentity });
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     const delivery = await onlyDelivery();
     expect(delivery).toMatchObject({ status: "failed", errorKind: "terminal" });
     expect(delivery.lastError).toMatch(/email|phone/i);
-    expect(standIn.received).toHaveLength(0);
+    expect(pipeline.standIn.received).toHaveLength(0);
   });
 });
 
@@ -142,12 +128,12 @@ describe("stale events", () => {
     });
     await postWebhook({ topic: "orders/fulfilled", body: late });
     await postWebhook({ topic: "orders/fulfilled", body: fresh });
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     const deliveries = await db().delivery.findMany({ orderBy: { occurredAt: "asc" } });
     expect(deliveries.map((delivery) => [delivery.status, delivery.stale])).toEqual([
       ["delivered", true],
       ["delivered", false],
     ]);
-    expect(new Date(standIn.received.find((event) => event.input.occurredAt && Date.parse(event.input.occurredAt) < Date.now() - 12 * 3600e3)!.input.occurredAt!).toISOString()).toBe(old);
+    expect(new Date(pipeline.standIn.received.find((event) => event.input.occurredAt && Date.parse(event.input.occurredAt) < Date.now() - 12 * 3600e3)!.input.occurredAt!).toISOString()).toBe(old);
   });
 });

@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { db } from "~/db.server";
 import { externalEventId } from "~/delivery/external-event-id";
 import { replaceMappings } from "~/models/Mapping.server";
-import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
-import { connectTestShop, drain, postWebhook, TEST_ATTENTIVE_KEY, workerOptions } from "../support/pipeline";
+import { drain, postWebhook, TEST_ATTENTIVE_KEY, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureText, signedWebhookRequest, TEST_SHOP } from "../support/webhooks";
 
 const fulfilledOrder = fixtureText("orders_fulfilled.derived.json");
@@ -14,24 +13,8 @@ const order = JSON.parse(fulfilledOrder) as {
   fulfillments: Array<{ created_at: string }>;
 };
 
-let standIn: AttentiveStandIn;
 
-beforeAll(async () => {
-  standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY] });
-});
-afterAll(async () => {
-  await standIn.close();
-});
-beforeEach(async () => {
-  await db().deliveryAttempt.deleteMany();
-  await db().delivery.deleteMany();
-  await db().webhook.deleteMany();
-  await db().mapping.deleteMany();
-  await db().shop.deleteMany();
-  standIn.reset();
-  await connectTestShop();
-});
-afterEach(() => standIn.reset());
+const pipeline = usePipeline();
 
 describe("orders/fulfilled to Attentive", () => {
   it("answers 200, records one delivery for the default mapping and sends it once", async () => {
@@ -41,12 +24,12 @@ describe("orders/fulfilled to Attentive", () => {
     const deliveries = await db().delivery.findMany();
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]).toMatchObject({ status: "pending", eventType: "Order Fulfilled", topic: "orders/fulfilled" });
-    expect(standIn.received).toHaveLength(0); // nothing is sent inside the webhook request
+    expect(pipeline.standIn.received).toHaveLength(0); // nothing is sent inside the webhook request
 
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
 
-    const [sent] = standIn.received;
-    expect(standIn.received).toHaveLength(1);
+    const [sent] = pipeline.standIn.received;
+    expect(pipeline.standIn.received).toHaveLength(1);
     expect(sent!.apiKey).toBe(TEST_ATTENTIVE_KEY);
     expect(sent!.input.type).toBe("Order Fulfilled");
     expect(sent!.input.user.email).toBe(order.email);
@@ -81,12 +64,12 @@ describe("orders/fulfilled to Attentive", () => {
       },
     ]);
     expect((await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder })).status).toBe(200);
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
 
     const body = JSON.parse(fulfilledOrder) as { name: string; total_price: string; line_items: Array<{ title: string }>; test: boolean };
-    expect(standIn.received).toHaveLength(1);
-    expect(standIn.received[0]!.input.type).toBe("Order Shipped");
-    expect(standIn.received[0]!.properties).toEqual({
+    expect(pipeline.standIn.received).toHaveLength(1);
+    expect(pipeline.standIn.received[0]!.input.type).toBe("Order Shipped");
+    expect(pipeline.standIn.received[0]!.properties).toEqual({
       orderName: body.name,
       total: Number(body.total_price),
       items: body.line_items.map((item) => item.title),
@@ -100,8 +83,8 @@ describe("orders/fulfilled to Attentive", () => {
       { topic: "orders/fulfilled", eventType: "Big Order Shipped", enabled: true, when: "total_price > 100000", properties: {} },
     ]);
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    await drain(workerOptions(standIn));
-    expect(standIn.received).toHaveLength(0);
+    await drain(workerOptions(pipeline.standIn));
+    expect(pipeline.standIn.received).toHaveLength(0);
     const delivery = await db().delivery.findFirstOrThrow();
     expect(delivery.status).toBe("skipped");
     expect(delivery.lastError).toContain("total_price > 100000");
@@ -115,9 +98,9 @@ describe("orders/fulfilled to Attentive", () => {
       { topic: "refunds/create", eventType: "Refunded", enabled: true, properties: {} },
     ]);
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder });
-    await drain(workerOptions(standIn));
-    expect(standIn.received.map((event) => event.input.type).sort()).toEqual(["Order Shipped", "Order Shipped VIP"]);
-    const ids = new Set(standIn.received.map((event) => event.input.externalEventId));
+    await drain(workerOptions(pipeline.standIn));
+    expect(pipeline.standIn.received.map((event) => event.input.type).sort()).toEqual(["Order Shipped", "Order Shipped VIP"]);
+    const ids = new Set(pipeline.standIn.received.map((event) => event.input.externalEventId));
     expect(ids.size).toBe(2);
   });
 });
@@ -136,10 +119,10 @@ describe("duplicates", () => {
     expect(await db().webhook.count()).toBe(1);
     expect(await db().delivery.count()).toBe(1);
 
-    await drain(workerOptions(standIn));
+    await drain(workerOptions(pipeline.standIn));
     await postWebhook({ topic: "orders/fulfilled", body: fulfilledOrder, eventId, webhookId: "wh-1" }); // hours later
-    await drain(workerOptions(standIn));
-    expect(standIn.received).toHaveLength(1);
+    await drain(workerOptions(pipeline.standIn));
+    expect(pipeline.standIn.received).toHaveLength(1);
   });
 });
 

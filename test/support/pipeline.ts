@@ -3,7 +3,8 @@
  * real collaborators, the Attentive stand-in over HTTP and the fake Admin API.
  */
 import pino from "pino";
-import type { AttentiveStandIn } from "../stand-ins/attentive";
+import { afterAll, beforeAll, beforeEach } from "vitest";
+import { startAttentiveStandIn, type AttentiveStandIn, type AttentiveStandInOptions } from "../stand-ins/attentive";
 import { db } from "~/db.server";
 import type { RetryPolicy } from "~/delivery/retry-policy";
 import { processDueDeliveries, type WorkerOptions } from "~/delivery/worker.server";
@@ -55,4 +56,39 @@ export async function drain(options: WorkerOptions, limitMs = 10_000): Promise<v
     if (handled === 0) await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`deliveries still open after ${limitMs} ms`);
+}
+
+/** Empties every table of the per-file database (children first). */
+export async function clearDatabase(): Promise<void> {
+  await db().deliveryAttempt.deleteMany();
+  await db().delivery.deleteMany();
+  await db().webhook.deleteMany();
+  await db().mapping.deleteMany();
+  await db().session.deleteMany();
+  await db().shop.deleteMany();
+}
+
+/**
+ * A test file's Attentive stand-in, started once; before each test the database is
+ * emptied, the stand-in reset and the test shop connected with TEST_ATTENTIVE_KEY.
+ */
+export function usePipeline(options: AttentiveStandInOptions = {}): { readonly standIn: AttentiveStandIn } {
+  let standIn: AttentiveStandIn | undefined;
+  beforeAll(async () => {
+    standIn = await startAttentiveStandIn({ apiKeys: [TEST_ATTENTIVE_KEY], ...options });
+  });
+  afterAll(async () => {
+    await standIn?.close();
+  });
+  beforeEach(async () => {
+    await clearDatabase();
+    standIn?.reset();
+    await connectTestShop();
+  });
+  return {
+    get standIn() {
+      if (!standIn) throw new Error("the Attentive stand-in starts in beforeAll");
+      return standIn;
+    },
+  };
 }
