@@ -29,16 +29,6 @@ export default defineConfig({
     }),
     tsconfigPaths(),
   ],
-  build: {
-    assetsInlineLimit: 0,
-    rollupOptions: {
-      // The generated Prisma clients are CommonJS with a WebAssembly query compiler
-      // loaded from their folder: load them from there at run time, do not bundle them.
-      external: (id) => id.includes("/app/generated/prisma/"),
-      output: {
-        paths: (id) => (id.includes("/app/generated/prisma/") ? `../../app/generated/prisma/${id.split("/app/generated/prisma/")[1]}` : id),
-      },
-    },
-  },
+  build: { assetsInlineLimit: 0 },
   optimizeDeps: { include: ["@shopify/app-bridge-react", "@shopify/polaris"] },
 });

@@ -9,11 +9,34 @@
  */
 import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaPg } from "@prisma/adapter-pg";
-import { PrismaClient } from "./generated/prisma/sqlite/index.js";
-import { PrismaClient as PostgresPrismaClient } from "./generated/prisma/postgresql/index.js";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 
 export type Database = PrismaClient;
+
+type PrismaClientClass = new (options: { adapter: PrismaBetterSQLite3 | PrismaPg }) => PrismaClient;
+
+/**
+ * The generated clients are CommonJS that load a WebAssembly query compiler from
+ * their own folder, so they are required at run time from app/generated rather than
+ * bundled (Vite's dev server and build would both transform them). The folder is
+ * found from this module's location, which is app/ in development and tests and
+ * build/server/ in production.
+ */
+function generatedClient(provider: "sqlite" | "postgresql"): PrismaClientClass {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "app", "generated", "prisma", provider))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("The Prisma clients are not generated: run `npm install` (or `npm run prisma:schemas -- --generate`).");
+    dir = parent;
+  }
+  const loaded: { PrismaClient: PrismaClientClass } = createRequire(import.meta.url)(join(dir, "app", "generated", "prisma", provider, "index.js"));
+  return loaded.PrismaClient;
+}
 export type { DatabaseTarget };
 
 export interface DatabaseHandle {
@@ -28,12 +51,13 @@ export function openDatabase(databaseUrl: string | undefined): DatabaseHandle {
       { connectionString: target.url, max: 10 },
       target.schema ? { schema: target.schema } : undefined,
     );
-    const client = new PostgresPrismaClient({ adapter });
-    // Same data model, other provider: structurally the same client API.
-    return { prisma: client as unknown as Database, target };
+    // Same data model, other provider: the same client API (docs/decisions/002).
+    const PostgresClient = generatedClient("postgresql");
+    return { prisma: new PostgresClient({ adapter }), target };
   }
   const adapter = new PrismaBetterSQLite3({ url: target.file, timeout: 10_000 });
-  return { prisma: new PrismaClient({ adapter }), target };
+  const SqliteClient = generatedClient("sqlite");
+  return { prisma: new SqliteClient({ adapter }), target };
 }
 
 const globalForDb = globalThis as unknown as { __attentiveDb?: Map<string, DatabaseHandle> };
