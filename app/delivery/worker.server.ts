@@ -316,7 +316,8 @@ async function prepare(config: Resolved, delivery: DeliveryRow): Promise<Prepare
   };
   const nameSource = order ?? body;
   const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
-  return { input, apiKey, orderName, email: event.user.email ?? null };
+  // Lower-cased for the log search only; Attentive gets the address as rendered.
+  return { input, apiKey, orderName, email: event.user.email?.toLowerCase() ?? null };
 }
 
 async function finish(

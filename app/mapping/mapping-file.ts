@@ -13,6 +13,8 @@ export interface MappingFileError {
   /** Dotted path inside the mapping, e.g. `properties.orderName` or `user.phone`; "" for the mapping itself. */
   field: string;
   message: string;
+  /** The message without the mapping and field it names, for showing inline on that field. */
+  detail?: string;
 }
 
 export type MappingFileResult = { ok: true; mappings: MappingDefinition[] } | { ok: false; errors: MappingFileError[] };
@@ -273,6 +275,7 @@ export function validateMapping(def: unknown, index?: number): MappingResult {
       mapping,
       field,
       message: field === "" ? `${label}: ${text}` : `${label}, ${field}: ${text}`,
+      detail: text,
     })),
   );
   return { ok: false, errors };

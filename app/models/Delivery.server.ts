@@ -1,11 +1,8 @@
 import type { Database } from "~/db.server";
 
-export const DELIVERY_STATUSES = ["pending", "sending", "delivered", "failed", "skipped"] as const;
-export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+import type { DeliveryStatus } from "~/delivery/statuses";
 
-export function isDeliveryStatus(value: string): value is DeliveryStatus {
-  return (DELIVERY_STATUSES as readonly string[]).includes(value);
-}
+export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "~/delivery/statuses";
 
 /**
  * Claims up to `limit` deliveries that are due (pending and due, or "sending" with
@@ -98,4 +95,227 @@ export async function retryDeliveries(prisma: Database, shop: string, request: R
     data: { status: "pending", nextAttemptAt: now, attempts: 0, errorKind: null, finishedAt: null, leaseOwner: null, leaseExpiresAt: null },
   });
   return result.count;
+}
+
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+
+export interface DeliveryStats {
+  delivered24h: number;
+  failed24h: number;
+  delivered7d: number;
+  failed7d: number;
+  /** Delivered / (delivered + failed) over 7 days, or null when nothing finished. */
+  successRate7d: number | null;
+  stale24h: number;
+  oldestPendingAt: Date | null;
+  pending: number;
+}
+
+/** The home page's status at a glance; each figure is one indexed count. */
+export async function deliveryStats(prisma: Database, shop: string, now = new Date()): Promise<DeliveryStats> {
+  const since24h = new Date(now.getTime() - DAY_MS);
+  const since7d = new Date(now.getTime() - 7 * DAY_MS);
+  const count = (status: string, since: Date) => prisma.delivery.count({ where: { shop, status, createdAt: { gte: since } } });
+  const [delivered24h, failed24h, delivered7d, failed7d, stale24h, pending, oldest] = await Promise.all([
+    count("delivered", since24h),
+    count("failed", since24h),
+    count("delivered", since7d),
+    count("failed", since7d),
+    prisma.delivery.count({ where: { shop, stale: true, createdAt: { gte: since24h } } }),
+    prisma.delivery.count({ where: { shop, status: { in: ["pending", "sending"] } } }),
+    prisma.delivery.findFirst({
+      where: { shop, status: { in: ["pending", "sending"] } },
+      orderBy: { createdAt: "asc" },
+      select: { createdAt: true },
+    }),
+  ]);
+  const finished = delivered7d + failed7d;
+  return {
+    delivered24h,
+    failed24h,
+    delivered7d,
+    failed7d,
+    successRate7d: finished === 0 ? null : delivered7d / finished,
+    stale24h,
+    pending,
+    oldestPendingAt: oldest?.createdAt ?? null,
+  };
+}
+
+export interface HourlyDeliveries {
+  hour: Date;
+  delivered: number;
+  failed: number;
+  other: number;
+}
+
+/** Deliveries per hour over the last 24 hours, by outcome (for the home page chart). */
+export async function hourlyDeliveries(prisma: Database, shop: string, now = new Date()): Promise<HourlyDeliveries[]> {
+  const end = new Date(Math.ceil(now.getTime() / HOUR_MS) * HOUR_MS);
+  const hours = Array.from({ length: 24 }, (_, i) => new Date(end.getTime() - (24 - i) * HOUR_MS));
+  return Promise.all(
+    hours.map(async (hour) => {
+      const groups = await prisma.delivery.groupBy({
+        by: ["status"],
+        where: { shop, createdAt: { gte: hour, lt: new Date(hour.getTime() + HOUR_MS) } },
+        _count: { _all: true },
+      });
+      const of = (status: string) => groups.find((group) => group.status === status)?._count._all ?? 0;
+      const total = groups.reduce((sum, group) => sum + group._count._all, 0);
+      return { hour, delivered: of("delivered"), failed: of("failed"), other: total - of("delivered") - of("failed") };
+    }),
+  );
+}
+
+export interface DeliveryLogFilter {
+  status?: DeliveryStatus;
+  topic?: string;
+  eventType?: string;
+  from?: Date;
+  to?: Date;
+  /** An order name ("#1001" or "1001") or an email address. */
+  search?: string;
+}
+
+export interface DeliveryCursor {
+  createdAt: Date;
+  id: string;
+}
+
+export function encodeCursor(cursor: DeliveryCursor): string {
+  return Buffer.from(`${cursor.createdAt.toISOString()}|${cursor.id}`, "utf8").toString("base64url");
+}
+
+export function decodeCursor(value: string | null | undefined): DeliveryCursor | null {
+  if (!value) return null;
+  const [iso, id] = Buffer.from(value, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(iso ?? "");
+  if (!id || Number.isNaN(createdAt.getTime())) return null;
+  return { createdAt, id };
+}
+
+function logWhere(shop: string, filter: DeliveryLogFilter) {
+  const search = filter.search?.trim();
+  let searchWhere = {};
+  if (search) {
+    if (search.includes("@")) searchWhere = { email: search.toLowerCase() };
+    else if (/^#?\d+$/.test(search)) searchWhere = { orderName: { in: [`#${search.replace(/^#/, "")}`, search.replace(/^#/, "")] } };
+    else searchWhere = { orderName: search };
+  }
+  return {
+    shop,
+    ...(filter.status ? { status: filter.status } : {}),
+    ...(filter.topic ? { topic: filter.topic } : {}),
+    ...(filter.eventType ? { eventType: filter.eventType } : {}),
+    ...(filter.from || filter.to
+      ? { createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } }
+      : {}),
+    ...searchWhere,
+  };
+}
+
+/**
+ * One page of the delivery log, newest first, by keyset (createdAt, id): the cost of
+ * a page does not grow with the size of the log, unlike OFFSET.
+ */
+export async function deliveryLogPage(
+  prisma: Database,
+  shop: string,
+  filter: DeliveryLogFilter,
+  after: DeliveryCursor | null,
+  pageSize = 50,
+) {
+  const rows = await prisma.delivery.findMany({
+    where: {
+      ...logWhere(shop, filter),
+      ...(after
+        ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
+        : {}),
+    },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: pageSize + 1,
+    select: {
+      id: true,
+      topic: true,
+      eventType: true,
+      status: true,
+      attempts: true,
+      stale: true,
+      errorKind: true,
+      lastError: true,
+      orderName: true,
+      email: true,
+      occurredAt: true,
+      createdAt: true,
+      finishedAt: true,
+    },
+  });
+  const page = rows.slice(0, pageSize);
+  const last = page.at(-1);
+  return { deliveries: page, nextCursor: rows.length > pageSize && last ? encodeCursor(last) : null };
+}
+
+/** Puts every failed delivery that matches the log filter back in the queue. */
+export async function retryFailedMatching(prisma: Database, shop: string, filter: DeliveryLogFilter, now = new Date()): Promise<number> {
+  const result = await prisma.delivery.updateMany({
+    where: { ...logWhere(shop, { ...filter, status: "failed" }) },
+    data: { status: "pending", nextAttemptAt: now, attempts: 0, errorKind: null, finishedAt: null, leaseOwner: null, leaseExpiresAt: null },
+  });
+  return result.count;
+}
+
+/** One delivery with its webhook and attempts, only if it belongs to the shop. */
+export async function deliveryDetail(prisma: Database, shop: string, id: string) {
+  return prisma.delivery.findFirst({
+    where: { id, shop },
+    include: {
+      webhook: {
+        select: { id: true, topic: true, webhookId: true, eventId: true, eventKey: true, apiVersion: true, triggeredAt: true, receivedAt: true, body: true },
+      },
+      attemptLog: { orderBy: { number: "asc" } },
+    },
+  });
+}
+
+/** Distinct event types in the shop's log, for the filter menu. */
+export async function loggedEventTypes(prisma: Database, shop: string): Promise<string[]> {
+  const rows = await prisma.delivery.findMany({ where: { shop }, distinct: ["eventType"], select: { eventType: true }, take: 200 });
+  return rows.map((row) => row.eventType).filter((type) => type !== "").sort();
+}
+
+export interface MappingActivity {
+  deliveries7d: number;
+  failures7d: number;
+  lastError: string | null;
+}
+
+/** Per mapping: deliveries and failures in the last 7 days and the latest failure's reason. */
+export async function mappingActivity(prisma: Database, shop: string, now = new Date()): Promise<Map<string, MappingActivity>> {
+  const since = new Date(now.getTime() - 7 * DAY_MS);
+  const groups = await prisma.delivery.groupBy({
+    by: ["mappingId", "status"],
+    where: { shop, createdAt: { gte: since } },
+    _count: { _all: true },
+  });
+  const activity = new Map<string, MappingActivity>();
+  for (const group of groups) {
+    const entry = activity.get(group.mappingId) ?? { deliveries7d: 0, failures7d: 0, lastError: null };
+    entry.deliveries7d += group._count._all;
+    if (group.status === "failed") entry.failures7d += group._count._all;
+    activity.set(group.mappingId, entry);
+  }
+  await Promise.all(
+    [...activity.entries()]
+      .filter(([, entry]) => entry.failures7d > 0)
+      .map(async ([mappingId, entry]) => {
+        const latest = await prisma.delivery.findFirst({
+          where: { shop, mappingId, status: "failed" },
+          orderBy: { createdAt: "desc" },
+          select: { lastError: true },
+        });
+        entry.lastError = latest?.lastError ?? null;
+      }),
+  );
+  return activity;
 }

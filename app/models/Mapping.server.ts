@@ -94,3 +94,34 @@ export async function replaceMappings(prisma: Database, shop: string, mappings: 
   ]);
   return listMappings(prisma, shop);
 }
+
+export async function createMapping(prisma: Database, shop: string, mapping: MappingDefinition): Promise<StoredMapping> {
+  const last = await prisma.mapping.findFirst({ where: { shop }, orderBy: { position: "desc" }, select: { position: true } });
+  const [row] = mappingRows(shop, [mapping]);
+  const created = await prisma.mapping.create({ data: { ...row!, position: (last?.position ?? -1) + 1 } });
+  return storedMapping(created);
+}
+
+/** Updates the shop's mapping; null when no such mapping belongs to the shop. */
+export async function updateMapping(prisma: Database, shop: string, id: string, mapping: MappingDefinition): Promise<StoredMapping | null> {
+  const [row] = mappingRows(shop, [mapping]);
+  const { position: _position, ...data } = row!;
+  const result = await prisma.mapping.updateMany({ where: { id, shop }, data });
+  return result.count === 1 ? findMapping(prisma, shop, id) : null;
+}
+
+export async function deleteMapping(prisma: Database, shop: string, id: string): Promise<boolean> {
+  const result = await prisma.mapping.deleteMany({ where: { id, shop } });
+  return result.count === 1;
+}
+
+export async function setMappingEnabled(prisma: Database, shop: string, id: string, enabled: boolean): Promise<boolean> {
+  const result = await prisma.mapping.updateMany({ where: { id, shop }, data: { enabled } });
+  return result.count === 1;
+}
+
+export async function duplicateMapping(prisma: Database, shop: string, id: string): Promise<StoredMapping | null> {
+  const original = await findMapping(prisma, shop, id);
+  if (!original) return null;
+  return createMapping(prisma, shop, { ...definitionOf(original), eventType: `${original.eventType} copy`, enabled: false });
+}

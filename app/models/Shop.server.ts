@@ -9,6 +9,7 @@ export interface ShopSummary {
   connected: boolean;
   attentiveKeyLast4: string | null;
   attentiveCompanyName: string | null;
+  attentiveConnectedAt: Date | null;
   sendingPaused: boolean;
   logRetentionDays: number;
   uninstalledAt: Date | null;
@@ -19,6 +20,7 @@ const summarySelect = {
   attentiveKeyCipher: true,
   attentiveKeyLast4: true,
   attentiveCompanyName: true,
+  attentiveConnectedAt: true,
   sendingPaused: true,
   logRetentionDays: true,
   uninstalledAt: true,
@@ -107,4 +109,23 @@ export async function pausedShops(prisma: Database): Promise<string[]> {
 
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === "object" && error !== null && "code" in error && error.code === "P2002";
+}
+
+export { RETENTION_CHOICES } from "./retention-choices";
+
+export async function updateShopSettings(
+  prisma: Database,
+  domain: string,
+  settings: { sendingPaused: boolean; logRetentionDays: number },
+): Promise<void> {
+  await ensureShop(prisma, domain);
+  await prisma.shop.update({ where: { domain }, data: settings });
+}
+
+/** Forgets the key. Deliveries keep waiting or fail with "connect a key" until a new one is saved. */
+export async function disconnectAttentive(prisma: Database, domain: string): Promise<void> {
+  await prisma.shop.updateMany({
+    where: { domain },
+    data: { attentiveKeyCipher: null, attentiveKeyLast4: null, attentiveCompanyName: null, attentiveConnectedAt: null },
+  });
 }

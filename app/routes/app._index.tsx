@@ -1,41 +1,165 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { useLoaderData } from "@remix-run/react";
-import { BlockStack, Card, Layout, Page, Text } from "@shopify/polaris";
-import { db } from "~/db.server";
+import { Link, useLoaderData } from "@remix-run/react";
+import {
+  Banner,
+  BlockStack,
+  Box,
+  Button,
+  Card,
+  InlineGrid,
+  Layout,
+  List,
+  Page,
+  Text,
+} from "@shopify/polaris";
+import vizStyles from "@shopify/polaris-viz/build/esm/styles.css?url";
+import { adminContext } from "~/admin/context.server";
+import { DeliveriesChart } from "~/components/DeliveriesChart";
+import { formatRelative } from "~/components/format";
+import { deliveryStats, hourlyDeliveries, mappingActivity } from "~/models/Delivery.server";
+import { listMappings } from "~/models/Mapping.server";
 import { getShopSummary } from "~/models/Shop.server";
-import { authenticate } from "~/shopify.server";
+
+export const links = () => [{ rel: "stylesheet", href: vizStyles }];
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
-  const { session } = await authenticate.admin(request);
-  const shop = await getShopSummary(db(), session.shop);
+  const { shop, prisma } = await adminContext(request);
+  const summary = await getShopSummary(prisma, shop);
+  const connected = summary?.connected ?? false;
+  if (!connected) return { connected: false as const };
+  const now = new Date();
+  const [stats, hours, mappings, activity, keyRejected] = await Promise.all([
+    deliveryStats(prisma, shop, now),
+    hourlyDeliveries(prisma, shop, now),
+    listMappings(prisma, shop),
+    mappingActivity(prisma, shop, now),
+    // Attentive refused the key (401/403) since it was connected: the merchant must act.
+    prisma.deliveryAttempt.findFirst({
+      where: { delivery: { shop }, httpStatus: { in: [401, 403] }, startedAt: { gte: summary?.attentiveConnectedAt ?? new Date(0) } },
+      orderBy: { startedAt: "desc" },
+      select: { startedAt: true },
+    }),
+  ]);
+  const failing = mappings
+    .map((mapping) => ({ id: mapping.id, eventType: mapping.eventType, ...(activity.get(mapping.id) ?? { failures7d: 0, deliveries7d: 0, lastError: null }) }))
+    .filter((mapping) => mapping.failures7d > 0);
   // Only what the page shows: never the key or its cipher text.
   return {
-    connected: shop?.connected ?? false,
-    companyName: shop?.attentiveCompanyName ?? null,
-    keyLast4: shop?.attentiveKeyLast4 ?? null,
+    connected: true as const,
+    companyName: summary?.attentiveCompanyName ?? null,
+    keyLast4: summary?.attentiveKeyLast4 ?? null,
+    paused: summary?.sendingPaused ?? false,
+    stats,
+    hours: hours.map((point) => ({ ...point, hour: point.hour.toISOString() })),
+    failing,
+    keyRejectedAt: keyRejected?.startedAt ?? null,
   };
 };
 
-export default function Home() {
-  const { connected, companyName, keyLast4 } = useLoaderData<typeof loader>();
+function SetupGuide() {
   return (
     <Page title="Attentive events">
       <Layout>
         <Layout.Section>
           <Card>
-            <BlockStack gap="200">
+            <BlockStack gap="400">
               <Text as="h2" variant="headingMd">
-                Attentive connection
+                Connect Attentive to start sending events
               </Text>
-              <Text as="p">
-                {connected
-                  ? `Connected to ${companyName ?? "Attentive"} with the key ending in ${keyLast4}.`
-                  : "Not connected yet. Create a custom app in Attentive with Custom Events: Write and paste its API key."}
-              </Text>
+              <Text as="p">Not connected yet. Fulfilled orders and refunds are already recorded; once a key is connected you can retry any that arrived before.</Text>
+              <List type="number">
+                <List.Item>In Attentive, open Marketplace → Create app, name it (for example "Shopify events").</List.Item>
+                <List.Item>Give it the Custom Events permission with Write access, then install it.</List.Item>
+                <List.Item>Copy its API key and paste it in Settings. The key is checked with Attentive before it is saved.</List.Item>
+              </List>
+              <Box>
+                <Link to="/app/settings">
+                  <Button variant="primary">Go to Settings</Button>
+                </Link>
+              </Box>
             </BlockStack>
           </Card>
         </Layout.Section>
       </Layout>
+    </Page>
+  );
+}
+
+function Figure({ label, value, detail }: { label: string; value: string; detail?: string }) {
+  return (
+    <Card>
+      <BlockStack gap="100">
+        <Text as="h3" variant="headingSm" tone="subdued">
+          {label}
+        </Text>
+        <Text as="p" variant="heading2xl">
+          {value}
+        </Text>
+        {detail ? (
+          <Text as="p" tone="subdued">
+            {detail}
+          </Text>
+        ) : null}
+      </BlockStack>
+    </Card>
+  );
+}
+
+export default function Home() {
+  const data = useLoaderData<typeof loader>();
+  if (!data.connected) return <SetupGuide />;
+  const { stats } = data;
+  const rate = stats.successRate7d === null ? "—" : `${(stats.successRate7d * 100).toFixed(1)}%`;
+  return (
+    <Page title="Attentive events" subtitle={`Connected to ${data.companyName ?? "Attentive"} · key ending in ${data.keyLast4}`}>
+      <BlockStack gap="400">
+        {data.keyRejectedAt ? (
+          <Banner tone="critical" title="Attentive rejected the API key">
+            <p>
+              Deliveries are failing because the key was refused. Paste a key of a custom app with Custom Events: Write in{" "}
+              <Link to="/app/settings">Settings</Link>, then retry the failed deliveries.
+            </p>
+          </Banner>
+        ) : null}
+        {data.paused ? (
+          <Banner tone="warning" title="Sending is paused">
+            <p>
+              Events are recorded but not sent. Resume sending in <Link to="/app/settings">Settings</Link>.
+            </p>
+          </Banner>
+        ) : null}
+        {data.failing.map((mapping) => (
+          <Banner key={mapping.id} tone="critical" title={`“${mapping.eventType}” failed ${mapping.failures7d} time${mapping.failures7d === 1 ? "" : "s"} in 7 days`}>
+            <p>
+              {mapping.lastError ?? "See the delivery log."} <Link to={`/app/mappings/${mapping.id}`}>Open the mapping</Link> or{" "}
+              <Link to="/app/deliveries?status=failed">see the failures</Link>.
+            </p>
+          </Banner>
+        ))}
+        {stats.stale24h > 0 ? (
+          <Banner tone="warning" title={`${stats.stale24h} event${stats.stale24h === 1 ? "" : "s"} sent more than 12 hours late today`}>
+            <p>Attentive records late events but they trigger no Journey. This happens when Shopify delivers a webhook late or sending was paused.</p>
+          </Banner>
+        ) : null}
+        <InlineGrid columns={{ xs: 1, sm: 2, md: 4 }} gap="400">
+          <Figure label="Delivered" value={String(stats.delivered24h)} detail={`${stats.delivered7d} in 7 days`} />
+          <Figure label="Failed" value={String(stats.failed24h)} detail={`${stats.failed7d} in 7 days`} />
+          <Figure label="Success rate (7 days)" value={rate} />
+          <Figure
+            label="Waiting to send"
+            value={String(stats.pending)}
+            detail={stats.oldestPendingAt ? `oldest ${formatRelative(stats.oldestPendingAt)}` : "none waiting"}
+          />
+        </InlineGrid>
+        <Card>
+          <BlockStack gap="200">
+            <Text as="h2" variant="headingMd">
+              Deliveries per hour, last 24 hours
+            </Text>
+            <DeliveriesChart hours={data.hours} />
+          </BlockStack>
+        </Card>
+      </BlockStack>
     </Page>
   );
 }

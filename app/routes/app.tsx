@@ -21,6 +21,9 @@ export default function EmbeddedApp() {
         <Link to="/app" rel="home">
           Home
         </Link>
+        <Link to="/app/mappings">Mappings</Link>
+        <Link to="/app/deliveries">Delivery log</Link>
+        <Link to="/app/settings">Settings</Link>
       </NavMenu>
       <Outlet />
     </AppProvider>

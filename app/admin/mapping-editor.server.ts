@@ -1,0 +1,149 @@
+/**
+ * The mapping editor's server side, shared by /app/mappings/new and /app/mappings/:id:
+ * the form's JSON is validated with the same rules as the mapping file, previewed
+ * against a real or sample body, sent as a test event, or saved.
+ */
+import { json, redirect } from "@remix-run/node";
+import { z } from "zod";
+import { validateMapping } from "~/mapping/mapping-file";
+import { bodyPaths, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
+import type { MappableTopic, MappingDefinition } from "~/mapping/types";
+import { createMapping, updateMapping } from "~/models/Mapping.server";
+import { attentiveApiKey } from "~/models/Shop.server";
+import { secretBoxFromEnv } from "~/secrets/secret-box.server";
+import { createOrderLookup } from "~/shopify/order-lookup.server";
+import { unauthenticated } from "~/shopify.server";
+import { type AdminContext, attentiveOptions, notFound } from "./context.server";
+
+/** What the editor's form posts: rows keep their order and may be half filled in. */
+export const editorForm = z.object({
+  topic: z.string(),
+  eventType: z.string(),
+  enabled: z.boolean(),
+  when: z.string(),
+  properties: z.array(z.object({ key: z.string(), template: z.string() })).max(1000),
+  user: z.object({ email: z.string(), phone: z.string(), clientUserId: z.string() }),
+});
+export type EditorForm = z.infer<typeof editorForm>;
+
+export type FieldErrors = Record<string, string>;
+
+export function formFromDefinition(mapping: MappingDefinition): EditorForm {
+  return {
+    topic: mapping.topic,
+    eventType: mapping.eventType,
+    enabled: mapping.enabled,
+    when: mapping.when ?? "",
+    properties: Object.entries(mapping.properties).map(([key, template]) => ({ key, template })),
+    user: { email: mapping.user?.email ?? "", phone: mapping.user?.phone ?? "", clientUserId: mapping.user?.clientUserId ?? "" },
+  };
+}
+
+/**
+ * The form as a mapping, or errors keyed by editor field: "eventType", "when",
+ * "properties.<row>.key" / "properties.<row>.template", "user.email", …
+ * An empty user field means "use the default", so it is left out.
+ */
+export function definitionFromForm(form: EditorForm): { ok: true; mapping: MappingDefinition } | { ok: false; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const rowOfKey = new Map<string, number>();
+  form.properties.forEach((row, index) => {
+    const key = row.key.trim();
+    if (key === "" && row.template.trim() === "") return;
+    if (key === "") errors[`properties.${index}.key`] = "Give this property a name.";
+    else if (rowOfKey.has(key)) errors[`properties.${index}.key`] = `"${key}" is used twice: property names must be unique.`;
+    else rowOfKey.set(key, index);
+  });
+  const user = Object.fromEntries(Object.entries(form.user).filter(([, template]) => template.trim() !== ""));
+  const candidate = {
+    topic: form.topic,
+    eventType: form.eventType.trim(),
+    enabled: form.enabled,
+    ...(form.when.trim() !== "" ? { when: form.when.trim() } : {}),
+    // The first row of a key counts; a repeated key is reported above.
+    properties: Object.fromEntries(
+      form.properties.filter((row, index) => rowOfKey.get(row.key.trim()) === index).map((row) => [row.key.trim(), row.template]),
+    ),
+    ...(Object.keys(user).length > 0 ? { user } : {}),
+  };
+  const validated = validateMapping(candidate);
+  if (!validated.ok) {
+    for (const error of validated.errors) {
+      const field = error.field;
+      const text = error.detail ?? error.message;
+      const property = /^properties\.(.+)$/.exec(field);
+      if (property && rowOfKey.has(property[1]!)) {
+        const row = rowOfKey.get(property[1]!)!;
+        errors[`properties.${row}.${/property key/i.test(text) ? "key" : "template"}`] ??= text;
+      } else {
+        errors[field || "form"] ??= text;
+      }
+    }
+  }
+  if (Object.keys(errors).length > 0 || !validated.ok) return { ok: false, errors };
+  return { ok: true, mapping: validated.mapping };
+}
+
+export async function editorSources(context: AdminContext, topic: MappableTopic) {
+  const source = await previewBody(context.prisma, context.shop, topic, "latest");
+  return { hasLatest: source.source === "webhook", paths: bodyPaths(source.body) };
+}
+
+const actionForm = z.object({
+  intent: z.enum(["save", "preview", "test"]),
+  form: z.string(),
+  source: z.enum(["latest", "sample"]).default("latest"),
+});
+
+export type EditorActionResult =
+  | { intent: "save"; ok: false; errors: FieldErrors }
+  | { intent: "preview" | "test"; ok: false; errors: FieldErrors }
+  | { intent: "preview"; ok: true; source: "webhook" | "sample"; receivedAt: string | null; outcome: Awaited<ReturnType<typeof previewMapping>>; paths: Array<{ path: string; example: string }> }
+  | { intent: "test"; ok: true; sent: boolean; message: string };
+
+export async function editorAction(context: AdminContext, request: Request, mappingId: string | null) {
+  const parsed = actionForm.safeParse(Object.fromEntries(await request.formData()));
+  if (!parsed.success) return json<EditorActionResult>({ intent: "save", ok: false, errors: { form: "The form was incomplete: reload the page and try again." } }, { status: 400 });
+  let formJson: unknown;
+  try {
+    formJson = JSON.parse(parsed.data.form);
+  } catch {
+    formJson = null;
+  }
+  const form = editorForm.safeParse(formJson);
+  if (!form.success) return json<EditorActionResult>({ intent: parsed.data.intent, ok: false, errors: { form: "The form was incomplete: reload the page and try again." } }, { status: 400 });
+  const definition = definitionFromForm(form.data);
+  const { intent } = parsed.data;
+  if (!definition.ok) return json<EditorActionResult>({ intent, ok: false, errors: definition.errors }, { status: 400 });
+
+  if (intent === "save") {
+    const saved = mappingId
+      ? await updateMapping(context.prisma, context.shop, mappingId, definition.mapping)
+      : await createMapping(context.prisma, context.shop, definition.mapping);
+    if (!saved) throw notFound("Mapping");
+    return redirect(`/app/mappings/${saved.id}?saved=1`);
+  }
+
+  const orderLookup = createOrderLookup(context.prisma, (shop) => unauthenticated.admin(shop));
+  const source = await previewBody(context.prisma, context.shop, definition.mapping.topic, parsed.data.source as PreviewSource, orderLookup);
+  if (intent === "preview") {
+    const outcome = await previewMapping(definition.mapping, context.shop, source, attentiveOptions().propertiesEncoding);
+    return json<EditorActionResult>({
+      intent,
+      ok: true,
+      source: source.source,
+      receivedAt: source.receivedAt?.toISOString() ?? null,
+      outcome,
+      paths: bodyPaths(source.body),
+    });
+  }
+  const apiKey = await attentiveApiKey(context.prisma, secretBoxFromEnv(), context.shop);
+  if (!apiKey) return json<EditorActionResult>({ intent, ok: true, sent: false, message: "Connect an Attentive API key in Settings first." });
+  const result = await sendTestEvent(definition.mapping, context.shop, source, apiKey, attentiveOptions());
+  return json<EditorActionResult>({
+    intent,
+    ok: true,
+    sent: result.ok,
+    message: result.ok ? `Attentive accepted the test event (externalEventId ${result.externalEventId}).` : result.reason,
+  });
+}

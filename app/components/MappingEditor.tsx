@@ -1,0 +1,328 @@
+import { useFetcher, useNavigation, useSubmit } from "@remix-run/react";
+import { SaveBar, useAppBridge } from "@shopify/app-bridge-react";
+import {
+  Banner,
+  BlockStack,
+  Box,
+  Button,
+  Card,
+  Checkbox,
+  Collapsible,
+  FormLayout,
+  InlineError,
+  InlineStack,
+  Layout,
+  Page,
+  Scrollable,
+  Select,
+  Text,
+  TextField,
+} from "@shopify/polaris";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
+
+interface Props {
+  title: string;
+  initial: EditorForm;
+  topicOptions: Array<{ value: string; label: string }>;
+  paths: Array<{ path: string; example: string }>;
+  hasLatest: boolean;
+  /** Errors from a save that was refused (the page's action). */
+  saveErrors: FieldErrors | null;
+  savedNotice: boolean;
+}
+
+const DEFAULT_HINTS = {
+  email: "Default: the order's email, else the customer's email",
+  phone: "Default: first of order, customer, shipping and billing phone, in E.164 using the address country",
+  clientUserId: "Default: the Shopify customer id",
+};
+
+type Row = { id: number; key: string; template: string };
+
+export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, saveErrors, savedNotice }: Props) {
+  const shopify = useAppBridge();
+  const submit = useSubmit();
+  const navigation = useNavigation();
+  const preview = useFetcher<EditorActionResult>();
+  const tester = useFetcher<EditorActionResult>();
+  const nextRowId = useRef(initial.properties.length + 1);
+  const [topic, setTopic] = useState(initial.topic);
+  const [eventType, setEventType] = useState(initial.eventType);
+  const [enabled, setEnabled] = useState(initial.enabled);
+  const [when, setWhen] = useState(initial.when);
+  const [rows, setRows] = useState<Row[]>(() => initial.properties.map((row, index) => ({ id: index + 1, ...row })));
+  const [user, setUser] = useState(initial.user);
+  const [source, setSource] = useState<"latest" | "sample">(hasLatest ? "latest" : "sample");
+  const [pickerOpen, setPickerOpen] = useState(false);
+  const [pickerFilter, setPickerFilter] = useState("");
+
+  const form: EditorForm = useMemo(
+    () => ({ topic, eventType, enabled, when, properties: rows.map(({ key, template }) => ({ key, template })), user }),
+    [topic, eventType, enabled, when, rows, user],
+  );
+  const formJson = JSON.stringify(form);
+  const initialJson = useRef(JSON.stringify(initial));
+  const dirty = formJson !== initialJson.current;
+  const saving = navigation.state === "submitting" && navigation.formData?.get("intent") === "save";
+
+  // The preview follows the form, a moment after the merchant stops typing.
+  useEffect(() => {
+    const timer = setTimeout(() => preview.submit({ intent: "preview", form: formJson, source }, { method: "post" }), 350);
+    return () => clearTimeout(timer);
+  }, [formJson, source]);
+
+  useEffect(() => {
+    if (savedNotice) shopify.toast.show("Mapping saved");
+  }, [savedNotice, shopify]);
+
+  useEffect(() => {
+    const result = tester.data;
+    if (result?.intent === "test" && result.ok) shopify.toast.show(result.sent ? "Test event sent to Attentive" : "Test event not sent", { isError: !result.sent });
+  }, [tester.data, shopify]);
+
+  const save = useCallback(() => submit({ intent: "save", form: formJson, source }, { method: "post" }), [submit, formJson, source]);
+  const discard = useCallback(() => {
+    setTopic(initial.topic);
+    setEventType(initial.eventType);
+    setEnabled(initial.enabled);
+    setWhen(initial.when);
+    setRows(initial.properties.map((row, index) => ({ id: index + 1, ...row })));
+    setUser(initial.user);
+  }, [initial]);
+
+  const previewErrors = preview.data && !preview.data.ok ? preview.data.errors : null;
+  const errors: FieldErrors = { ...(previewErrors ?? {}), ...(saveErrors ?? {}) };
+
+  const updateRow = (id: number, change: Partial<Row>) => setRows((current) => current.map((row) => (row.id === id ? { ...row, ...change } : row)));
+  const moveRow = (index: number, by: number) =>
+    setRows((current) => {
+      const next = [...current];
+      const [row] = next.splice(index, 1);
+      next.splice(index + by, 0, row!);
+      return next;
+    });
+  const addRow = (key = "", template = "") => setRows((current) => [...current, { id: nextRowId.current++, key, template }]);
+
+  const visiblePaths = paths.filter((entry) => entry.path.toLowerCase().includes(pickerFilter.toLowerCase())).slice(0, 80);
+  const previewData = preview.data?.intent === "preview" && preview.data.ok ? preview.data : null;
+  const testResult = tester.data?.intent === "test" ? tester.data : null;
+
+  return (
+    <Page
+      title={title}
+      backAction={{ content: "Mappings", url: "/app/mappings" }}
+      primaryAction={{ content: "Save", onAction: save, loading: saving, disabled: !dirty && !saveErrors }}
+    >
+      <SaveBar id="mapping-save-bar" open={dirty}>
+        <button variant="primary" onClick={save} disabled={saving}>
+          Save
+        </button>
+        <button onClick={discard}>Discard</button>
+      </SaveBar>
+      <Layout>
+        <Layout.Section>
+          <BlockStack gap="400">
+            {errors.form ? <Banner tone="critical">{errors.form}</Banner> : null}
+            {saveErrors && Object.keys(saveErrors).length > 0 ? (
+              <Banner tone="critical" title="The mapping was not saved">
+                <p>Fix the fields marked below, then save again.</p>
+              </Banner>
+            ) : null}
+            <Card>
+              <FormLayout>
+                <Select label="Shopify event" options={topicOptions} value={topic} onChange={setTopic} error={errors.topic} />
+                <TextField
+                  label="Attentive event type"
+                  value={eventType}
+                  onChange={setEventType}
+                  autoComplete="off"
+                  error={errors.eventType}
+                  helpText={'Case sensitive, as used in Segment Builder and Journeys. Not allowed: " \' ( ) { } [ ] \\ | ,'}
+                />
+                <TextField
+                  label="Only when (optional Liquid condition)"
+                  value={when}
+                  onChange={setWhen}
+                  autoComplete="off"
+                  placeholder="total_price > 0"
+                  error={errors.when}
+                  helpText="Leave empty to send every event. When false, the delivery is recorded as skipped."
+                />
+                <Checkbox label="Sending on" checked={enabled} onChange={setEnabled} helpText="When off, these events are not sent or logged." />
+              </FormLayout>
+            </Card>
+            <Card>
+              <BlockStack gap="300">
+                <InlineStack align="space-between">
+                  <Text as="h2" variant="headingMd">
+                    Properties
+                  </Text>
+                  <Button onClick={() => addRow()}>Add property</Button>
+                </InlineStack>
+                {errors.properties ? <InlineError message={errors.properties} fieldID="properties" /> : null}
+                {rows.length === 0 ? <Text as="p" tone="subdued">No properties: the event is sent with an empty properties object.</Text> : null}
+                {rows.map((row, index) => (
+                  <InlineStack key={row.id} gap="200" blockAlign="start" wrap={false}>
+                    <Box minWidth="30%">
+                      <TextField
+                        label="Property name"
+                        labelHidden={index > 0}
+                        value={row.key}
+                        onChange={(value) => updateRow(row.id, { key: value })}
+                        autoComplete="off"
+                        error={errors[`properties.${index}.key`]}
+                      />
+                    </Box>
+                    <div style={{ flex: 1 }}>
+                      <TextField
+                        label="Liquid template"
+                        labelHidden={index > 0}
+                        value={row.template}
+                        onChange={(value) => updateRow(row.id, { template: value })}
+                        autoComplete="off"
+                        monospaced
+                        error={errors[`properties.${index}.template`]}
+                      />
+                    </div>
+                    <div style={{ paddingTop: index === 0 ? "1.5rem" : 0 }}>
+                      <InlineStack gap="100" wrap={false}>
+                        <Button size="slim" disabled={index === 0} onClick={() => moveRow(index, -1)} accessibilityLabel={`Move ${row.key || "property"} up`}>
+                          ↑
+                        </Button>
+                        <Button size="slim" disabled={index === rows.length - 1} onClick={() => moveRow(index, 1)} accessibilityLabel={`Move ${row.key || "property"} down`}>
+                          ↓
+                        </Button>
+                        <Button size="slim" tone="critical" onClick={() => setRows((current) => current.filter((other) => other.id !== row.id))} accessibilityLabel={`Remove ${row.key || "property"}`}>
+                          Remove
+                        </Button>
+                      </InlineStack>
+                    </div>
+                  </InlineStack>
+                ))}
+              </BlockStack>
+            </Card>
+            <Card>
+              <BlockStack gap="300">
+                <Text as="h2" variant="headingMd">
+                  Who the event is about
+                </Text>
+                <Text as="p" tone="subdued">
+                  Leave a field empty to use its default. Attentive needs at least one of email, phone or customer id.
+                </Text>
+                <FormLayout>
+                  <TextField label="Email" value={user.email} onChange={(email) => setUser({ ...user, email })} autoComplete="off" monospaced placeholder="{{ email }}" helpText={DEFAULT_HINTS.email} error={errors["user.email"]} />
+                  <TextField label="Phone" value={user.phone} onChange={(phone) => setUser({ ...user, phone })} autoComplete="off" monospaced placeholder="{{ phone }}" helpText={DEFAULT_HINTS.phone} error={errors["user.phone"]} />
+                  <TextField label="Client user id" value={user.clientUserId} onChange={(clientUserId) => setUser({ ...user, clientUserId })} autoComplete="off" monospaced placeholder="{{ customer.id }}" helpText={DEFAULT_HINTS.clientUserId} error={errors["user.clientUserId"]} />
+                </FormLayout>
+              </BlockStack>
+            </Card>
+          </BlockStack>
+        </Layout.Section>
+        <Layout.Section variant="oneThird">
+          <BlockStack gap="400">
+            <Card>
+              <BlockStack gap="300">
+                <Text as="h2" variant="headingMd">
+                  Preview
+                </Text>
+                <Select
+                  label="Render against"
+                  options={[
+                    { label: "The shop's latest webhook of this event", value: "latest", disabled: !hasLatest },
+                    { label: "Shopify's sample", value: "sample" },
+                  ]}
+                  value={source}
+                  onChange={(value) => setSource(value === "latest" ? "latest" : "sample")}
+                />
+                {previewData ? (
+                  <Text as="p" tone="subdued">
+                    {previewData.source === "webhook" ? "Rendered against the latest webhook received." : "Rendered against Shopify's sample body."}
+                  </Text>
+                ) : null}
+                {previewErrors ? (
+                  <Banner tone="critical" title="Fix the marked fields to see the request" />
+                ) : previewData?.outcome.kind === "request" ? (
+                  <BlockStack gap="200">
+                    {previewData.outcome.warnings.map((warning) => (
+                      <Banner key={warning} tone="warning">
+                        {warning}
+                      </Banner>
+                    ))}
+                    <Text as="p" variant="bodySm">
+                      The request Attentive would receive:
+                    </Text>
+                    <Scrollable style={{ maxHeight: 360 }}>
+                      <pre data-testid="preview-request" style={{ fontSize: 12, whiteSpace: "pre-wrap", wordBreak: "break-word", margin: 0 }}>
+                        {JSON.stringify(previewData.outcome.request.variables.input, null, 2)}
+                      </pre>
+                    </Scrollable>
+                  </BlockStack>
+                ) : previewData ? (
+                  <Banner tone={previewData.outcome.kind === "skipped" ? "info" : "critical"} title={previewData.outcome.kind === "skipped" ? "Would be skipped" : "Would fail"}>
+                    <p data-testid="preview-problem">{previewData.outcome.reason}</p>
+                  </Banner>
+                ) : (
+                  <Text as="p" tone="subdued">
+                    Rendering…
+                  </Text>
+                )}
+                <Button
+                  onClick={() => tester.submit({ intent: "test", form: formJson, source }, { method: "post" })}
+                  loading={tester.state !== "idle"}
+                  disabled={previewErrors !== null}
+                >
+                  Send test event
+                </Button>
+                {testResult ? (
+                  <Banner tone={testResult.ok && testResult.sent ? "success" : "critical"}>
+                    <p data-testid="test-result">{testResult.ok ? testResult.message : "Fix the marked fields first."}</p>
+                  </Banner>
+                ) : null}
+              </BlockStack>
+            </Card>
+            <Card>
+              <BlockStack gap="200">
+                <InlineStack align="space-between">
+                  <Text as="h2" variant="headingMd">
+                    Fields and Liquid help
+                  </Text>
+                  <Button variant="plain" onClick={() => setPickerOpen(!pickerOpen)} ariaExpanded={pickerOpen} ariaControls="field-picker">
+                    {pickerOpen ? "Hide" : "Show"}
+                  </Button>
+                </InlineStack>
+                <Text as="p" tone="subdued" variant="bodySm">
+                  {"Templates are Liquid: {{ name }} gives the order name. One {{ … }} alone keeps the value's type: {{ total_price | plus: 0 }} is a number, {{ line_items | map: 'title' }} a list. Lists and objects work in emails, not in SMS."}
+                </Text>
+                <Collapsible id="field-picker" open={pickerOpen}>
+                  <BlockStack gap="200">
+                    <TextField label="Find a field" value={pickerFilter} onChange={setPickerFilter} autoComplete="off" clearButton onClearButtonClick={() => setPickerFilter("")} />
+                    <Scrollable style={{ maxHeight: 320 }}>
+                      <BlockStack gap="100">
+                        {visiblePaths.map((entry) => (
+                          <InlineStack key={entry.path} align="space-between" blockAlign="center" wrap={false} gap="200">
+                            <BlockStack>
+                              <Text as="span" variant="bodySm" fontWeight="medium" breakWord>
+                                {entry.path}
+                              </Text>
+                              <Text as="span" variant="bodySm" tone="subdued" breakWord>
+                                {entry.example}
+                              </Text>
+                            </BlockStack>
+                            <Button size="slim" onClick={() => addRow(entry.path.split(".").filter((part) => part !== "first").pop() ?? "", `{{ ${entry.path} }}`)} accessibilityLabel={`Add ${entry.path} as a property`}>
+                              Add
+                            </Button>
+                          </InlineStack>
+                        ))}
+                      </BlockStack>
+                    </Scrollable>
+                  </BlockStack>
+                </Collapsible>
+              </BlockStack>
+            </Card>
+          </BlockStack>
+        </Layout.Section>
+      </Layout>
+    </Page>
+  );
+}

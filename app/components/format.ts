@@ -1,0 +1,24 @@
+/** Dates as a merchant reads them, in their browser's locale and time zone. */
+export function formatDateTime(value: string | Date | null | undefined): string {
+  if (!value) return "—";
+  const date = typeof value === "string" ? new Date(value) : value;
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+export function formatRelative(value: string | Date | null | undefined, now = Date.now()): string {
+  if (!value) return "—";
+  const ms = now - (typeof value === "string" ? new Date(value) : value).getTime();
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
+}
+
+export const TOPIC_LABELS: Record<string, string> = {
+  "orders/fulfilled": "Order fulfilled",
+  "refunds/create": "Refund created",
+};
+
+export const TOPIC_OPTIONS = Object.entries(TOPIC_LABELS).map(([value, label]) => ({ value, label: `${label} (${value})` }));

@@ -1,0 +1,226 @@
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
+import { Link, useFetcher, useLoaderData, useNavigate, useSearchParams } from "@remix-run/react";
+import { useAppBridge } from "@shopify/app-bridge-react";
+import { Badge, BlockStack, Button, Card, EmptyState, IndexTable, InlineStack, Page, Select, Text, TextField } from "@shopify/polaris";
+import { useEffect, useState } from "react";
+import { z } from "zod";
+import { adminContext } from "~/admin/context.server";
+import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
+import { formatDateTime, TOPIC_LABELS } from "~/components/format";
+import { MAPPABLE_TOPICS } from "~/mapping/types";
+import { DELIVERY_STATUSES } from "~/delivery/statuses";
+import {
+  decodeCursor,
+  deliveryLogPage,
+  type DeliveryLogFilter,
+  loggedEventTypes,
+  retryFailedMatching,
+} from "~/models/Delivery.server";
+
+const filterParams = z.object({
+  status: z.enum(DELIVERY_STATUSES).optional().catch(undefined),
+  topic: z.enum(MAPPABLE_TOPICS).optional().catch(undefined),
+  eventType: z.string().max(200).optional().catch(undefined),
+  from: z.iso.date().optional().catch(undefined),
+  to: z.iso.date().optional().catch(undefined),
+  q: z.string().max(200).optional().catch(undefined),
+});
+
+function filterFrom(params: URLSearchParams): DeliveryLogFilter {
+  const raw = filterParams.parse(Object.fromEntries([...params].filter(([, value]) => value !== "")));
+  return {
+    ...(raw.status ? { status: raw.status } : {}),
+    ...(raw.topic ? { topic: raw.topic } : {}),
+    ...(raw.eventType ? { eventType: raw.eventType } : {}),
+    ...(raw.from ? { from: new Date(`${raw.from}T00:00:00Z`) } : {}),
+    // "to" is inclusive of the whole day.
+    ...(raw.to ? { to: new Date(new Date(`${raw.to}T00:00:00Z`).getTime() + 24 * 60 * 60 * 1000) } : {}),
+    ...(raw.q ? { search: raw.q } : {}),
+  };
+}
+
+export const loader = async ({ request }: LoaderFunctionArgs) => {
+  const { shop, prisma } = await adminContext(request);
+  const url = new URL(request.url);
+  const filter = filterFrom(url.searchParams);
+  const [page, eventTypes] = await Promise.all([
+    deliveryLogPage(prisma, shop, filter, decodeCursor(url.searchParams.get("after"))),
+    loggedEventTypes(prisma, shop),
+  ]);
+  return { ...page, eventTypes, filtered: Object.keys(filter).length > 0 };
+};
+
+export const action = async ({ request }: ActionFunctionArgs) => {
+  const { shop, prisma } = await adminContext(request);
+  const form = await request.formData();
+  if (form.get("intent") !== "retry-failed") return json({ ok: false as const, message: "Unknown action: reload the page." }, { status: 400 });
+  const filter = filterFrom(new URLSearchParams(String(form.get("filter") ?? "")));
+  const count = await retryFailedMatching(prisma, shop, filter);
+  return json({ ok: true as const, message: count === 0 ? "No failed deliveries match the filter" : `${count} failed deliver${count === 1 ? "y" : "ies"} queued again` });
+};
+
+export default function Deliveries() {
+  const { deliveries, nextCursor, eventTypes, filtered } = useLoaderData<typeof loader>();
+  const [params, setParams] = useSearchParams();
+  const navigate = useNavigate();
+  const retry = useFetcher<typeof action>();
+  const shopify = useAppBridge();
+  const [search, setSearch] = useState(params.get("q") ?? "");
+
+  useEffect(() => {
+    if (retry.data) shopify.toast.show(retry.data.message, { isError: !retry.data.ok });
+  }, [retry.data, shopify]);
+
+  const setFilter = (name: string, value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    next.delete("after");
+    setParams(next);
+  };
+  const filterQuery = (() => {
+    const copy = new URLSearchParams(params);
+    copy.delete("after");
+    return copy.toString();
+  })();
+
+  return (
+    <Page title="Delivery log" backAction={{ content: "Home", url: "/app" }} fullWidth>
+      <BlockStack gap="400">
+        <Card>
+          <BlockStack gap="300">
+            <InlineStack gap="300" wrap blockAlign="end">
+              <Select
+                label="Status"
+                options={[{ label: "Any", value: "" }, ...DELIVERY_STATUSES.map((status) => ({ label: status[0]!.toUpperCase() + status.slice(1), value: status }))]}
+                value={params.get("status") ?? ""}
+                onChange={(value) => setFilter("status", value)}
+              />
+              <Select
+                label="Shopify event"
+                options={[{ label: "Any", value: "" }, ...MAPPABLE_TOPICS.map((topic) => ({ label: TOPIC_LABELS[topic] ?? topic, value: topic }))]}
+                value={params.get("topic") ?? ""}
+                onChange={(value) => setFilter("topic", value)}
+              />
+              <Select
+                label="Event type"
+                options={[{ label: "Any", value: "" }, ...eventTypes.map((type) => ({ label: type, value: type }))]}
+                value={params.get("eventType") ?? ""}
+                onChange={(value) => setFilter("eventType", value)}
+              />
+              <TextField label="From" type="date" value={params.get("from") ?? ""} onChange={(value) => setFilter("from", value)} autoComplete="off" />
+              <TextField label="To" type="date" value={params.get("to") ?? ""} onChange={(value) => setFilter("to", value)} autoComplete="off" />
+              <form
+                onSubmit={(event) => {
+                  event.preventDefault();
+                  setFilter("q", search.trim());
+                }}
+              >
+                <TextField
+                  label="Order name or email"
+                  value={search}
+                  onChange={setSearch}
+                  autoComplete="off"
+                  placeholder="#1001 or jane@example.com"
+                  clearButton
+                  onClearButtonClick={() => {
+                    setSearch("");
+                    setFilter("q", "");
+                  }}
+                  connectedRight={<Button submit>Search</Button>}
+                />
+              </form>
+            </InlineStack>
+            <InlineStack gap="200">
+              <retry.Form method="post">
+                <input type="hidden" name="intent" value="retry-failed" />
+                <input type="hidden" name="filter" value={filterQuery} />
+                <Button submit loading={retry.state !== "idle"}>
+                  {filtered ? "Retry failed deliveries matching the filter" : "Retry all failed deliveries"}
+                </Button>
+              </retry.Form>
+              {filtered ? (
+                <Button variant="plain" onClick={() => setParams(new URLSearchParams())}>
+                  Clear filters
+                </Button>
+              ) : null}
+            </InlineStack>
+          </BlockStack>
+        </Card>
+        <Card padding="0">
+          {deliveries.length === 0 ? (
+            <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E">
+              <p>{filtered ? "Change or clear the filters." : "Deliveries appear here when Shopify sends a fulfilled order or a refund."}</p>
+            </EmptyState>
+          ) : (
+            <IndexTable
+              resourceName={{ singular: "delivery", plural: "deliveries" }}
+              itemCount={deliveries.length}
+              selectable={false}
+              headings={[{ title: "Received" }, { title: "Order" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+            >
+              {deliveries.map((delivery, index) => (
+                <IndexTable.Row id={delivery.id} key={delivery.id} position={index} onClick={() => navigate(`/app/deliveries/${delivery.id}`)}>
+                  <IndexTable.Cell>
+                    <Link to={`/app/deliveries/${delivery.id}`} onClick={(event) => event.stopPropagation()}>
+                      {formatDateTime(delivery.createdAt)}
+                    </Link>
+                  </IndexTable.Cell>
+                  <IndexTable.Cell>{delivery.orderName ?? "—"}</IndexTable.Cell>
+                  <IndexTable.Cell>
+                    <BlockStack>
+                      <Text as="span">{delivery.eventType}</Text>
+                      <Text as="span" tone="subdued" variant="bodySm">
+                        {TOPIC_LABELS[delivery.topic] ?? delivery.topic}
+                      </Text>
+                    </BlockStack>
+                  </IndexTable.Cell>
+                  <IndexTable.Cell>
+                    <InlineStack gap="100">
+                      <DeliveryStatusBadge status={delivery.status} />
+                      {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                    </InlineStack>
+                  </IndexTable.Cell>
+                  <IndexTable.Cell>
+                    <Text as="span" numeric>
+                      {delivery.attempts}
+                    </Text>
+                  </IndexTable.Cell>
+                  <IndexTable.Cell>
+                    <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
+                      {delivery.lastError ?? ""}
+                    </Text>
+                  </IndexTable.Cell>
+                </IndexTable.Row>
+              ))}
+            </IndexTable>
+          )}
+        </Card>
+        <InlineStack align="center" gap="200">
+          {params.get("after") ? (
+            <Button
+              onClick={() => {
+                const next = new URLSearchParams(params);
+                next.delete("after");
+                setParams(next);
+              }}
+            >
+              Newest
+            </Button>
+          ) : null}
+          {nextCursor ? (
+            <Button
+              onClick={() => {
+                const next = new URLSearchParams(params);
+                next.set("after", nextCursor);
+                setParams(next);
+              }}
+            >
+              Older
+            </Button>
+          ) : null}
+        </InlineStack>
+      </BlockStack>
+    </Page>
+  );
+}

@@ -1,0 +1,276 @@
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
+import { Link, useActionData, useFetcher, useLoaderData, useNavigate, useSubmit } from "@remix-run/react";
+import { useAppBridge } from "@shopify/app-bridge-react";
+import {
+  Banner,
+  BlockStack,
+  Button,
+  ButtonGroup,
+  Card,
+  DropZone,
+  EmptyState,
+  IndexTable,
+  InlineStack,
+  Modal,
+  Page,
+  Text,
+} from "@shopify/polaris";
+import { useCallback, useEffect, useState } from "react";
+import { adminContext, notFound } from "~/admin/context.server";
+import { TOPIC_LABELS } from "~/components/format";
+import { parseMappingFile } from "~/mapping/mapping-file";
+import { mappingActivity } from "~/models/Delivery.server";
+import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMappingEnabled } from "~/models/Mapping.server";
+import { ensureShop } from "~/models/Shop.server";
+
+export const loader = async ({ request }: LoaderFunctionArgs) => {
+  const { shop, prisma } = await adminContext(request);
+  await ensureShop(prisma, shop);
+  const [mappings, activity] = await Promise.all([listMappings(prisma, shop), mappingActivity(prisma, shop)]);
+  return {
+    mappings: mappings.map((mapping) => ({
+      id: mapping.id,
+      topic: mapping.topic,
+      eventType: mapping.eventType,
+      enabled: mapping.enabled,
+      ...(activity.get(mapping.id) ?? { deliveries7d: 0, failures7d: 0, lastError: null }),
+    })),
+  };
+};
+
+type ActionResult = { ok: true; message: string } | { ok: false; message: string; errors?: string[] };
+
+export const action = async ({ request }: ActionFunctionArgs) => {
+  const { shop, prisma } = await adminContext(request);
+  const form = await request.formData();
+  const intent = String(form.get("intent") ?? "");
+  const id = String(form.get("id") ?? "");
+  switch (intent) {
+    case "enable":
+    case "disable":
+      if (!(await setMappingEnabled(prisma, shop, id, intent === "enable"))) throw notFound("Mapping");
+      return json<ActionResult>({ ok: true, message: intent === "enable" ? "Mapping turned on" : "Mapping turned off" });
+    case "duplicate":
+      if (!(await duplicateMapping(prisma, shop, id))) throw notFound("Mapping");
+      return json<ActionResult>({ ok: true, message: "Mapping duplicated (turned off until you review it)" });
+    case "delete":
+      if (!(await deleteMapping(prisma, shop, id))) throw notFound("Mapping");
+      return json<ActionResult>({ ok: true, message: "Mapping deleted" });
+    case "import": {
+      const text = String(form.get("file") ?? "");
+      const parsed = parseMappingFile(text);
+      if (!parsed.ok) {
+        return json<ActionResult>(
+          { ok: false, message: "The file was not imported; nothing was changed.", errors: parsed.errors.slice(0, 10).map((error) => error.message) },
+          { status: 400 },
+        );
+      }
+      await ensureShop(prisma, shop);
+      const stored = await replaceMappings(prisma, shop, parsed.mappings);
+      return json<ActionResult>({ ok: true, message: `Imported ${stored.length} mapping${stored.length === 1 ? "" : "s"}` });
+    }
+    default:
+      return json<ActionResult>({ ok: false, message: "Unknown action: reload the page and try again." }, { status: 400 });
+  }
+};
+
+export default function Mappings() {
+  const { mappings } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const fetcher = useFetcher<typeof action>();
+  const submit = useSubmit();
+  const navigate = useNavigate();
+  const shopify = useAppBridge();
+  const [deleting, setDeleting] = useState<{ id: string; eventType: string } | null>(null);
+  const [importing, setImporting] = useState(false);
+  const [importError, setImportError] = useState<string | null>(null);
+  const outcome = fetcher.data ?? result;
+
+  useEffect(() => {
+    if (outcome?.ok) {
+      shopify.toast.show(outcome.message);
+      setDeleting(null);
+      setImporting(false);
+    }
+  }, [outcome, shopify]);
+
+  const exportFile = useCallback(async () => {
+    const response = await fetch("/app/mappings/export");
+    if (!response.ok) {
+      shopify.toast.show("Export failed: reload the page and try again.", { isError: true });
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const link = document.createElement("a");
+    link.href = url;
+    link.download = "mappings.json";
+    link.click();
+    URL.revokeObjectURL(url);
+  }, [shopify]);
+
+  const onDrop = useCallback(
+    async (_all: File[], accepted: File[]) => {
+      const file = accepted[0];
+      if (!file) {
+        setImportError("Choose a .json mapping file.");
+        return;
+      }
+      setImportError(null);
+      submit({ intent: "import", file: await file.text() }, { method: "post" });
+    },
+    [submit],
+  );
+
+  const rows = mappings.map((mapping, index) => (
+    <IndexTable.Row id={mapping.id} key={mapping.id} position={index} onClick={() => navigate(`/app/mappings/${mapping.id}`)}>
+      <IndexTable.Cell>
+        <Text as="span" fontWeight="semibold">
+          <Link to={`/app/mappings/${mapping.id}`} onClick={(event) => event.stopPropagation()}>
+            {mapping.eventType}
+          </Link>
+        </Text>
+      </IndexTable.Cell>
+      <IndexTable.Cell>{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</IndexTable.Cell>
+      <IndexTable.Cell>
+        <div onClick={(event) => event.stopPropagation()}>
+          <fetcher.Form method="post">
+            <input type="hidden" name="id" value={mapping.id} />
+            <input type="hidden" name="intent" value={mapping.enabled ? "disable" : "enable"} />
+            <Button
+              submit
+              size="slim"
+              pressed={mapping.enabled}
+              accessibilityLabel={`${mapping.enabled ? "Turn off" : "Turn on"} ${mapping.eventType}`}
+            >
+              {mapping.enabled ? "On" : "Off"}
+            </Button>
+          </fetcher.Form>
+        </div>
+      </IndexTable.Cell>
+      <IndexTable.Cell>
+        <Text as="span" numeric>
+          {mapping.deliveries7d}
+        </Text>
+      </IndexTable.Cell>
+      <IndexTable.Cell>
+        <Text as="span" numeric tone={mapping.failures7d > 0 ? "critical" : undefined}>
+          {mapping.failures7d}
+        </Text>
+      </IndexTable.Cell>
+      <IndexTable.Cell>
+        <Text as="span" tone="subdued" truncate>
+          {mapping.lastError ?? "—"}
+        </Text>
+      </IndexTable.Cell>
+      <IndexTable.Cell>
+        <div onClick={(event) => event.stopPropagation()}>
+          <ButtonGroup>
+            <fetcher.Form method="post">
+              <input type="hidden" name="id" value={mapping.id} />
+              <input type="hidden" name="intent" value="duplicate" />
+              <Button submit size="slim" variant="tertiary" accessibilityLabel={`Duplicate ${mapping.eventType}`}>
+                Duplicate
+              </Button>
+            </fetcher.Form>
+            <Button
+              size="slim"
+              variant="tertiary"
+              tone="critical"
+              onClick={() => setDeleting({ id: mapping.id, eventType: mapping.eventType })}
+              accessibilityLabel={`Delete ${mapping.eventType}`}
+            >
+              Delete
+            </Button>
+          </ButtonGroup>
+        </div>
+      </IndexTable.Cell>
+    </IndexTable.Row>
+  ));
+
+  return (
+    <Page
+      title="Mappings"
+      subtitle="Which Shopify events become which Attentive custom events"
+      backAction={{ content: "Home", url: "/app" }}
+      primaryAction={{ content: "Create mapping", url: "/app/mappings/new" }}
+      secondaryActions={[
+        { content: "Import", onAction: () => setImporting(true) },
+        { content: "Export", onAction: () => void exportFile() },
+      ]}
+    >
+      <BlockStack gap="400">
+        {outcome && !outcome.ok ? (
+          <Banner tone="critical" title={outcome.message}>
+            {outcome.errors?.length ? (
+              <ul>
+                {outcome.errors.map((error) => (
+                  <li key={error}>{error}</li>
+                ))}
+              </ul>
+            ) : null}
+          </Banner>
+        ) : null}
+        <Card padding="0">
+          {mappings.length === 0 ? (
+            <EmptyState
+              heading="No mappings"
+              action={{ content: "Create mapping", url: "/app/mappings/new" }}
+              image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+            >
+              <p>Without a mapping, webhooks are recorded but nothing is sent to Attentive.</p>
+            </EmptyState>
+          ) : (
+            <IndexTable
+              resourceName={{ singular: "mapping", plural: "mappings" }}
+              itemCount={mappings.length}
+              selectable={false}
+              headings={[
+                { title: "Event type" },
+                { title: "Shopify event" },
+                { title: "Sending" },
+                { title: "Deliveries (7 days)", alignment: "end" },
+                { title: "Failures (7 days)", alignment: "end" },
+                { title: "Last error" },
+                { title: "Actions" },
+              ]}
+            >
+              {rows}
+            </IndexTable>
+          )}
+        </Card>
+      </BlockStack>
+      <Modal
+        open={deleting !== null}
+        onClose={() => setDeleting(null)}
+        title={`Delete “${deleting?.eventType ?? ""}”?`}
+        primaryAction={{
+          content: "Delete mapping",
+          destructive: true,
+          loading: fetcher.state !== "idle",
+          onAction: () => deleting && fetcher.submit({ intent: "delete", id: deleting.id }, { method: "post" }),
+        }}
+        secondaryActions={[{ content: "Cancel", onAction: () => setDeleting(null) }]}
+      >
+        <Modal.Section>
+          <Text as="p">Events of this kind stop being sent. Deliveries already in the log stay there.</Text>
+        </Modal.Section>
+      </Modal>
+      <Modal open={importing} onClose={() => setImporting(false)} title="Import mappings">
+        <Modal.Section>
+          <BlockStack gap="300">
+            <Text as="p">The file replaces all current mappings. It is checked first: an invalid file changes nothing.</Text>
+            {importError ? <Banner tone="critical">{importError}</Banner> : null}
+            <DropZone accept="application/json,.json" allowMultiple={false} onDrop={(all, accepted) => void onDrop(all, accepted)} label="Mapping file">
+              <DropZone.FileUpload actionTitle="Choose file" actionHint="A .json file exported from this app, or written by hand (see the mapping format)" />
+            </DropZone>
+            <InlineStack>
+              <Button variant="plain" onClick={() => setImporting(false)}>
+                Cancel
+              </Button>
+            </InlineStack>
+          </BlockStack>
+        </Modal.Section>
+      </Modal>
+    </Page>
+  );
+}
