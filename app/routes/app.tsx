@@ -1,6 +1,7 @@
 import type { HeadersFunction, LoaderFunctionArgs } from "@remix-run/node";
-import { Link, Outlet, useLoaderData, useRouteError } from "@remix-run/react";
+import { isRouteErrorResponse, Link, Outlet, useLoaderData, useRouteError, useRouteLoaderData } from "@remix-run/react";
 import { NavMenu } from "@shopify/app-bridge-react";
+import { Card, EmptyState, Page } from "@shopify/polaris";
 import polarisStyles from "@shopify/polaris/build/esm/styles.css?url";
 import { AppProvider } from "@shopify/shopify-app-remix/react";
 import { boundary } from "@shopify/shopify-app-remix/server";
@@ -30,9 +31,25 @@ export default function EmbeddedApp() {
   );
 }
 
-// Shopify needs its own error and header handling for embedded-app redirects.
+// Shopify needs its own error and header handling for embedded-app redirects; a 404
+// (an id that does not exist or belongs to another shop) gets a page of its own.
 export function ErrorBoundary() {
-  return boundary.error(useRouteError());
+  const error = useRouteError();
+  const data = useRouteLoaderData<typeof loader>("routes/app");
+  if (isRouteErrorResponse(error) && error.status === 404 && data) {
+    return (
+      <AppProvider isEmbeddedApp apiKey={data.apiKey}>
+        <Page title="Not found" backAction={{ content: "Home", url: "/app" }}>
+          <Card>
+            <EmptyState heading="This page does not exist" action={{ content: "Go to the delivery log", url: "/app/deliveries" }} image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E">
+              <p>It may have been deleted, or the link is wrong.</p>
+            </EmptyState>
+          </Card>
+        </Page>
+      </AppProvider>
+    );
+  }
+  return boundary.error(error);
 }
 
 export const headers: HeadersFunction = (headersArgs) => boundary.headers(headersArgs);
