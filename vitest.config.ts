@@ -5,6 +5,8 @@ export default defineConfig({
   plugins: [tsconfigPaths()],
   test: {
     include: ["test/**/*.test.ts", "app/**/*.test.ts"],
+    // Browser, reliability and benchmark suites have their own scripts and configs.
+    exclude: ["test/browser/**", "node_modules/**"],
     setupFiles: ["test/setup/admin-api.ts", "test/setup/per-file-database.ts"],
     globalSetup: ["test/setup/global.ts"],
     pool: "forks",

@@ -8,10 +8,16 @@ import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, TOPIC_LABELS } from "~/components/format";
 import { deliveryDetail, retryDeliveries } from "~/models/Delivery.server";
 
+/** Indented for reading, unless re-printing would round an id beyond 2^53: then exactly as received. */
 function pretty(text: string | null): string | null {
   if (text === null) return null;
+  let lossy = false;
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    const parsed: unknown = JSON.parse(text, (_key, value: unknown) => {
+      if (typeof value === "number" && !Number.isSafeInteger(value) && Number.isInteger(value)) lossy = true;
+      return value;
+    });
+    return lossy ? text : JSON.stringify(parsed, null, 2);
   } catch {
     return text;
   }

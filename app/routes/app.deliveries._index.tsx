@@ -1,8 +1,8 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { Link, useFetcher, useLoaderData, useNavigate, useSearchParams } from "@remix-run/react";
+import { useFetcher, useLoaderData, useSearchParams } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
-import { Badge, BlockStack, Button, Card, EmptyState, IndexTable, InlineStack, Page, Select, Text, TextField } from "@shopify/polaris";
-import { useEffect, useState } from "react";
+import { Badge, BlockStack, Button, Card, EmptyState, IndexTable, InlineStack, Link, Page, Select, Text, TextField, useBreakpoints } from "@shopify/polaris";
+import { useEffect, useRef, useState } from "react";
 import { z } from "zod";
 import { adminContext } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
@@ -62,10 +62,16 @@ export const action = async ({ request }: ActionFunctionArgs) => {
 export default function Deliveries() {
   const { deliveries, nextCursor, eventTypes, filtered } = useLoaderData<typeof loader>();
   const [params, setParams] = useSearchParams();
-  const navigate = useNavigate();
   const retry = useFetcher<typeof action>();
+  const { smDown } = useBreakpoints();
   const shopify = useAppBridge();
   const [search, setSearch] = useState(params.get("q") ?? "");
+  // The latest typed text, read by Search even before React has re-rendered with it.
+  const typed = useRef(search);
+  const changeSearch = (value: string) => {
+    typed.current = value;
+    setSearch(value);
+  };
 
   useEffect(() => {
     if (retry.data) shopify.toast.show(retry.data.message, { isError: !retry.data.ok });
@@ -110,26 +116,20 @@ export default function Deliveries() {
               />
               <TextField label="From" type="date" value={params.get("from") ?? ""} onChange={(value) => setFilter("from", value)} autoComplete="off" />
               <TextField label="To" type="date" value={params.get("to") ?? ""} onChange={(value) => setFilter("to", value)} autoComplete="off" />
-              <form
-                onSubmit={(event) => {
-                  event.preventDefault();
-                  setFilter("q", search.trim());
+              <div
+                onKeyDown={(event) => {
+                  if (event.key === "Enter") setFilter("q", typed.current.trim());
                 }}
               >
                 <TextField
                   label="Order name or email"
                   value={search}
-                  onChange={setSearch}
+                  onChange={changeSearch}
                   autoComplete="off"
                   placeholder="#1001 or jane@example.com"
-                  clearButton
-                  onClearButtonClick={() => {
-                    setSearch("");
-                    setFilter("q", "");
-                  }}
-                  connectedRight={<Button submit>Search</Button>}
                 />
-              </form>
+              </div>
+              <Button onClick={() => setFilter("q", typed.current.trim())}>Search</Button>
             </InlineStack>
             <InlineStack gap="200">
               <retry.Form method="post">
@@ -157,13 +157,44 @@ export default function Deliveries() {
               resourceName={{ singular: "delivery", plural: "deliveries" }}
               itemCount={deliveries.length}
               selectable={false}
+              condensed={smDown}
               headings={[{ title: "Received" }, { title: "Order" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
             >
-              {deliveries.map((delivery, index) => (
-                <IndexTable.Row id={delivery.id} key={delivery.id} position={index} onClick={() => navigate(`/app/deliveries/${delivery.id}`)}>
+              {deliveries.map((delivery, index) =>
+                smDown ? (
+                  // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
+                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                    <div style={{ padding: "12px 16px" }}>
+                      <BlockStack gap="100">
+                        <InlineStack align="space-between" gap="200">
+                          <Link dataPrimaryLink url={`/app/deliveries/${delivery.id}`} monochrome removeUnderline>
+                            <Text as="span" fontWeight="semibold">
+                              {delivery.eventType} {delivery.orderName ?? ""}
+                            </Text>
+                          </Link>
+                          <InlineStack gap="100">
+                            <DeliveryStatusBadge status={delivery.status} />
+                            {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                          </InlineStack>
+                        </InlineStack>
+                        <Text as="span" tone="subdued" variant="bodySm">
+                          {formatDateTime(delivery.createdAt)} · {TOPIC_LABELS[delivery.topic] ?? delivery.topic}
+                        </Text>
+                        {delivery.lastError ? (
+                          <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
+                            {delivery.lastError}
+                          </Text>
+                        ) : null}
+                      </BlockStack>
+                    </div>
+                  </IndexTable.Row>
+                ) : (
+                <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
                   <IndexTable.Cell>
-                    <Link to={`/app/deliveries/${delivery.id}`} onClick={(event) => event.stopPropagation()}>
-                      {formatDateTime(delivery.createdAt)}
+                    <Link dataPrimaryLink url={`/app/deliveries/${delivery.id}`} monochrome removeUnderline>
+                      <Text as="span" fontWeight="semibold">
+                        {formatDateTime(delivery.createdAt)}
+                      </Text>
                     </Link>
                   </IndexTable.Cell>
                   <IndexTable.Cell>{delivery.orderName ?? "—"}</IndexTable.Cell>
@@ -182,9 +213,11 @@ export default function Deliveries() {
                     </InlineStack>
                   </IndexTable.Cell>
                   <IndexTable.Cell>
-                    <Text as="span" numeric>
-                      {delivery.attempts}
-                    </Text>
+                    <InlineStack align="end">
+                      <Text as="span" numeric>
+                        {delivery.attempts}
+                      </Text>
+                    </InlineStack>
                   </IndexTable.Cell>
                   <IndexTable.Cell>
                     <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
@@ -192,7 +225,8 @@ export default function Deliveries() {
                     </Text>
                   </IndexTable.Cell>
                 </IndexTable.Row>
-              ))}
+                ),
+              )}
             </IndexTable>
           )}
         </Card>

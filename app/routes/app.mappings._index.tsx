@@ -1,5 +1,5 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { Link, useActionData, useFetcher, useLoaderData, useNavigate, useSubmit } from "@remix-run/react";
+import { useActionData, useFetcher, useLoaderData, useSubmit } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import {
   Banner,
@@ -11,6 +11,7 @@ import {
   EmptyState,
   IndexTable,
   InlineStack,
+  Link,
   Modal,
   Page,
   Text,
@@ -79,7 +80,6 @@ export default function Mappings() {
   const result = useActionData<typeof action>();
   const fetcher = useFetcher<typeof action>();
   const submit = useSubmit();
-  const navigate = useNavigate();
   const shopify = useAppBridge();
   const [deleting, setDeleting] = useState<{ id: string; eventType: string } | null>(null);
   const [importing, setImporting] = useState(false);
@@ -122,13 +122,13 @@ export default function Mappings() {
   );
 
   const rows = mappings.map((mapping, index) => (
-    <IndexTable.Row id={mapping.id} key={mapping.id} position={index} onClick={() => navigate(`/app/mappings/${mapping.id}`)}>
+    <IndexTable.Row id={mapping.id} key={mapping.id} position={index}>
       <IndexTable.Cell>
-        <Text as="span" fontWeight="semibold">
-          <Link to={`/app/mappings/${mapping.id}`} onClick={(event) => event.stopPropagation()}>
+        <Link dataPrimaryLink url={`/app/mappings/${mapping.id}`} monochrome removeUnderline>
+          <Text as="span" fontWeight="semibold">
             {mapping.eventType}
-          </Link>
-        </Text>
+          </Text>
+        </Link>
       </IndexTable.Cell>
       <IndexTable.Cell>{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</IndexTable.Cell>
       <IndexTable.Cell>

@@ -1,0 +1,146 @@
+/**
+ * What a merchant clicks through, in Chromium against the production build: connect a
+ * key, create a mapping and watch its preview, send a test event, find the event in the
+ * delivery log, and retry a failed one. Screenshots of each page go to
+ * test-output/screenshots/ (looked at when the UI changes; README shows two).
+ */
+import { readFileSync } from "node:fs";
+import { expect, test } from "vitest";
+import { describeBrowser, useBrowserHarness } from "./harness";
+
+const KEY = "attentive-test-key";
+const order = readFileSync(new URL("../fixtures/shopify/orders_fulfilled.derived.json", import.meta.url), "utf8");
+
+function orderWithId(id: number): string {
+  return order
+    .replace(/"admin_graphql_api_id": "gid:\/\/shopify\/Order\/\d+"/, `"admin_graphql_api_id": "gid://shopify/Order/${id}"`)
+    .replace(/"name": "#9999"/, `"name": "#${id}"`)
+    .replaceAll("2022-01-03T10:15:00-05:00", new Date().toISOString());
+}
+
+describeBrowser("a merchant's flows", () => {
+  const app = useBrowserHarness({ attentive: { apiKeys: [KEY], companyName: "Acme Outfitters" } });
+
+  async function waitForStatus(status: string, count: number) {
+    await expect
+      .poll(() => app().db.delivery.count({ where: { status } }), { timeout: 15_000, interval: 100 })
+      .toBe(count);
+  }
+
+  test("connects an Attentive key in Settings", async () => {
+    const { page, openApp, screenshot } = app();
+    await openApp("/app/settings");
+    await page.getByLabel("API key").fill(KEY);
+    await page.getByRole("button", { name: "Verify and connect" }).click();
+    await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("Connected to Acme Outfitters");
+    await expect.poll(() => page.getByText("Connected to Acme Outfitters", { exact: false }).first().isVisible()).toBe(true);
+    expect(await page.content()).not.toContain(KEY);
+    await screenshot("settings");
+  });
+
+  test("shows a wrong key's error on the field and keeps the connected one", async () => {
+    const { page, openApp } = app();
+    await openApp("/app/settings");
+    await page.getByLabel("Replace with a new API key").fill("wrong-key-0000");
+    await page.getByRole("button", { name: "Verify and replace" }).click();
+    const error = page.getByText("The key was not saved", { exact: false });
+    await expect.poll(() => error.isVisible()).toBe(true);
+    expect(await error.textContent()).not.toContain("wrong-key-0000");
+    expect((await app().db.shop.findUniqueOrThrow({ where: { domain: app().shop } })).attentiveKeyLast4).toBe(KEY.slice(-4));
+  });
+
+  test("creates a mapping: inline errors, live preview, test event, save", async () => {
+    const { page, openApp, screenshot } = app();
+    await openApp("/app/mappings");
+    await screenshot("mappings");
+    await page.getByRole("link", { name: "Create mapping" }).first().click();
+    await page.waitForURL(/\/app\/mappings\/new/);
+
+    await page.getByLabel("Attentive event type").fill("Order (Shipped)");
+    await expect.poll(() => page.getByText("parenthesis", { exact: false }).first().isVisible(), { timeout: 10_000 }).toBe(true);
+
+    await page.getByLabel("Attentive event type").fill("Order Shipped");
+    await page.getByRole("button", { name: "Add property" }).click();
+    await page.getByLabel("Property name").nth(1).fill("total");
+    await page.getByLabel("Liquid template").nth(1).fill("{{ total_price | plus: 0 }}");
+    const preview = page.getByTestId("preview-request");
+    await expect.poll(async () => (await preview.isVisible()) && (await preview.textContent()), { timeout: 10_000 }).toContain('"total": 404.95');
+    expect(await preview.textContent()).toContain('"type": "Order Shipped"');
+    expect(await preview.textContent()).toContain('"orderName": "#9999"');
+    await expect.poll(() => page.getByRole("region", { name: "Unsaved changes" }).isVisible()).toBe(true);
+    await screenshot("mapping-editor");
+
+    await page.getByRole("button", { name: "Send test event" }).click();
+    await expect.poll(async () => (await page.getByTestId("test-result").textContent()) ?? "", { timeout: 10_000 }).toContain("accepted");
+    expect(app().attentive.received.map((event) => event.input.type)).toContain("Order Shipped");
+
+    await page.getByRole("region", { name: "Unsaved changes" }).getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/\/app\/mappings\/(?!new)[^/?]+/);
+    await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("Mapping saved");
+    const saved = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Shipped" } });
+    expect(JSON.parse(saved.properties)).toEqual({ orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}" });
+
+    await app().setViewport("mobile");
+    await screenshot("mapping-editor-mobile");
+    await app().setViewport("desktop");
+  });
+
+  test("finds the delivered event in the log and opens it", async () => {
+    const { page, openApp, screenshot } = app();
+    const response = await app().signedWebhook("orders/fulfilled", orderWithId(5001));
+    expect(response.status).toBe(200);
+    await waitForStatus("delivered", 2); // the default "Order Fulfilled" and "Order Shipped"
+    expect(app().attentive.received.filter((event) => event.input.type === "Order Shipped" && event.properties.orderName === "#5001")).toHaveLength(1);
+
+    await openApp("/app/deliveries");
+    await expect.poll(() => page.getByText("#5001").first().isVisible()).toBe(true);
+    await expect.poll(() => page.locator(".Polaris-Badge", { hasText: "Delivered" }).first().isVisible()).toBe(true);
+    await screenshot("delivery-log");
+
+    await page.getByLabel("Order name or email").fill("#5001");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.waitForURL(/q=%235001/);
+    await expect.poll(() => page.locator("a[data-primary-link]").count()).toBe(2);
+    await page.locator("a[data-primary-link]").first().click();
+    await page.waitForURL(/\/app\/deliveries\/[^/?]+/);
+    await expect.poll(() => page.getByText("Request sent to Attentive", { exact: false }).isVisible()).toBe(true);
+    await screenshot("delivery-detail");
+
+    await app().setViewport("mobile");
+    await openApp("/app/deliveries");
+    await screenshot("delivery-log-mobile");
+    await app().setViewport("desktop");
+  });
+
+  test("retries a failed delivery from its page", async () => {
+    const { page, openApp, screenshot } = app();
+    app().attentive.injectFaults({ kind: "status", status: 400, body: '{"error":{"id":1,"message":"temporarily refused in test"}}' });
+    await app().db.mapping.updateMany({ where: { shop: app().shop, eventType: "Order Fulfilled" }, data: { enabled: false } });
+    await app().signedWebhook("orders/fulfilled", orderWithId(5002));
+    await waitForStatus("failed", 1);
+
+    await openApp("/app/deliveries?status=failed");
+    await expect.poll(() => page.getByText("#5002").first().isVisible()).toBe(true);
+    await page.locator("a[data-primary-link]").first().click();
+    await page.waitForURL(/\/app\/deliveries\/[^/?]+/);
+    await expect.poll(() => page.getByText("temporarily refused in test", { exact: false }).first().isVisible()).toBe(true);
+    await screenshot("delivery-failed");
+
+    await page.getByRole("button", { name: "Retry" }).click();
+    await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("Delivery queued for another attempt");
+    await waitForStatus("failed", 0);
+    await waitForStatus("delivered", 3);
+    const sent = app().attentive.received.filter((event) => event.properties.orderName === "#5002");
+    expect(sent).toHaveLength(1);
+  });
+
+  test("home shows the figures, the chart and what needs attention", async () => {
+    const { page, openApp, screenshot } = app();
+    await openApp("/app");
+    await expect.poll(() => page.getByText("Deliveries per hour", { exact: false }).isVisible()).toBe(true);
+    await expect.poll(() => page.getByText("Success rate (7 days)").isVisible()).toBe(true);
+    await expect.poll(() => page.locator("svg").count()).toBeGreaterThan(0);
+    await screenshot("home-connected");
+    expect(app().pageErrors).toEqual([]);
+  });
+});
