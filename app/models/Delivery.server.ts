@@ -59,27 +59,15 @@ export interface DeliveryListFilter {
   limit?: number;
 }
 
+/** The newest deliveries of a shop (the CLI's list): the first page of the delivery log. */
 export async function listDeliveries(prisma: Database, shop: string, filter: DeliveryListFilter = {}) {
-  return prisma.delivery.findMany({
-    where: { shop, ...(filter.status ? { status: filter.status } : {}) },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: filter.limit ?? 50,
-    select: {
-      id: true,
-      topic: true,
-      eventType: true,
-      status: true,
-      attempts: true,
-      externalEventId: true,
-      occurredAt: true,
-      stale: true,
-      errorKind: true,
-      lastError: true,
-      orderName: true,
-      createdAt: true,
-      finishedAt: true,
-    },
-  });
+  const page = await deliveryLogPage(prisma, shop, filter.status ? { status: filter.status } : {}, null, filter.limit ?? 50);
+  return page.deliveries;
+}
+
+/** A failed delivery made due again with a fresh retry budget; its externalEventId stays. */
+function requeued(now: Date) {
+  return { status: "pending", nextAttemptAt: now, attempts: 0, errorKind: null, finishedAt: null, leaseOwner: null, leaseExpiresAt: null };
 }
 
 export type RetryRequest = { id: string } | { allFailed: true };
@@ -90,10 +78,7 @@ export type RetryRequest = { id: string } | { allFailed: true };
  */
 export async function retryDeliveries(prisma: Database, shop: string, request: RetryRequest, now = new Date()): Promise<number> {
   const where = "id" in request ? { shop, id: request.id, status: "failed" } : { shop, status: "failed" };
-  const result = await prisma.delivery.updateMany({
-    where,
-    data: { status: "pending", nextAttemptAt: now, attempts: 0, errorKind: null, finishedAt: null, leaseOwner: null, leaseExpiresAt: null },
-  });
+  const result = await prisma.delivery.updateMany({ where, data: requeued(now) });
   return result.count;
 }
 
@@ -241,6 +226,7 @@ export async function deliveryLogPage(
       eventType: true,
       status: true,
       attempts: true,
+      externalEventId: true,
       stale: true,
       errorKind: true,
       lastError: true,
@@ -258,10 +244,7 @@ export async function deliveryLogPage(
 
 /** Puts every failed delivery that matches the log filter back in the queue. */
 export async function retryFailedMatching(prisma: Database, shop: string, filter: DeliveryLogFilter, now = new Date()): Promise<number> {
-  const result = await prisma.delivery.updateMany({
-    where: { ...logWhere(shop, { ...filter, status: "failed" }) },
-    data: { status: "pending", nextAttemptAt: now, attempts: 0, errorKind: null, finishedAt: null, leaseOwner: null, leaseExpiresAt: null },
-  });
+  const result = await prisma.delivery.updateMany({ where: logWhere(shop, { ...filter, status: "failed" }), data: requeued(now) });
   return result.count;
 }
 
