@@ -84,15 +84,22 @@ export default function Mappings() {
   const [deleting, setDeleting] = useState<{ id: string; eventType: string } | null>(null);
   const [importing, setImporting] = useState(false);
   const [importError, setImportError] = useState<string | null>(null);
-  const outcome = fetcher.data ?? result;
+  // Row actions go through the fetcher; an import is the page's own action.
+  const rowOutcome = fetcher.data;
+  const importOutcome = result;
 
   useEffect(() => {
-    if (outcome?.ok) {
-      shopify.toast.show(outcome.message);
-      setDeleting(null);
+    if (!rowOutcome) return;
+    shopify.toast.show(rowOutcome.message, { isError: !rowOutcome.ok });
+    if (rowOutcome.ok) setDeleting(null);
+  }, [rowOutcome, shopify]);
+
+  useEffect(() => {
+    if (importOutcome?.ok) {
+      shopify.toast.show(importOutcome.message);
       setImporting(false);
     }
-  }, [outcome, shopify]);
+  }, [importOutcome, shopify]);
 
   const exportFile = useCallback(async () => {
     const response = await fetch("/app/mappings/export");
@@ -148,14 +155,18 @@ export default function Mappings() {
         </div>
       </IndexTable.Cell>
       <IndexTable.Cell>
-        <Text as="span" numeric>
-          {mapping.deliveries7d}
-        </Text>
+        <InlineStack align="end">
+          <Text as="span" numeric>
+            {mapping.deliveries7d}
+          </Text>
+        </InlineStack>
       </IndexTable.Cell>
       <IndexTable.Cell>
-        <Text as="span" numeric tone={mapping.failures7d > 0 ? "critical" : undefined}>
-          {mapping.failures7d}
-        </Text>
+        <InlineStack align="end">
+          <Text as="span" numeric tone={mapping.failures7d > 0 ? "critical" : undefined}>
+            {mapping.failures7d}
+          </Text>
+        </InlineStack>
       </IndexTable.Cell>
       <IndexTable.Cell>
         <Text as="span" tone="subdued" truncate>
@@ -199,17 +210,6 @@ export default function Mappings() {
       ]}
     >
       <BlockStack gap="400">
-        {outcome && !outcome.ok ? (
-          <Banner tone="critical" title={outcome.message}>
-            {outcome.errors?.length ? (
-              <ul>
-                {outcome.errors.map((error) => (
-                  <li key={error}>{error}</li>
-                ))}
-              </ul>
-            ) : null}
-          </Banner>
-        ) : null}
         <Card padding="0">
           {mappings.length === 0 ? (
             <EmptyState
@@ -260,6 +260,17 @@ export default function Mappings() {
           <BlockStack gap="300">
             <Text as="p">The file replaces all current mappings. It is checked first: an invalid file changes nothing.</Text>
             {importError ? <Banner tone="critical">{importError}</Banner> : null}
+            {importOutcome && !importOutcome.ok ? (
+              <Banner tone="critical" title={importOutcome.message}>
+                {importOutcome.errors?.length ? (
+                  <ul>
+                    {importOutcome.errors.map((error) => (
+                      <li key={error}>{error}</li>
+                    ))}
+                  </ul>
+                ) : null}
+              </Banner>
+            ) : null}
             <DropZone accept="application/json,.json" allowMultiple={false} onDrop={(all, accepted) => void onDrop(all, accepted)} label="Mapping file">
               <DropZone.FileUpload actionTitle="Choose file" actionHint="A .json file exported from this app, or written by hand (see the mapping format)" />
             </DropZone>

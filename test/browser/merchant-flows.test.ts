@@ -134,6 +134,42 @@ describeBrowser("a merchant's flows", () => {
     expect(sent).toHaveLength(1);
   });
 
+  test("manages mappings from the list: switch off, duplicate, delete, export, import", async () => {
+    const { page, openApp, screenshot } = app();
+    await openApp("/app/mappings");
+    const shipped = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Shipped" } });
+
+    await page.getByRole("button", { name: "Turn off Order Shipped" }).click();
+    await expect.poll(async () => (await app().db.mapping.findUniqueOrThrow({ where: { id: shipped.id } })).enabled).toBe(false);
+
+    await page.getByRole("button", { name: "Duplicate Order Shipped" }).click();
+    await expect.poll(() => page.getByText("Order Shipped copy").isVisible()).toBe(true);
+
+    await page.getByRole("button", { name: "Delete Order Shipped copy" }).click();
+    const confirm = page.getByRole("dialog");
+    await expect.poll(() => confirm.isVisible()).toBe(true);
+    await screenshot("mappings-delete-confirm");
+    await confirm.getByRole("button", { name: "Delete mapping" }).click();
+    await expect.poll(() => app().db.mapping.count({ where: { shop: app().shop, eventType: "Order Shipped copy" } })).toBe(0);
+
+    const download = page.waitForEvent("download");
+    await page.getByRole("button", { name: "Export" }).click();
+    const exported = JSON.parse(readFileSync(await (await download).path(), "utf8")) as { mappings: Array<{ eventType: string }> };
+    expect(exported.mappings.map((mapping) => mapping.eventType)).toContain("Order Shipped");
+
+    const before = await app().db.mapping.count({ where: { shop: app().shop } });
+    await page.getByRole("button", { name: "Import" }).click();
+    await page.locator('input[type="file"]').setInputFiles({
+      name: "broken.json",
+      mimeType: "application/json",
+      buffer: Buffer.from(JSON.stringify({ mappings: [{ topic: "orders/fulfilled", eventType: "Bad, name", properties: {} }] })),
+    });
+    await expect.poll(() => page.getByText("The file was not imported; nothing was changed.").isVisible()).toBe(true);
+    await expect.poll(() => page.getByText("comma", { exact: false }).first().isVisible()).toBe(true);
+    expect(await app().db.mapping.count({ where: { shop: app().shop } })).toBe(before);
+    await screenshot("mappings-import-error");
+  });
+
   test("home shows the figures, the chart and what needs attention", async () => {
     const { page, openApp, screenshot } = app();
     await openApp("/app");
