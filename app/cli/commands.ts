@@ -8,6 +8,7 @@ import { verifyApiKey } from "~/attentive/client.server";
 import type { Database } from "~/db.server";
 import type { Env } from "~/env.server";
 import { formatMappingFile, parseMappingFile } from "~/mapping/mapping-file";
+import { exportCustomerData } from "~/models/CustomerData.server";
 import { DELIVERY_STATUSES, isDeliveryStatus, listDeliveries, retryDeliveries } from "~/models/Delivery.server";
 import { definitionOf, listMappings, replaceMappings } from "~/models/Mapping.server";
 import { connectAttentive, ensureShop } from "~/models/Shop.server";
@@ -30,6 +31,11 @@ export interface CliContext {
   out: (line: string) => void;
   /** Runs the standalone delivery worker until a signal stops it. */
   runWorker: () => Promise<void>;
+  /**
+   * Starts the periodic jobs (log retention, reconciliation) that run beside a worker; the
+   * default starts them from this process's environment (app/delivery/runtime.server.ts).
+   */
+  startBackgroundJobs?: () => { stop(): Promise<void> };
 }
 
 export const USAGE = `Usage: npm run cli -- <command>
@@ -39,6 +45,9 @@ export const USAGE = `Usage: npm run cli -- <command>
   mappings export <shop>
   deliveries list <shop> [--status <${DELIVERY_STATUSES.join("|")}>] [--json]
   deliveries retry <shop> (--id <id> | --failed)
+  customers export <shop> (--email <email> | --customer-id <id>)
+  reconcile [<shop>]
+  retention prune
   secrets rotate
   worker
 
@@ -68,11 +77,12 @@ function parse(argv: string[], options: OptionSpec) {
 export async function runCommand(argv: string[], context: CliContext): Promise<void> {
   const [group, action, ...rest] = argv;
   const command = `${group ?? ""} ${action ?? ""}`.trim();
-  if (group === "worker") return context.runWorker();
+  if (group === "worker") return runWorkerWithJobs(context);
   if (group === undefined || group === "help" || group === "--help") {
     context.out(USAGE);
     return;
   }
+  if (group === "reconcile") return reconcile(argv.slice(1), context);
   switch (command) {
     case "shops connect":
       return shopsConnect(rest, context);
@@ -86,6 +96,10 @@ export async function runCommand(argv: string[], context: CliContext): Promise<v
       return deliveriesRetry(rest, context);
     case "secrets rotate":
       return secretsRotate(context);
+    case "customers export":
+      return customersExport(rest, context);
+    case "retention prune":
+      return retentionPrune(context);
     default:
       throw new CliError(`Unknown command "${argv.join(" ")}". Run \`npm run cli -- help\` for the list.`, 2);
   }
@@ -195,4 +209,51 @@ async function secretsRotate(context: CliContext) {
     rotated++;
   }
   context.out(`Re-encrypted ${rotated} of ${shops.length} stored API key${shops.length === 1 ? "" : "s"} with the current APP_ENCRYPTION_KEY.`);
+}
+
+async function runWorkerWithJobs(context: CliContext) {
+  // The standalone worker also prunes old logs and reconciles, as the embedded one does.
+  const jobs = context.startBackgroundJobs?.() ?? (await import("~/delivery/runtime.server")).startBackgroundJobs();
+  try {
+    await context.runWorker();
+  } finally {
+    await jobs.stop();
+  }
+}
+
+async function customersExport(argv: string[], context: CliContext) {
+  const { values, positionals } = parse(argv, { email: { type: "string" }, "customer-id": { type: "string" } });
+  const shop = shopArg(positionals[0]);
+  const email = typeof values.email === "string" ? values.email.trim() : "";
+  const customerId = typeof values["customer-id"] === "string" ? values["customer-id"].trim() : "";
+  if (!email && !customerId) {
+    throw new CliError("Give --email <email> or --customer-id <id> of the customer (from the data request in Shopify admin).", 2);
+  }
+  if (customerId && !/^\d+$/.test(customerId)) throw new CliError("--customer-id takes the customer's numeric id.", 2);
+  const data = await exportCustomerData(context.prisma, shop, { ...(email ? { email } : {}), ...(customerId ? { customerId } : {}) });
+  context.out(JSON.stringify(data, null, 2));
+}
+
+async function reconcile(argv: string[], context: CliContext) {
+  const { positionals } = parse(argv, {});
+  const shop = positionals[0] !== undefined ? shopArg(positionals[0]) : undefined;
+  const { reconcileOptionsFromEnv } = await import("~/delivery/runtime.server");
+  const { reconcileAllShops, reconcileShop } = await import("~/reconciliation/reconcile.server");
+  const options = { ...reconcileOptionsFromEnv(), prisma: context.prisma };
+  const results = shop ? [await reconcileShop(options, shop)] : await reconcileAllShops(options);
+  for (const result of results) {
+    const window = `${result.from.toISOString()} .. ${result.until.toISOString()}`;
+    context.out(
+      `${result.shop}: ${result.recorded} missed event${result.recorded === 1 ? "" : "s"} recorded, ${result.duplicates} already received (${window})` +
+        (result.error ? `; stopped early: ${result.error}` : ""),
+    );
+  }
+  if (results.some((result) => result.error)) throw new CliError("Some shops could not be reconciled; the next run retries the same window.");
+}
+
+async function retentionPrune(context: CliContext) {
+  const { pruneExpiredLogs } = await import("~/delivery/retention.server");
+  const { logger } = await import("~/logger.server");
+  const pruned = await pruneExpiredLogs({ prisma: context.prisma, logger });
+  context.out(`Deleted ${pruned.deliveries} deliveries and ${pruned.webhooks} webhooks older than their shop's log retention.`);
 }

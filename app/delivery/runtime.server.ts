@@ -2,13 +2,16 @@
  * Wires the delivery worker to this process's configuration: used by the embedded
  * worker inside `npm start` and by the standalone `npm run cli -- worker`.
  */
+import { z } from "zod";
 import { db } from "~/db.server";
 import { env } from "~/env.server";
 import { logger } from "~/logger.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
-import { unauthenticated } from "~/shopify.server";
+import { startReconciliationJob, type PeriodicJob, type ReconcileOptions } from "~/reconciliation/reconcile.server";
+import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
-import { onWork } from "./wake.server";
+import { startRetentionJob } from "./retention.server";
+import { onWork, wakeWorkers } from "./wake.server";
 import { type DeliveryWorker, type WorkerOptions, startDeliveryWorker } from "./worker.server";
 
 export function workerOptionsFromEnv(): WorkerOptions {
@@ -27,15 +30,60 @@ export function workerOptionsFromEnv(): WorkerOptions {
   };
 }
 
+/**
+ * The periodic jobs' settings. Read here rather than in env.server.ts because only these jobs
+ * use them; 0 turns a job off.
+ */
+const jobsEnv = z.object({
+  RECONCILE_INTERVAL_MINUTES: z.coerce.number().min(0).default(30),
+  RECONCILE_SETTLE_MINUTES: z.coerce.number().min(0).default(10),
+  RETENTION_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
+});
+
+export function reconcileOptionsFromEnv(): ReconcileOptions {
+  const settings = jobsEnv.parse(process.env);
+  return {
+    prisma: db(),
+    adminForShop: (shop) => unauthenticated.admin(shop),
+    logger,
+    apiVersion: SHOPIFY_API_VERSION,
+    settleMs: settings.RECONCILE_SETTLE_MINUTES * 60_000,
+    onRecorded: wakeWorkers,
+  };
+}
+
+/** Log retention and reconciliation, beside the embedded or a standalone worker. */
+export function startBackgroundJobs(): PeriodicJob {
+  const settings = jobsEnv.parse(process.env);
+  const jobs: PeriodicJob[] = [];
+  if (settings.RETENTION_INTERVAL_MINUTES > 0) {
+    // First pass soon after start, so a process restarted often still prunes.
+    jobs.push(startRetentionJob({ prisma: db(), logger, intervalMs: settings.RETENTION_INTERVAL_MINUTES * 60_000, firstDelayMs: 60_000 }));
+  }
+  if (settings.RECONCILE_INTERVAL_MINUTES > 0) {
+    jobs.push(startReconciliationJob({ ...reconcileOptionsFromEnv(), intervalMs: settings.RECONCILE_INTERVAL_MINUTES * 60_000 }));
+  }
+  logger.info({ ...settings }, "background jobs started");
+  return {
+    async stop() {
+      await Promise.all(jobs.map((job) => job.stop()));
+    },
+  };
+}
+
 const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: Promise<DeliveryWorker> };
 
-/** Starts the in-process worker once per process, woken by every recorded webhook. */
-export function startEmbeddedWorker(): Promise<DeliveryWorker> {
+/**
+ * Starts the in-process worker once per process, woken by every recorded webhook.
+ * `overrides` exist for the crash tests, which run this exact wiring with short leases.
+ */
+export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Promise<DeliveryWorker> {
   globalForWorker.__attentiveEmbeddedWorker ??= (async () => {
-    const worker = startDeliveryWorker(workerOptionsFromEnv());
+    const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), ...overrides });
     onWork(() => worker.wake());
+    const jobs = startBackgroundJobs();
     const stop = () => {
-      void worker.stop().then(() => process.exit(0));
+      void Promise.all([worker.stop(), jobs.stop()]).then(() => process.exit(0));
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

@@ -88,6 +88,7 @@ export async function redactShop(prisma: Database, shop: string): Promise<void> 
     prisma.delivery.deleteMany({ where: { shop } }),
     prisma.mapping.deleteMany({ where: { shop } }),
     prisma.session.deleteMany({ where: { shop } }),
+    prisma.reconciliation.deleteMany({ where: { shop } }),
     prisma.shop.deleteMany({ where: { domain: shop } }),
   ]);
 }

@@ -62,14 +62,22 @@ export async function receiveWebhook(request: Request, options: ReceiveOptions):
     );
   } catch (error) {
     if (error instanceof Response) return error;
-    throw error;
+    // The library parses the body only after the HMAC and headers passed: an authentic webhook
+    // that is not JSON will never be, so a 400 rather than a retry.
+    if (error instanceof SyntaxError) return new Response("Webhook body is not valid JSON", { status: 400 });
+    // The library loads the shop's offline session from the database before answering; when
+    // that fails (database down) the webhook is not recorded, so Shopify must deliver it again.
+    logger.error({ err: errorSummary(error) }, "webhook not authenticated: the session store is unavailable");
+    return new Response("Could not check the webhook; Shopify will retry", { status: 503 });
   }
 
   const topic = request.headers.get("x-shopify-topic") ?? "";
   let body: JsonValue;
   try {
     body = parseShopifyJson(text);
-  } catch {
+  } catch (error) {
+    // The exact-id reviver recurses: a body nested thousands deep (no real one is) exhausts the stack.
+    if (error instanceof RangeError) return new Response("Webhook body is nested too deeply to read", { status: 400 });
     return new Response("Webhook body is not valid JSON", { status: 400 });
   }
 
@@ -85,7 +93,8 @@ export async function receiveWebhook(request: Request, options: ReceiveOptions):
   }
 }
 
-interface IncomingWebhook extends Omit<AuthenticatedWebhook, "topic"> {
+/** A webhook ready to record: from Shopify's request, or rebuilt by the reconciliation job. */
+export interface IncomingWebhook extends Omit<AuthenticatedWebhook, "topic"> {
   topic: string;
   text: string;
   body: JsonValue;

@@ -87,6 +87,11 @@ export interface AttentiveStandIn {
   readonly requests: number;
   addKey(key: string): void;
   injectFaults(...faults: Fault[]): void;
+  /**
+   * Consulted for every request that finds no injected fault queued (`request` counts from 1):
+   * lets a load test spread faults over thousands of requests from a seeded plan. null removes it.
+   */
+  setFaultPlan(plan: ((request: number) => Fault | undefined) | null): void;
   setLatency(ms: number): void;
   /** Forgets received events, the request count, pending faults, latency and rate-limit windows; keeps keys. */
   reset(): void;
@@ -341,6 +346,7 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
   let latencyMs = options.latencyMs ?? 0;
   let requests = 0;
   let faults: Fault[] = [];
+  let faultPlan: ((request: number) => Fault | undefined) | null = null;
   const received: ReceivedEvent[] = [];
   /** Arrival times of admitted requests in the last second, per key and endpoint. */
   let windows = new Map<string, number[]>();
@@ -396,7 +402,7 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
       return;
     }
 
-    const fault = faults.shift();
+    const fault = faults.shift() ?? faultPlan?.(requests);
     if (fault?.kind === "refuse") {
       req.socket.destroy();
       return;
@@ -507,6 +513,9 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     injectFaults(...more) {
       faults.push(...more);
     },
+    setFaultPlan(plan) {
+      faultPlan = plan;
+    },
     setLatency(ms) {
       latencyMs = ms;
     },
@@ -514,6 +523,7 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
       received.length = 0;
       requests = 0;
       faults = [];
+      faultPlan = null;
       latencyMs = options.latencyMs ?? 0;
       windows = new Map();
     },

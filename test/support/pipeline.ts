@@ -33,7 +33,7 @@ export async function connectTestShop(shop = TEST_SHOP, key = TEST_ATTENTIVE_KEY
   return connectAttentive(db(), secretBoxFromEnv(), shop, key, "Test Company");
 }
 
-export function workerOptions(standIn: AttentiveStandIn, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
+export function workerOptions(standIn: Pick<AttentiveStandIn, "graphqlUrl">, overrides: Partial<WorkerOptions> = {}): WorkerOptions {
   return {
     prisma: db(),
     secretBox: secretBoxFromEnv(),
@@ -66,6 +66,7 @@ export async function clearDatabase(): Promise<void> {
   await db().mapping.deleteMany();
   await db().session.deleteMany();
   await db().shop.deleteMany();
+  await db().reconciliation.deleteMany();
 }
 
 /**

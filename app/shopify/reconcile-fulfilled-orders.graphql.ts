@@ -1,0 +1,41 @@
+/**
+ * Orders updated since the reconciliation's last run that are fully fulfilled: the job records
+ * an orders/fulfilled event for any whose latest fulfillment falls in its window and that no
+ * webhook brought. Fields are the ones the default mappings and identity defaults read.
+ */
+export const RECONCILE_FULFILLED_ORDERS_QUERY = `#graphql
+  query ReconcileFulfilledOrders($query: String!, $after: String) {
+    orders(first: 50, after: $after, query: $query, sortKey: UPDATED_AT) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        legacyResourceId
+        name
+        email
+        phone
+        createdAt
+        updatedAt
+        closedAt
+        displayFulfillmentStatus
+        currencyCode
+        statusPageUrl
+        totalPriceSet { shopMoney { amount currencyCode } }
+        customer {
+          id
+          legacyResourceId
+          firstName
+          defaultEmailAddress { emailAddress }
+          defaultPhoneNumber { phoneNumber }
+        }
+        shippingAddress { firstName phone countryCodeV2 }
+        billingAddress { firstName phone countryCodeV2 }
+        fulfillments(first: 20) {
+          id
+          createdAt
+          trackingInfo(first: 1) { number url company }
+        }
+        lineItems(first: 100) { nodes { title quantity } }
+      }
+    }
+  }
+`;
