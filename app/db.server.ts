@@ -48,7 +48,9 @@ export function openDatabase(databaseUrl: string | undefined): DatabaseHandle {
   const target = databaseTarget(databaseUrl);
   if (target.provider === "postgresql") {
     const adapter = new PrismaPg(
-      { connectionString: target.url, max: 10 },
+      // Fail fast rather than hang when the database does not answer: the webhook route must answer
+      // Shopify (503, so it retries) well inside its 5 s.
+      { connectionString: target.url, max: 10, connectionTimeoutMillis: 3_000 },
       target.schema ? { schema: target.schema } : undefined,
     );
     // Same data model, other provider: the same client API (docs/decisions/002).

@@ -67,15 +67,18 @@ function resolve(options: WorkerOptions): Resolved {
 
 /** Per-shop pause after Attentive said the rate limit is reached. */
 class Cooldowns {
-  private readonly until = new Map<string, number>();
+  private readonly untilByShop = new Map<string, number>();
   set(shop: string, untilMs: number) {
-    this.until.set(shop, Math.max(untilMs, this.until.get(shop) ?? 0));
+    this.untilByShop.set(shop, Math.max(untilMs, this.untilByShop.get(shop) ?? 0));
+  }
+  until(shop: string): number {
+    return this.untilByShop.get(shop) ?? 0;
   }
   active(nowMs: number): string[] {
     const shops: string[] = [];
-    for (const [shop, untilMs] of this.until) {
+    for (const [shop, untilMs] of this.untilByShop) {
       if (untilMs > nowMs) shops.push(shop);
-      else this.until.delete(shop);
+      else this.untilByShop.delete(shop);
     }
     return shops;
   }
@@ -112,8 +115,7 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<num
       try {
         await processDelivery(config, cooldowns, id);
       } catch (error) {
-        // The lease expires and another pass takes it again: nothing is lost.
-        config.logger.error({ deliveryId: id, err: errorText(error) }, "delivery processing crashed; will be retried after its lease");
+        await failUnexpectedly(config, id, error);
       }
     }
   });
@@ -177,6 +179,45 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   };
 }
 
+/**
+ * Something this code did not expect (a database blip, an unreadable row, a bug): it is
+ * retried within the same budget as a failed send, then the delivery ends failed with
+ * the reason, instead of being claimed again after every lease, forever. If even this
+ * write fails (the database is gone), the lease expires and a later pass takes the
+ * delivery again: nothing is lost.
+ */
+async function failUnexpectedly(config: Resolved, id: string, error: unknown): Promise<void> {
+  const reason = `The app could not process this delivery (${errorText(error)}).`;
+  config.logger.error({ deliveryId: id, err: errorText(error) }, "delivery processing failed unexpectedly");
+  try {
+    const now = config.now();
+    const owned = { id, leaseOwner: config.workerId, status: "sending" };
+    const release = { leaseOwner: null, leaseExpiresAt: null, lastError: reason };
+    const row = await config.prisma.delivery.findFirst({ where: owned, select: { attempts: true } });
+    if (!row) return;
+    if (row.attempts < config.retry.maxAttempts) {
+      const delay = retryDelayMs(config.retry, row.attempts, config.random);
+      await config.prisma.delivery.updateMany({
+        where: owned,
+        data: { ...release, status: "pending", errorKind: "retryable", nextAttemptAt: new Date(now.getTime() + delay) },
+      });
+    } else {
+      await config.prisma.delivery.updateMany({
+        where: owned,
+        data: {
+          ...release,
+          status: "failed",
+          errorKind: "terminal",
+          finishedAt: now,
+          lastError: `${reason} Gave up after ${row.attempts} attempts: check the mapping, then use Retry; if it keeps failing, contact support.`,
+        },
+      });
+    }
+  } catch (writeError) {
+    config.logger.error({ deliveryId: id, err: errorText(writeError) }, "could not record the failure; the lease will expire and the delivery be taken again");
+  }
+}
+
 type Finish =
   | { status: "delivered"; response: string; httpStatus: number }
   | { status: "skipped"; reason: string }
@@ -191,6 +232,14 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: strin
   if (!delivery || delivery.leaseOwner !== config.workerId) return;
   const startedAt = config.now();
 
+  // Attentive said this shop's key is at its limit while the batch was under way: put
+  // the delivery back for when the window has passed, without spending an attempt.
+  const coolUntil = cooldowns.until(delivery.shop);
+  if (coolUntil > startedAt.getTime()) {
+    await putBack(config, delivery.id, new Date(coolUntil));
+    return;
+  }
+
   const prepared = await prepare(config, delivery);
   if ("status" in prepared) {
     await finish(config, delivery, prepared, startedAt, null);
@@ -200,15 +249,57 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: strin
   const { input, apiKey, orderName, email } = prepared;
   const stale = startedAt.getTime() - new Date(input.occurredAt).getTime() > STALE_AFTER_MS;
   const request = JSON.stringify(customEventRequestBody(input, config.attentive.propertiesEncoding));
+  // Send only under a lease that has not run out, renewed for the send: a batch that
+  // took longer than its lease may have been taken by another worker meanwhile.
   const recorded = await prisma.delivery.updateMany({
-    where: { id, leaseOwner: config.workerId, status: "sending" },
-    data: { request, stale, orderName, email, eventType: input.type },
+    where: { id, leaseOwner: config.workerId, status: "sending", leaseExpiresAt: { gt: startedAt } },
+    data: { request, stale, orderName, email, eventType: input.type, leaseExpiresAt: new Date(startedAt.getTime() + config.leaseMs) },
   });
-  if (recorded.count !== 1) return; // lease lost: another worker owns it now
+  if (recorded.count !== 1) return; // lease lost: another worker owns it, or will take it
 
   const outcome = await sendCustomEvent(apiKey, input, config.attentive);
   noteRateLimit(config, cooldowns, delivery.shop, outcome);
+  if (!outcome.ok && outcome.httpStatus === 429 && config.now().getTime() - delivery.createdAt.getTime() < RATE_LIMIT_GIVE_UP_MS) {
+    // Busy, not broken: the attempt is not counted against the retry budget.
+    await recordAttempt(config, delivery, startedAt, outcome, "rate limited");
+    await putBack(config, delivery.id, new Date(config.now().getTime() + (outcome.retryAfterMs ?? 1_000)), outcome.reason);
+    return;
+  }
   await finish(config, delivery, toFinish(outcome), startedAt, outcome);
+}
+
+/** A delivery rate limited for longer than this fails like any retryable error. */
+const RATE_LIMIT_GIVE_UP_MS = 24 * 60 * 60 * 1000;
+
+/** Back to pending at `at`, with the attempt this claim counted given back. */
+async function putBack(config: Resolved, id: string, at: Date, reason?: string): Promise<void> {
+  await config.prisma.delivery.updateMany({
+    where: { id, leaseOwner: config.workerId, status: "sending" },
+    data: {
+      status: "pending",
+      nextAttemptAt: at,
+      attempts: { decrement: 1 },
+      leaseOwner: null,
+      leaseExpiresAt: null,
+      ...(reason ? { lastError: reason, errorKind: "retryable" } : {}),
+    },
+  });
+}
+
+async function recordAttempt(config: Resolved, delivery: DeliveryRow, startedAt: Date, outcome: SendOutcome, label: string): Promise<void> {
+  const now = config.now();
+  await config.prisma.deliveryAttempt.create({
+    data: {
+      deliveryId: delivery.id,
+      number: delivery.attempts,
+      startedAt,
+      durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
+      outcome: label,
+      httpStatus: outcome.ok ? outcome.httpStatus : (outcome.httpStatus ?? null),
+      error: outcome.ok ? null : outcome.reason,
+      response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null),
+    },
+  });
 }
 
 function toFinish(outcome: SendOutcome): Finish {
@@ -353,9 +444,11 @@ async function finish(
         : result.reason;
     data = { ...release, status: "failed", finishedAt: now, lastError: reason, errorKind: result.kind, response: result.response ?? null };
   }
-  await prisma.$transaction([
-    prisma.delivery.updateMany({ where: owned, data }),
-    prisma.deliveryAttempt.create({
+  // The attempt is recorded only by the worker whose lease the result was written under.
+  await prisma.$transaction(async (tx) => {
+    const updated = await tx.delivery.updateMany({ where: owned, data });
+    if (updated.count !== 1) return;
+    await tx.deliveryAttempt.create({
       data: {
         deliveryId: delivery.id,
         number: delivery.attempts,
@@ -366,8 +459,8 @@ async function finish(
         error: result.status === "failed" ? result.reason : result.status === "skipped" ? result.reason : null,
         response: result.status === "skipped" ? null : (result.response ?? null),
       },
-    }),
-  ]);
+    });
+  });
   config.logger.info(
     { deliveryId: delivery.id, shop: delivery.shop, status: data.status, attempt: delivery.attempts },
     "delivery processed",
