@@ -17,6 +17,8 @@ export default defineConfig({
   },
   plugins: [
     remix({
+      // A build of its own for tools that must not share build/ with a demo or `npm start` (the benchmark).
+      buildDirectory: process.env.REMIX_BUILD_DIRECTORY || "build",
       ignoredRouteFiles: ["**/.*", "**/*.test.*"],
       future: {
         v3_fetcherPersist: true,

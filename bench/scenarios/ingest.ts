@@ -1,0 +1,111 @@
+/**
+ * Scenario 1 (ingest) and 7 (memory): signed 15 KB orders/fulfilled webhooks, a new order each, at max rate
+ * and at fixed rates, against the production build (worker off: ingest alone) on SQLite and PostgreSQL, beside
+ * a bare node:http server that only checks the HMAC and parses the JSON.
+ */
+import { log, round } from "../lib/common";
+import { APP_SECRET, ENCRYPTION_KEY, startApp } from "../lib/app";
+import { createDatabase, seedShops, shopsFor, type Provider } from "../lib/db";
+import { type LoadResult, orderWebhooks, runLoad } from "../lib/load";
+import { goal, ms, perSec, type ScenarioContext } from "../lib/report";
+import { startBenchServer } from "../lib/servers";
+
+const MAX_CONNECTIONS = 16;
+const FIXED_CONNECTIONS = 100;
+
+export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]): Promise<void> {
+  const shops = shopsFor(10, "ingest");
+  const domains = shops.map((shop) => shop.domain);
+  const rates = ctx.quick ? [1000] : [500, 1000, 2000];
+  const D = ctx.durationS;
+  const runs: LoadResult[] = [];
+
+  log("ingest: reference server (HMAC + JSON.parse only)");
+  const reference = await startBenchServer("reference-ingest", "reference-ingest.ts", [APP_SECRET]);
+  let refMax: LoadResult;
+  let ref1000: LoadResult;
+  try {
+    await runLoad({ url: reference.url, durationS: ctx.quick ? 1 : 2, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "warm-up" });
+    refMax = await runLoad({ url: reference.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "reference" });
+    ref1000 = await runLoad({ url: reference.url, durationS: D, connections: FIXED_CONNECTIONS, rate: 1000, next: orderWebhooks(domains), target: "reference" });
+    runs.push(refMax, ref1000);
+  } finally {
+    await reference.stop();
+  }
+
+  const perProvider: Record<string, unknown> = {};
+  for (const provider of providers) {
+    log(`ingest: app on ${provider}`);
+    const db = await createDatabase(provider, "ingest");
+    try {
+      await seedShops(db, shops, ENCRYPTION_KEY);
+      const app = await startApp({ databaseUrl: db.url, attentiveUrl: "http://127.0.0.1:9/v1/graphql", worker: "off", name: `app-ingest-${provider}` });
+      const mine: LoadResult[] = [];
+      let ok = 0;
+      try {
+        const warm = await runLoad({ url: app.url, durationS: ctx.quick ? 1 : 2, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "warm-up" });
+        ok += warm.ok;
+        const max = await runLoad({ url: app.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: `app ${provider}` });
+        mine.push(max);
+        ok += max.ok;
+        // --quick: PostgreSQL at max rate only.
+        for (const rate of ctx.quick && provider === "postgresql" ? [] : rates) {
+          const fixed = await runLoad({ url: app.url, durationS: D, connections: FIXED_CONNECTIONS, rate, next: orderWebhooks(domains), target: `app ${provider}` });
+          mine.push(fixed);
+          ok += fixed.ok;
+        }
+      } finally {
+        await app.stop();
+      }
+      const webhooks = await db.count(`SELECT count(*) AS n FROM "Webhook"`);
+      const deliveries = await db.count(`SELECT count(*) AS n FROM "Delivery"`);
+      const bytes = await db.sizeBytes();
+      // Responses still in flight when a load run ends are not counted by autocannon but are stored: rows >= 200s.
+      const durable = webhooks >= ok && deliveries === webhooks;
+      const peakRss = round(app.peakRssMb(), 0);
+      runs.push(...mine);
+      perProvider[provider] = { runs: mine, answered200: ok, webhookRows: Number(webhooks), deliveryRows: Number(deliveries), durable, bytes, bytesPerWebhook: round(bytes / Math.max(1, Number(webhooks)), 0), peakRssMb: peakRss };
+
+      const max = mine[0]!;
+      const share = max.acceptedPerSec / refMax.acceptedPerSec;
+      goal(ctx, {
+        scenario: `1 Ingest (${provider})`,
+        measure: "sustained durable ingest, max rate",
+        ours: `${perSec(max.acceptedPerSec)} (${Math.round(share * 100)}% of ref; p99 ${ms(max.p99)}; ${max.non2xx + max.errors} errors; ${durable ? "every 200 stored" : "**a 200 was not stored**"})`,
+        reference: `${perSec(refMax.acceptedPerSec)} (p99 ${ms(refMax.p99)})`,
+        goal: provider === "sqlite" ? ">= 25% of reference" : "report",
+        met: provider === "sqlite" ? share >= 0.25 && durable : null,
+      });
+      for (const fixed of mine.slice(1)) {
+        const is1000 = fixed.rate === 1000;
+        goal(ctx, {
+          scenario: `1 Ingest (${provider})`,
+          measure: `at ${fixed.rate}/s: accepted, p50/p99/max`,
+          ours: `${perSec(fixed.acceptedPerSec)}, ${ms(fixed.p50)} / ${ms(fixed.p99)} / ${ms(fixed.max)}, ${fixed.non2xx + fixed.errors + fixed.timeouts} errors`,
+          reference: is1000 ? `${perSec(ref1000.acceptedPerSec)}, ${ms(ref1000.p50)} / ${ms(ref1000.p99)} / ${ms(ref1000.max)}` : "",
+          goal: is1000 && provider === "sqlite" ? "p99 <= 50 ms" : "report",
+          met: is1000 && provider === "sqlite" ? fixed.p99 <= 50 && fixed.non2xx + fixed.errors + fixed.timeouts === 0 : null,
+        });
+      }
+      goal(ctx, {
+        scenario: `7 Memory (${provider})`,
+        measure: "peak RSS of the app under the ingest runs",
+        ours: `${peakRss} MB`,
+        reference: "",
+        goal: "<= 300 MB",
+        met: peakRss <= 300,
+      });
+      goal(ctx, {
+        scenario: `6 Growth (${provider})`,
+        measure: "database bytes per recorded webhook (15.7 KB body + 1 delivery)",
+        ours: `${round(bytes / Math.max(1, Number(webhooks)) / 1024, 1)} KB`,
+        reference: "",
+        goal: "report",
+        met: null,
+      });
+    } finally {
+      await db.drop();
+    }
+  }
+  ctx.raw.ingest = { reference: { max: refMax, at1000: ref1000 }, ...perProvider, allRuns: runs };
+}

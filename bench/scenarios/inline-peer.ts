@@ -1,0 +1,54 @@
+/**
+ * Scenario 2: the straightforward design (call Attentive inside the webhook request) beside ours, both at
+ * 500 webhooks/s with the stand-in answering in 300 ms. Ours runs with its embedded worker, sending meanwhile.
+ */
+import { log } from "../lib/common";
+import { APP_SECRET, ENCRYPTION_KEY, startApp } from "../lib/app";
+import { createDatabase, seedShops, shopsFor } from "../lib/db";
+import { orderWebhooks, runLoad } from "../lib/load";
+import { goal, ms, perSec, type ScenarioContext } from "../lib/report";
+import { startBenchServer } from "../lib/servers";
+import { startStandIn } from "../lib/standin";
+
+const RATE = 500;
+const CONNECTIONS = 250;
+
+export async function inlinePeerScenario(ctx: ScenarioContext): Promise<void> {
+  const shops = shopsFor(10, "inline");
+  const domains = shops.map((shop) => shop.domain);
+  const standIn = await startStandIn({ keys: shops.map((shop) => shop.apiKey), rateLimitPerSecond: 100_000, latencyMs: 300 });
+  const db = await createDatabase("sqlite", "inline");
+  try {
+    log("inline: peer that calls Attentive inside the webhook request");
+    const peer = await startBenchServer("inline-peer", "inline-peer.ts", [APP_SECRET, standIn.graphqlUrl, shops[0]!.apiKey]);
+    let peerRun;
+    try {
+      peerRun = await runLoad({ url: peer.url, durationS: ctx.durationS, connections: CONNECTIONS, rate: RATE, next: orderWebhooks(domains), target: "inline peer" });
+    } finally {
+      await peer.stop();
+    }
+    log("inline: ours (SQLite, embedded worker sending to the same 300 ms stand-in)");
+    await seedShops(db, shops, ENCRYPTION_KEY);
+    const app = await startApp({ databaseUrl: db.url, attentiveUrl: standIn.graphqlUrl, worker: "embedded", name: "app-inline" });
+    let ours;
+    try {
+      ours = await runLoad({ url: app.url, durationS: ctx.durationS, connections: CONNECTIONS, rate: RATE, next: orderWebhooks(domains), target: "ours" });
+    } finally {
+      await app.stop();
+    }
+    ctx.raw.inline = { peer: peerRun, ours };
+    const oursErrors = ours.non2xx + ours.errors + ours.timeouts;
+    const peerErrors = peerRun.non2xx + peerRun.errors + peerRun.timeouts;
+    goal(ctx, {
+      scenario: "2 Inline peer",
+      measure: `at ${RATE}/s, Attentive 300 ms: accepted, p50/p99/max`,
+      ours: `${perSec(ours.acceptedPerSec)}, ${ms(ours.p50)} / ${ms(ours.p99)} / ${ms(ours.max)}, ${oursErrors} errors`,
+      reference: `inline peer: ${perSec(peerRun.acceptedPerSec)}, ${ms(peerRun.p50)} / ${ms(peerRun.p99)} / ${ms(peerRun.max)}, ${peerErrors} errors (${peerRun.p99 < 5000 ? "within" : "beyond"} Shopify's 5 s)`,
+      goal: "ours p99 < 50 ms",
+      met: ours.p99 < 50 && oursErrors === 0,
+    });
+  } finally {
+    await standIn.stop();
+    await db.drop();
+  }
+}
