@@ -49,6 +49,13 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
+/**
+ * Sends in flight per worker. Attentive answers in tens of milliseconds, so a worker
+ * mostly waits; more lanes mean more events per second and, if the process is killed,
+ * at most this many sends whose outcome was not recorded (repeated with the same id).
+ */
+export const DEFAULT_CONCURRENCY = 16;
+
 type Resolved = Required<Omit<WorkerOptions, "now" | "random">> & { now: () => Date; random: () => number };
 
 function resolve(options: WorkerOptions): Resolved {
@@ -56,7 +63,7 @@ function resolve(options: WorkerOptions): Resolved {
     workerId: `worker-${randomUUID()}`,
     retry: DEFAULT_RETRY_POLICY,
     batchSize: 50,
-    concurrency: 8,
+    concurrency: DEFAULT_CONCURRENCY,
     leaseMs: Math.max(60_000, options.attentive.timeoutMs * 3),
     idlePollMs: 1_000,
     now: () => new Date(),
@@ -98,6 +105,44 @@ export async function processDueDeliveries(options: WorkerOptions, cooldowns = n
   return processBatch(config, cooldowns);
 }
 
+/**
+ * What one pass reads once for all its deliveries: the shop (key decrypted once) and
+ * the mapping. A change made while a pass runs applies from the next pass, a second or
+ * so later, as it would had the pass started a moment earlier.
+ */
+class PassCache {
+  private readonly shops = new Map<string, Promise<{ keyCipher: string | null; uninstalledAt: Date | null } | null>>();
+  private readonly mappings = new Map<string, Promise<Parameters<typeof storedMapping>[0] | null>>();
+  private readonly keys = new Map<string, string>();
+  constructor(private readonly config: Resolved) {}
+  shop(domain: string) {
+    let found = this.shops.get(domain);
+    if (!found) {
+      found = this.config.prisma.shop
+        .findUnique({ where: { domain }, select: { attentiveKeyCipher: true, uninstalledAt: true } })
+        .then((row) => (row ? { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt } : null));
+      this.shops.set(domain, found);
+    }
+    return found;
+  }
+  mapping(shop: string, id: string) {
+    let found = this.mappings.get(id);
+    if (!found) {
+      found = this.config.prisma.mapping.findFirst({ where: { id, shop } });
+      this.mappings.set(id, found);
+    }
+    return found;
+  }
+  apiKey(domain: string, cipher: string): string {
+    let key = this.keys.get(domain);
+    if (key === undefined) {
+      key = this.config.secretBox.open(cipher);
+      this.keys.set(domain, key);
+    }
+    return key;
+  }
+}
+
 async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<number> {
   const now = config.now();
   const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
@@ -108,12 +153,22 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<num
     now,
     excludeShops: excluded,
   });
+  const cache = new PassCache(config);
+  // The pass's deliveries and their webhooks in one query.
+  const rows = new Map(
+    (
+      await config.prisma.delivery.findMany({
+        where: { id: { in: ids } },
+        include: { webhook: { select: { body: true, topic: true, shop: true } } },
+      })
+    ).map((row) => [row.id, row]),
+  );
   let next = 0;
   const lanes = Array.from({ length: Math.min(config.concurrency, ids.length) }, async () => {
     while (next < ids.length) {
       const id = ids[next++]!;
       try {
-        await processDelivery(config, cooldowns, id);
+        await processDelivery(config, cooldowns, cache, rows.get(id) ?? null);
       } catch (error) {
         await failUnexpectedly(config, id, error);
       }
@@ -223,13 +278,15 @@ type Finish =
   | { status: "skipped"; reason: string }
   | { status: "failed"; kind: "retryable" | "terminal"; reason: string; retryAfterMs?: number; response?: string; httpStatus?: number };
 
-async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: string): Promise<void> {
+async function processDelivery(
+  config: Resolved,
+  cooldowns: Cooldowns,
+  cache: PassCache,
+  delivery: (DeliveryRow & { leaseOwner: string | null }) | null,
+): Promise<void> {
   const { prisma } = config;
-  const delivery = await prisma.delivery.findUnique({
-    where: { id },
-    include: { webhook: { select: { body: true, topic: true, shop: true } } },
-  });
   if (!delivery || delivery.leaseOwner !== config.workerId) return;
+  const { id } = delivery;
   const startedAt = config.now();
 
   // Attentive said this shop's key is at its limit while the batch was under way: put
@@ -240,7 +297,7 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: strin
     return;
   }
 
-  const prepared = await prepare(config, delivery);
+  const prepared = await prepare(config, cache, delivery);
   if ("status" in prepared) {
     await finish(config, delivery, prepared, startedAt, null);
     return;
@@ -249,33 +306,51 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, id: strin
   const { input, apiKey, orderName, email } = prepared;
   const stale = startedAt.getTime() - new Date(input.occurredAt).getTime() > STALE_AFTER_MS;
   const request = JSON.stringify(customEventRequestBody(input, config.attentive.propertiesEncoding));
-  // Send only under a lease that has not run out, renewed for the send: a batch that
-  // took longer than its lease may have been taken by another worker meanwhile.
-  const recorded = await prisma.delivery.updateMany({
-    where: { id, leaseOwner: config.workerId, status: "sending", leaseExpiresAt: { gt: startedAt } },
-    data: { request, stale, orderName, email, eventType: input.type, leaseExpiresAt: new Date(startedAt.getTime() + config.leaseMs) },
-  });
-  if (recorded.count !== 1) return; // lease lost: another worker owns it, or will take it
+  const sent = { request, stale, orderName, email, eventType: input.type };
+  // Send only under a lease that will outlast the send. Early in a pass the claim's
+  // lease does (no query needed); a pass that ran long renews it first, and gives the
+  // delivery up when the lease already ran out: another worker may have taken it.
+  const leaseLeftMs = (delivery.leaseExpiresAt?.getTime() ?? 0) - startedAt.getTime();
+  if (leaseLeftMs < 2 * config.attentive.timeoutMs + LEASE_MARGIN_MS) {
+    const renewed = await prisma.delivery.updateMany({
+      where: { id, leaseOwner: config.workerId, status: "sending", leaseExpiresAt: { gt: startedAt } },
+      data: { ...sent, leaseExpiresAt: new Date(startedAt.getTime() + config.leaseMs) },
+    });
+    if (renewed.count !== 1) return;
+  }
 
   const outcome = await sendCustomEvent(apiKey, input, config.attentive);
   noteRateLimit(config, cooldowns, delivery.shop, outcome);
   if (!outcome.ok && outcome.httpStatus === 429 && config.now().getTime() - delivery.createdAt.getTime() < RATE_LIMIT_GIVE_UP_MS) {
     // Busy, not broken: the attempt is not counted against the retry budget.
     await recordAttempt(config, delivery, startedAt, outcome, "rate limited");
-    await putBack(config, delivery.id, new Date(config.now().getTime() + (outcome.retryAfterMs ?? 1_000)), outcome.reason);
+    await putBack(config, delivery.id, new Date(config.now().getTime() + (outcome.retryAfterMs ?? 1_000)), outcome.reason, sent);
     return;
   }
-  await finish(config, delivery, toFinish(outcome), startedAt, outcome);
+  await finish(config, delivery, toFinish(outcome), startedAt, outcome, sent);
+}
+
+/** Time a lease must have left beyond two Attentive timeouts for a send to go without renewing it. */
+const LEASE_MARGIN_MS = 5_000;
+
+/** What the log keeps of a send: the request (without the key) and what it was about. */
+interface SentRecord {
+  request: string;
+  stale: boolean;
+  orderName: string | null;
+  email: string | null;
+  eventType: string;
 }
 
 /** A delivery rate limited for longer than this fails like any retryable error. */
 const RATE_LIMIT_GIVE_UP_MS = 24 * 60 * 60 * 1000;
 
 /** Back to pending at `at`, with the attempt this claim counted given back. */
-async function putBack(config: Resolved, id: string, at: Date, reason?: string): Promise<void> {
+async function putBack(config: Resolved, id: string, at: Date, reason?: string, sent?: SentRecord): Promise<void> {
   await config.prisma.delivery.updateMany({
     where: { id, leaseOwner: config.workerId, status: "sending" },
     data: {
+      ...sent,
       status: "pending",
       nextAttemptAt: at,
       attempts: { decrement: 1 },
@@ -333,6 +408,7 @@ interface DeliveryRow {
   occurredAt: Date | null;
   attempts: number;
   createdAt: Date;
+  leaseExpiresAt: Date | null;
   webhook: { body: string; topic: string; shop: string };
 }
 
@@ -340,20 +416,16 @@ type Prepared =
   | Finish
   | { input: CustomEventInput; apiKey: string; orderName: string | null; email: string | null };
 
-async function prepare(config: Resolved, delivery: DeliveryRow): Promise<Prepared> {
-  const { prisma } = config;
-  const shop = await prisma.shop.findUnique({
-    where: { domain: delivery.shop },
-    select: { attentiveKeyCipher: true, uninstalledAt: true },
-  });
+async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
+  const shop = await cache.shop(delivery.shop);
   if (!shop || shop.uninstalledAt) {
     return { status: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
-  const mappingRow = await prisma.mapping.findFirst({ where: { id: delivery.mappingId, shop: delivery.shop } });
+  const mappingRow = await cache.mapping(delivery.shop, delivery.mappingId);
   if (!mappingRow) return { status: "skipped", reason: "The mapping was deleted before this event was sent." };
   const mapping = storedMapping(mappingRow);
   if (!mapping.enabled) return { status: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
-  if (!shop.attentiveKeyCipher) {
+  if (!shop.keyCipher) {
     return {
       status: "failed",
       kind: "terminal",
@@ -393,7 +465,7 @@ async function prepare(config: Resolved, delivery: DeliveryRow): Promise<Prepare
 
   let apiKey: string;
   try {
-    apiKey = config.secretBox.open(shop.attentiveKeyCipher);
+    apiKey = cache.apiKey(delivery.shop, shop.keyCipher);
   } catch (error) {
     return { status: "failed", kind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
   }
@@ -417,11 +489,12 @@ async function finish(
   result: Finish,
   startedAt: Date,
   outcome: SendOutcome | null,
+  sent?: SentRecord,
 ): Promise<void> {
   const { prisma } = config;
   const now = config.now();
   const owned = { id: delivery.id, leaseOwner: config.workerId, status: "sending" };
-  const release = { leaseOwner: null, leaseExpiresAt: null };
+  const release = { leaseOwner: null, leaseExpiresAt: null, ...sent };
   let data;
   if (result.status === "delivered") {
     data = { ...release, status: "delivered", finishedAt: now, response: result.response, lastError: null, errorKind: null };

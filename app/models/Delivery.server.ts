@@ -6,9 +6,12 @@ export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "~/deli
 
 /**
  * Claims up to `limit` deliveries that are due (pending and due, or "sending" with
- * an expired lease: the worker that took it died). The claim is a conditional
- * update per row, so of several workers racing for one row exactly one wins, on
- * SQLite and on PostgreSQL alike.
+ * an expired lease: the worker that took it died). The claim is one conditional
+ * update over the candidates: a row another worker claimed meanwhile no longer
+ * matches (PostgreSQL re-checks the condition after the other update commits;
+ * SQLite has one writer at a time), so of several workers racing for a row exactly
+ * one wins. The rows won are those now leased to this worker until this claim's
+ * exact expiry.
  */
 export async function claimDueDeliveries(
   prisma: Database,
@@ -28,20 +31,20 @@ export async function claimDueDeliveries(
     take: options.limit,
     select: { id: true },
   });
-  const claimed: string[] = [];
-  for (const { id } of candidates) {
-    const result = await prisma.delivery.updateMany({
-      where: { id, ...due },
-      data: {
-        status: "sending",
-        leaseOwner: options.workerId,
-        leaseExpiresAt: new Date(now.getTime() + options.leaseMs),
-        attempts: { increment: 1 },
-      },
-    });
-    if (result.count === 1) claimed.push(id);
-  }
-  return claimed;
+  if (candidates.length === 0) return [];
+  const ids = candidates.map((candidate) => candidate.id);
+  const leaseExpiresAt = new Date(now.getTime() + options.leaseMs);
+  const result = await prisma.delivery.updateMany({
+    where: { id: { in: ids }, ...due },
+    data: { status: "sending", leaseOwner: options.workerId, leaseExpiresAt, attempts: { increment: 1 } },
+  });
+  if (result.count === 0) return [];
+  const won = await prisma.delivery.findMany({
+    where: { id: { in: ids }, status: "sending", leaseOwner: options.workerId, leaseExpiresAt },
+    orderBy: { nextAttemptAt: "asc" },
+    select: { id: true },
+  });
+  return won.map((row) => row.id);
 }
 
 /** Earliest time a pending delivery becomes due, to sleep until then. */

@@ -86,7 +86,7 @@ describe("bodies", () => {
         fc.subarray(topLevelFields),
         fc.dictionary(fc.constantFrom(...topLevelFields, "note", "unicode_field"), hostileJson, { maxKeys: 5 }),
         fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n }),
-        // Real bodies are a few levels deep; past ~3000 the exact-id parser refuses (next test).
+        // Real bodies are a few levels deep; past MAX_JSON_DEPTH (2,500) the parser refuses (next test).
         fc.integer({ min: 0, max: 2000 }),
         async (removed, replaced, bigNumber, nesting) => {
           await clearDatabase();

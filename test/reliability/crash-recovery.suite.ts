@@ -17,6 +17,7 @@ import { freePort, postOverHttp, startAppProcess, type AppProcess } from "../sup
 import { forEachConcurrently, loadOrderId, loadRefundId, orderBody, refundBody, reportFigures, waitUntil } from "../support/load";
 import { envInteger, seededRandom } from "../support/seeded-random";
 import { TEST_SECRET, WEBHOOK_PATH } from "../support/webhooks";
+import { DEFAULT_CONCURRENCY } from "~/delivery/worker.server";
 
 const SEED = envInteger("RELIABILITY_SEED", 20240501);
 const WEBHOOKS = envInteger("RELIABILITY_CRASH_WEBHOOKS", 600);
@@ -24,7 +25,7 @@ const KILLS = envInteger("RELIABILITY_KILLS", 5);
 const SHOP = "crash-test.myshopify.com";
 const KEY = `attentive-crash-key-${randomUUID().slice(0, 8)}`;
 /** The embedded worker's lanes: at most this many requests can be in flight when it dies. */
-const WORKER_CONCURRENCY = 8;
+const WORKER_CONCURRENCY = DEFAULT_CONCURRENCY;
 
 let standIn: StandInThread;
 
