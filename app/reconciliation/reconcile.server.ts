@@ -11,6 +11,7 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Database } from "~/db.server";
+import { adminOrderIdentity, orderIdentityBody } from "~/shopify/admin-order";
 import type { AdminForShop, AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { RECONCILE_FULFILLED_ORDERS_QUERY } from "~/shopify/reconcile-fulfilled-orders.graphql";
 import { RECONCILE_REFUNDS_QUERY } from "~/shopify/reconcile-refunds.graphql";
@@ -47,32 +48,11 @@ const DEFAULT_MAX_PAGES = 40;
 
 const money = z.object({ amount: z.string(), currencyCode: z.string() });
 const pageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
-const address = z.object({ firstName: z.string().nullish(), phone: z.string().nullish(), countryCodeV2: z.string().nullish() }).nullish();
-
-const fulfilledOrder = z.object({
-  id: z.string(),
-  legacyResourceId: z.string(),
-  name: z.string(),
-  email: z.string().nullish(),
-  phone: z.string().nullish(),
+const fulfilledOrder = adminOrderIdentity.extend({
   createdAt: z.string(),
   updatedAt: z.string(),
   closedAt: z.string().nullish(),
   displayFulfillmentStatus: z.string(),
-  currencyCode: z.string().nullish(),
-  statusPageUrl: z.string().nullish(),
-  totalPriceSet: z.object({ shopMoney: money }).nullish(),
-  customer: z
-    .object({
-      id: z.string(),
-      legacyResourceId: z.string(),
-      firstName: z.string().nullish(),
-      defaultEmailAddress: z.object({ emailAddress: z.string().nullish() }).nullish(),
-      defaultPhoneNumber: z.object({ phoneNumber: z.string().nullish() }).nullish(),
-    })
-    .nullish(),
-  shippingAddress: address,
-  billingAddress: address,
   fulfillments: z.array(
     z.object({
       id: z.string(),
@@ -108,33 +88,12 @@ type Refund = z.infer<typeof refund>;
 /** The order in the orders/fulfilled webhook's shape, for the fields templates and defaults read. */
 export function fulfilledOrderBody(order: FulfilledOrder): { [key: string]: JsonValue } {
   const fulfillments = [...order.fulfillments].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
-  const addressBody = (value: z.infer<typeof address>): JsonValue =>
-    value ? { first_name: value.firstName ?? null, phone: value.phone ?? null, country_code: value.countryCodeV2 ?? null } : null;
   return {
-    id: order.legacyResourceId,
-    admin_graphql_api_id: order.id,
-    name: order.name,
-    email: order.email ?? null,
-    contact_email: order.email ?? null,
-    phone: order.phone ?? null,
+    ...orderIdentityBody(order),
     created_at: order.createdAt,
     updated_at: order.updatedAt,
     closed_at: order.closedAt ?? null,
     fulfillment_status: "fulfilled",
-    currency: order.currencyCode ?? order.totalPriceSet?.shopMoney.currencyCode ?? null,
-    total_price: order.totalPriceSet?.shopMoney.amount ?? null,
-    order_status_url: order.statusPageUrl ?? null,
-    customer: order.customer
-      ? {
-          id: order.customer.legacyResourceId,
-          admin_graphql_api_id: order.customer.id,
-          first_name: order.customer.firstName ?? null,
-          email: order.customer.defaultEmailAddress?.emailAddress ?? null,
-          phone: order.customer.defaultPhoneNumber?.phoneNumber ?? null,
-        }
-      : null,
-    shipping_address: addressBody(order.shippingAddress),
-    billing_address: addressBody(order.billingAddress),
     line_items: order.lineItems.nodes.map((item) => ({ title: item.title, quantity: item.quantity })),
     fulfillments: fulfillments.map((fulfillment) => ({
       admin_graphql_api_id: fulfillment.id,

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Database } from "~/db.server";
+import { adminOrderIdentity, orderIdentityBody } from "./admin-order";
 import { parseShopifyJson, type JsonValue } from "./json";
 import { REFUND_ORDER_QUERY } from "./refund-order.graphql";
 
@@ -22,68 +23,10 @@ export interface AdminGraphqlClient {
 }
 export type AdminForShop = (shop: string) => Promise<{ admin: AdminGraphqlClient }>;
 
-const address = z.object({ phone: z.string().nullable().optional(), countryCodeV2: z.string().nullable().optional() }).nullable().optional();
 const orderResponse = z.object({
-  data: z
-    .object({
-      order: z
-        .object({
-          id: z.string(),
-          legacyResourceId: z.string(),
-          name: z.string(),
-          email: z.string().nullable().optional(),
-          phone: z.string().nullable().optional(),
-          currencyCode: z.string().optional(),
-          statusPageUrl: z.string().optional(),
-          totalPriceSet: z.object({ shopMoney: z.object({ amount: z.string(), currencyCode: z.string() }) }).optional(),
-          customer: z
-            .object({
-              id: z.string(),
-              legacyResourceId: z.string(),
-              defaultEmailAddress: z.object({ emailAddress: z.string().nullable() }).nullable().optional(),
-              defaultPhoneNumber: z.object({ phoneNumber: z.string().nullable() }).nullable().optional(),
-            })
-            .nullable()
-            .optional(),
-          shippingAddress: address,
-          billingAddress: address,
-        })
-        .nullable(),
-    })
-    .nullable()
-    .optional(),
+  data: z.object({ order: adminOrderIdentity.nullable() }).nullable().optional(),
   errors: z.array(z.object({ message: z.string() })).optional(),
 });
-
-type AdminOrder = NonNullable<NonNullable<z.infer<typeof orderResponse>["data"]>["order"]>;
-
-function addressBody(value: z.infer<typeof address>): JsonValue {
-  return value ? { phone: value.phone ?? null, country_code: value.countryCodeV2 ?? null } : null;
-}
-
-/** The Admin API's order in the webhook's snake_case shape (the fields templates and defaults use). */
-export function orderBodyFromAdmin(order: AdminOrder): JsonValue {
-  return {
-    id: order.legacyResourceId,
-    admin_graphql_api_id: order.id,
-    name: order.name,
-    email: order.email ?? null,
-    phone: order.phone ?? null,
-    currency: order.currencyCode ?? order.totalPriceSet?.shopMoney.currencyCode ?? null,
-    total_price: order.totalPriceSet?.shopMoney.amount ?? null,
-    order_status_url: order.statusPageUrl ?? null,
-    customer: order.customer
-      ? {
-          id: order.customer.legacyResourceId,
-          admin_graphql_api_id: order.customer.id,
-          email: order.customer.defaultEmailAddress?.emailAddress ?? null,
-          phone: order.customer.defaultPhoneNumber?.phoneNumber ?? null,
-        }
-      : null,
-    shipping_address: addressBody(order.shippingAddress),
-    billing_address: addressBody(order.billingAddress),
-  };
-}
 
 export function createOrderLookup(prisma: Database, adminForShop: AdminForShop): OrderLookup {
   return async (shop, orderId) => {
@@ -128,5 +71,5 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
   }
   const order = parsed.data.data?.order;
   if (!order) return { kind: "not-found", reason: `Order ${orderId} was not found in the shop.` };
-  return { kind: "found", order: orderBodyFromAdmin(order), source: "admin-api" };
+  return { kind: "found", order: orderIdentityBody(order), source: "admin-api" };
 }

@@ -1,3 +1,5 @@
+import { ORDER_IDENTITY_FIELDS } from "./admin-order";
+
 /**
  * Orders updated since the reconciliation's last run that are fully fulfilled: the job records
  * an orders/fulfilled event for any whose latest fulfillment falls in its window and that no
@@ -8,27 +10,11 @@ export const RECONCILE_FULFILLED_ORDERS_QUERY = `#graphql
     orders(first: 50, after: $after, query: $query, sortKey: UPDATED_AT) {
       pageInfo { hasNextPage endCursor }
       nodes {
-        id
-        legacyResourceId
-        name
-        email
-        phone
+        ${ORDER_IDENTITY_FIELDS}
         createdAt
         updatedAt
         closedAt
         displayFulfillmentStatus
-        currencyCode
-        statusPageUrl
-        totalPriceSet { shopMoney { amount currencyCode } }
-        customer {
-          id
-          legacyResourceId
-          firstName
-          defaultEmailAddress { emailAddress }
-          defaultPhoneNumber { phoneNumber }
-        }
-        shippingAddress { firstName phone countryCodeV2 }
-        billingAddress { firstName phone countryCodeV2 }
         fulfillments(first: 20) {
           id
           createdAt

@@ -58,7 +58,7 @@ describe("refunds/create identity", () => {
     await storeOfflineSession();
     adminOrders[`gid://shopify/Order/${refundOrderId}`] = adminOrder({
       phone: null,
-      customer: { id: "gid://shopify/Customer/9007199254740993", legacyResourceId: "9007199254740993", defaultEmailAddress: null, defaultPhoneNumber: { phoneNumber: "+16135550135" } },
+      customer: { id: "gid://shopify/Customer/9007199254740993", legacyResourceId: "9007199254740993", firstName: "Ada", defaultEmailAddress: null, defaultPhoneNumber: { phoneNumber: "+16135550135" } },
       shippingAddress: { phone: null, countryCodeV2: "CA" },
       billingAddress: null,
     });
@@ -73,6 +73,8 @@ describe("refunds/create identity", () => {
       email: "buyer@example.com",
       externalIdentifiers: { clientUserId: "9007199254740993" },
     });
+    // The default "Order Refunded" mapping reads the order the same way as from a webhook.
+    expect(pipeline.standIn.received[0]!.properties).toMatchObject({ orderName: "#1001", firstName: "Ada" });
     const delivery = await db().delivery.findFirstOrThrow();
     expect(delivery).toMatchObject({ status: "delivered", orderName: "#1001" });
   });
