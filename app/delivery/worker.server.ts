@@ -45,6 +45,11 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** Longest sleep when idle (other processes may add work without waking us). */
   idlePollMs?: number;
+  /**
+   * Attentive's limit per key and second until a response says otherwise
+   * (x-ratelimit-limit). Sends are paced a little under it.
+   */
+  rateLimitPerSecond?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -66,11 +71,35 @@ function resolve(options: WorkerOptions): Resolved {
     concurrency: DEFAULT_CONCURRENCY,
     leaseMs: Math.max(60_000, options.attentive.timeoutMs * 3),
     idlePollMs: 1_000,
+    rateLimitPerSecond: 150,
     now: () => new Date(),
     random: Math.random,
     ...options,
   };
 }
+
+/**
+ * Spaces each shop's sends evenly a little under Attentive's per-key limit, so a busy
+ * shop streams at its limit instead of bursting into it and stalling for the window.
+ */
+class Pacing {
+  private readonly nextAt = new Map<string, number>();
+  private readonly limits = new Map<string, number>();
+  constructor(private readonly defaultLimit: number) {}
+  learn(shop: string, limitPerSecond: number | undefined) {
+    if (limitPerSecond && limitPerSecond > 0) this.limits.set(shop, limitPerSecond);
+  }
+  /** Milliseconds to wait before this shop's next send may start (and reserves that slot). */
+  reserve(shop: string, nowMs: number): number {
+    const interval = 1_000 / (PACE_FRACTION * (this.limits.get(shop) ?? this.defaultLimit));
+    const slot = Math.max(nowMs, this.nextAt.get(shop) ?? 0);
+    this.nextAt.set(shop, slot + interval);
+    return slot - nowMs;
+  }
+}
+
+/** Share of Attentive's limit used, leaving room for clock drift between its window and ours. */
+const PACE_FRACTION = 0.97;
 
 /** Per-shop pause after Attentive said the rate limit is reached. */
 class Cooldowns {
@@ -102,7 +131,7 @@ export interface DeliveryWorker {
 /** Claims and processes one batch; returns how many deliveries it handled. */
 export async function processDueDeliveries(options: WorkerOptions, cooldowns = new Cooldowns()): Promise<number> {
   const config = resolve(options);
-  return processBatch(config, cooldowns);
+  return processBatch(config, cooldowns, new Pacing(config.rateLimitPerSecond));
 }
 
 /**
@@ -143,7 +172,7 @@ class PassCache {
   }
 }
 
-async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<number> {
+async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Pacing): Promise<number> {
   const now = config.now();
   const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
   const ids = await claimDueDeliveries(config.prisma, {
@@ -168,7 +197,7 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<num
     while (next < ids.length) {
       const id = ids[next++]!;
       try {
-        await processDelivery(config, cooldowns, cache, rows.get(id) ?? null);
+        await processDelivery(config, cooldowns, pacing, cache, rows.get(id) ?? null);
       } catch (error) {
         await failUnexpectedly(config, id, error);
       }
@@ -181,6 +210,7 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns): Promise<num
 export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const config = resolve(options);
   const cooldowns = new Cooldowns();
+  const pacing = new Pacing(config.rateLimitPerSecond);
   let stopping = false;
   let wakeUp: (() => void) | null = null;
   let woken = false;
@@ -206,7 +236,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     config.logger.info({ workerId: config.workerId }, "delivery worker started");
     while (!stopping) {
       try {
-        const handled = await processBatch(config, cooldowns);
+        const handled = await processBatch(config, cooldowns, pacing);
         if (handled > 0) continue;
         const nowMs = config.now().getTime();
         const due = await nextDueAt(config.prisma, []);
@@ -281,6 +311,7 @@ type Finish =
 async function processDelivery(
   config: Resolved,
   cooldowns: Cooldowns,
+  pacing: Pacing,
   cache: PassCache,
   delivery: (DeliveryRow & { leaseOwner: string | null }) | null,
 ): Promise<void> {
@@ -319,7 +350,10 @@ async function processDelivery(
     if (renewed.count !== 1) return;
   }
 
+  const waitMs = pacing.reserve(delivery.shop, config.now().getTime());
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   const outcome = await sendCustomEvent(apiKey, input, config.attentive);
+  pacing.learn(delivery.shop, outcome.rateLimit?.limit);
   noteRateLimit(config, cooldowns, delivery.shop, outcome);
   if (!outcome.ok && outcome.httpStatus === 429 && config.now().getTime() - delivery.createdAt.getTime() < RATE_LIMIT_GIVE_UP_MS) {
     // Busy, not broken: the attempt is not counted against the retry budget.

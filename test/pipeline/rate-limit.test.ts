@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { db } from "~/db.server";
+import { startDeliveryWorker } from "~/delivery/worker.server";
+import { loadOrderId, orderBody, waitUntil } from "../support/load";
+import { postWebhook, usePipeline, workerOptions } from "../support/pipeline";
+
+const LIMIT = 20;
+const pipeline = usePipeline({ rateLimitPerSecond: LIMIT });
+
+describe("a shop busier than Attentive's limit", () => {
+  it("streams under the limit without a single 429", async () => {
+    const events = 50;
+    for (let i = 0; i < events; i++) {
+      expect((await postWebhook({ topic: "orders/fulfilled", body: orderBody(loadOrderId(i)) })).status).toBe(200);
+    }
+    const worker = startDeliveryWorker(workerOptions(pipeline.standIn, { rateLimitPerSecond: LIMIT, concurrency: 16, idlePollMs: 20 }));
+    try {
+      await waitUntil("every event delivered", async () => (await db().delivery.count({ where: { status: "delivered" } })) === events, 20_000);
+    } finally {
+      await worker.stop();
+    }
+    const rateLimited = await db().deliveryAttempt.count({ where: { httpStatus: 429 } });
+    expect(rateLimited).toBe(0);
+    expect(pipeline.standIn.received).toHaveLength(events);
+  });
+});
