@@ -22,3 +22,6 @@ export const TOPIC_LABELS: Record<string, string> = {
 };
 
 export const TOPIC_OPTIONS = Object.entries(TOPIC_LABELS).map(([value, label]) => ({ value, label: `${label} (${value})` }));
+
+/** EmptyState requires an image; the app shows none (a 1x1 blank SVG). */
+export const NO_ILLUSTRATION = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";

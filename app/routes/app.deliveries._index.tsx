@@ -6,7 +6,8 @@ import { useEffect, useRef, useState } from "react";
 import { z } from "zod";
 import { adminContext } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
-import { formatDateTime, TOPIC_LABELS } from "~/components/format";
+import { formatDateTime, NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
+import { NumberCell } from "~/components/NumberCell";
 import { MAPPABLE_TOPICS } from "~/mapping/types";
 import { DELIVERY_STATUSES } from "~/delivery/statuses";
 import {
@@ -149,7 +150,7 @@ export default function Deliveries() {
         </Card>
         <Card padding="0">
           {deliveries.length === 0 ? (
-            <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E">
+            <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image={NO_ILLUSTRATION}>
               <p>{filtered ? "Change or clear the filters." : "Deliveries appear here when Shopify sends a fulfilled order or a refund."}</p>
             </EmptyState>
           ) : (
@@ -212,13 +213,7 @@ export default function Deliveries() {
                       {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
                     </InlineStack>
                   </IndexTable.Cell>
-                  <IndexTable.Cell>
-                    <InlineStack align="end">
-                      <Text as="span" numeric>
-                        {delivery.attempts}
-                      </Text>
-                    </InlineStack>
-                  </IndexTable.Cell>
+                  <NumberCell value={delivery.attempts} />
                   <IndexTable.Cell>
                     <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
                       {delivery.lastError ?? ""}

@@ -18,7 +18,8 @@ import {
 } from "@shopify/polaris";
 import { useCallback, useEffect, useState } from "react";
 import { adminContext, notFound } from "~/admin/context.server";
-import { TOPIC_LABELS } from "~/components/format";
+import { NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
+import { NumberCell } from "~/components/NumberCell";
 import { parseMappingFile } from "~/mapping/mapping-file";
 import { mappingActivity } from "~/models/Delivery.server";
 import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMappingEnabled } from "~/models/Mapping.server";
@@ -154,20 +155,8 @@ export default function Mappings() {
           </fetcher.Form>
         </div>
       </IndexTable.Cell>
-      <IndexTable.Cell>
-        <InlineStack align="end">
-          <Text as="span" numeric>
-            {mapping.deliveries7d}
-          </Text>
-        </InlineStack>
-      </IndexTable.Cell>
-      <IndexTable.Cell>
-        <InlineStack align="end">
-          <Text as="span" numeric tone={mapping.failures7d > 0 ? "critical" : undefined}>
-            {mapping.failures7d}
-          </Text>
-        </InlineStack>
-      </IndexTable.Cell>
+      <NumberCell value={mapping.deliveries7d} />
+      <NumberCell value={mapping.failures7d} {...(mapping.failures7d > 0 ? { tone: "critical" as const } : {})} />
       <IndexTable.Cell>
         <Text as="span" tone="subdued" truncate>
           {mapping.lastError ?? "—"}
@@ -215,7 +204,7 @@ export default function Mappings() {
             <EmptyState
               heading="No mappings"
               action={{ content: "Create mapping", url: "/app/mappings/new" }}
-              image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+              image={NO_ILLUSTRATION}
             >
               <p>Without a mapping, webhooks are recorded but nothing is sent to Attentive.</p>
             </EmptyState>

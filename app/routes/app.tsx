@@ -5,6 +5,7 @@ import { Card, EmptyState, Layout, Page, SkeletonBodyText, SkeletonDisplayText, 
 import polarisStyles from "@shopify/polaris/build/esm/styles.css?url";
 import { AppProvider } from "@shopify/shopify-app-remix/react";
 import { boundary } from "@shopify/shopify-app-remix/server";
+import { NO_ILLUSTRATION } from "~/components/format";
 import { authenticate } from "~/shopify.server";
 
 export const links = () => [{ rel: "stylesheet", href: polarisStyles }];
@@ -60,7 +61,7 @@ export function ErrorBoundary() {
       <AppProvider isEmbeddedApp apiKey={data.apiKey}>
         <Page title="Not found" backAction={{ content: "Home", url: "/app" }}>
           <Card>
-            <EmptyState heading="This page does not exist" action={{ content: "Go to the delivery log", url: "/app/deliveries" }} image="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E">
+            <EmptyState heading="This page does not exist" action={{ content: "Go to the delivery log", url: "/app/deliveries" }} image={NO_ILLUSTRATION}>
               <p>It may have been deleted, or the link is wrong.</p>
             </EmptyState>
           </Card>
