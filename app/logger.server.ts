@@ -2,7 +2,7 @@
  * Structured logs (pino). Secrets and personal data are redacted by path so that a
  * careless log call cannot leak an API key, an email or a phone number.
  */
-import pino, { type Logger } from "pino";
+import pino, { type DestinationStream, type Logger } from "pino";
 
 export const REDACTED_PATHS = [
   "apiKey",
@@ -21,8 +21,9 @@ export const REDACTED_PATHS = [
   "*.*.phone",
 ];
 
-export function createLogger(level = process.env.LOG_LEVEL ?? "info"): Logger {
-  return pino({ level, base: undefined, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } });
+export function createLogger(level = process.env.LOG_LEVEL ?? "info", destination?: DestinationStream): Logger {
+  const options = { level, base: undefined, redact: { paths: REDACTED_PATHS, censor: "[redacted]" } };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 const globalForLogger = globalThis as unknown as { __attentiveLogger?: Logger };
