@@ -29,6 +29,7 @@ import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
+import { Pacing } from "./pacing";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy";
 
 export interface WorkerOptions {
@@ -77,29 +78,6 @@ function resolve(options: WorkerOptions): Resolved {
     ...options,
   };
 }
-
-/**
- * Spaces each shop's sends evenly a little under Attentive's per-key limit, so a busy
- * shop streams at its limit instead of bursting into it and stalling for the window.
- */
-class Pacing {
-  private readonly nextAt = new Map<string, number>();
-  private readonly limits = new Map<string, number>();
-  constructor(private readonly defaultLimit: number) {}
-  learn(shop: string, limitPerSecond: number | undefined) {
-    if (limitPerSecond && limitPerSecond > 0) this.limits.set(shop, limitPerSecond);
-  }
-  /** Milliseconds to wait before this shop's next send may start (and reserves that slot). */
-  reserve(shop: string, nowMs: number): number {
-    const interval = 1_000 / (PACE_FRACTION * (this.limits.get(shop) ?? this.defaultLimit));
-    const slot = Math.max(nowMs, this.nextAt.get(shop) ?? 0);
-    this.nextAt.set(shop, slot + interval);
-    return slot - nowMs;
-  }
-}
-
-/** Share of Attentive's limit used, leaving room for clock drift between its window and ours. */
-const PACE_FRACTION = 0.97;
 
 /** Per-shop pause after Attentive said the rate limit is reached. */
 class Cooldowns {
@@ -350,10 +328,15 @@ async function processDelivery(
     if (renewed.count !== 1) return;
   }
 
-  const waitMs = pacing.reserve(delivery.shop, config.now().getTime());
-  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-  const outcome = await sendCustomEvent(apiKey, input, config.attentive);
-  pacing.learn(delivery.shop, outcome.rateLimit?.limit);
+  const answered = await pacing.take(delivery.shop);
+  let outcome: SendOutcome;
+  try {
+    outcome = await sendCustomEvent(apiKey, input, config.attentive);
+  } catch (error) {
+    answered();
+    throw error;
+  }
+  answered({ ...outcome.rateLimit, rateLimited: !outcome.ok && outcome.httpStatus === 429 });
   noteRateLimit(config, cooldowns, delivery.shop, outcome);
   if (!outcome.ok && outcome.httpStatus === 429 && config.now().getTime() - delivery.createdAt.getTime() < RATE_LIMIT_GIVE_UP_MS) {
     // Busy, not broken: the attempt is not counted against the retry budget.
@@ -427,9 +410,6 @@ function noteRateLimit(config: Resolved, cooldowns: Cooldowns, shop: string, out
   const nowMs = config.now().getTime();
   if (!outcome.ok && outcome.httpStatus === 429) {
     cooldowns.set(shop, nowMs + (outcome.retryAfterMs ?? 1_000));
-  } else if (outcome.rateLimit?.remaining === 0) {
-    // Attentive's window is one second: wait it out rather than collect a 429.
-    cooldowns.set(shop, nowMs + 1_000);
   }
 }
 

@@ -1,0 +1,161 @@
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleepFor } from "node:timers/promises";
+
+/** Attentive counts requests per key over one second. */
+export const WINDOW_MS = 1_000;
+/** Added to the window for clock granularity on either side. */
+export const WINDOW_GUARD_MS = 10;
+/** A 429 cuts the shop's share of the key to this fraction; answers with room restore it slowly. */
+const RATE_LIMITED_SHARE = 0.7;
+const RECOVERY_PER_ANSWER = 0.005;
+
+interface Send {
+  sentAt: number;
+  /** When the answer came back; null while in flight. */
+  answeredAt: number | null;
+  answered: Promise<void>;
+}
+
+interface ShopPace {
+  /** Settles when the previous send of this shop has taken its turn. */
+  gate: Promise<void>;
+  /** This shop's recent sends, oldest first, at most `limit` of them. */
+  recent: Send[];
+  limit: number | undefined;
+  /** Share of the limit this worker aims for (1 = all of it), lowered after a 429. */
+  share: number;
+  /** Requests per window other clients of the same key were seen to use. */
+  foreign: number;
+  waiting: number;
+}
+
+export interface RateLimitAnswer {
+  limit?: number;
+  remaining?: number;
+  rateLimited?: boolean;
+}
+
+/** Shops kept before idle ones are forgotten, and how long idle means. */
+const MAX_IDLE_SHOPS = 1_000;
+const FORGET_AFTER_MS = 60_000;
+
+/**
+ * Keeps each shop's sends inside Attentive's per-key limit (150 requests per second),
+ * without waiting to be told by a 429.
+ *
+ * Attentive stamps a request somewhere between when it was sent and when its answer
+ * came back. So if a send waits until one window after the *answer* of the send
+ * `limit` places before it, no window of Attentive's can ever hold more than `limit` of
+ * this shop's requests, however late or bunched the requests arrive there; with a few
+ * milliseconds of latency that still runs at about 99% of the limit. Sends are also
+ * spread evenly (one per 1/limit of a second) rather than let go in bursts.
+ *
+ * What Attentive's answers say adapts this: `x-ratelimit-limit` sets the limit, and when
+ * `x-ratelimit-remaining` shows fewer requests left than this shop's own sends explain,
+ * another client shares the key and its share is left free. A 429 (something else
+ * again) lowers the shop's share, which answers with room slowly restore.
+ */
+export class Pacing {
+  private readonly shops = new Map<string, ShopPace>();
+  constructor(
+    private readonly defaultLimit: number,
+    private readonly clock: () => number = () => performance.now(),
+    private readonly sleep: (ms: number) => Promise<unknown> = sleepFor,
+  ) {}
+
+  /**
+   * Resolves when this shop's next send may go, with the function to call once its
+   * answer (or failure) is in.
+   */
+  async take(shop: string): Promise<(answer?: RateLimitAnswer) => void> {
+    if (this.shops.size > MAX_IDLE_SHOPS) this.forgetIdle();
+    const pace = this.pace(shop);
+    pace.waiting++;
+    const previous = pace.gate;
+    let release!: () => void;
+    pace.gate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      for (;;) {
+        const budget = this.budgetOf(pace);
+        const last = pace.recent.at(-1);
+        let waitUntil = last ? last.sentAt + WINDOW_MS / budget : -Infinity;
+        const bound = pace.recent.length >= budget ? pace.recent[pace.recent.length - budget]! : undefined;
+        if (bound) {
+          if (bound.answeredAt === null) {
+            await bound.answered;
+            continue;
+          }
+          waitUntil = Math.max(waitUntil, bound.answeredAt + WINDOW_MS + WINDOW_GUARD_MS);
+        }
+        const wait = waitUntil - this.clock();
+        if (wait <= 0) break;
+        await this.sleep(wait);
+      }
+      let settle!: () => void;
+      const send: Send = { sentAt: this.clock(), answeredAt: null, answered: new Promise<void>((resolve) => (settle = resolve)) };
+      pace.recent.push(send);
+      const keep = Math.max(pace.limit ?? this.defaultLimit, this.defaultLimit);
+      if (pace.recent.length > keep) pace.recent.splice(0, pace.recent.length - keep);
+      return (answer) => {
+        if (send.answeredAt !== null) return;
+        send.answeredAt = this.clock();
+        settle();
+        if (answer) this.learn(pace, send, answer);
+      };
+    } finally {
+      pace.waiting--;
+      release();
+    }
+  }
+
+  /** Requests per window this shop may send now. */
+  budget(shop: string): number {
+    return this.budgetOf(this.pace(shop));
+  }
+
+  private budgetOf(pace: ShopPace): number {
+    const limit = pace.limit ?? this.defaultLimit;
+    return Math.max(1, Math.floor(Math.max(1, limit - pace.foreign) * pace.share));
+  }
+
+  private learn(pace: ShopPace, send: Send, answer: RateLimitAnswer) {
+    if (answer.limit && answer.limit > 0) pace.limit = answer.limit;
+    const limit = pace.limit ?? this.defaultLimit;
+    if (answer.rateLimited) {
+      pace.share = Math.max(0.1, pace.share * RATE_LIMITED_SHARE);
+      return;
+    }
+    pace.share = Math.min(1, pace.share + RECOVERY_PER_ANSWER);
+    if (answer.remaining === undefined) return;
+    // Attentive stamped this request at or before its answer: any of this shop's
+    // requests it still counted then was answered after the window before this one was
+    // sent (or is in flight), and was sent before this answer came back.
+    const windowStart = send.sentAt - WINDOW_MS - WINDOW_GUARD_MS;
+    let own = 0;
+    for (const other of pace.recent) {
+      if (other.sentAt <= send.answeredAt! && (other.answeredAt === null || other.answeredAt > windowStart)) own++;
+    }
+    const seenForeign = Math.max(0, limit - answer.remaining - own);
+    // Take in a larger share at once; let a smaller one go a request per answer.
+    pace.foreign = seenForeign >= pace.foreign ? seenForeign : pace.foreign - 1;
+  }
+
+  private pace(shop: string): ShopPace {
+    let pace = this.shops.get(shop);
+    if (!pace) {
+      pace = { gate: Promise.resolve(), recent: [], limit: undefined, share: 1, foreign: 0, waiting: 0 };
+      this.shops.set(shop, pace);
+    }
+    return pace;
+  }
+
+  /** Drops shops with nothing waiting whose last send is long past (their pace starts afresh). */
+  private forgetIdle() {
+    const now = this.clock();
+    for (const [shop, pace] of this.shops) {
+      const last = pace.recent.at(-1);
+      if (pace.waiting === 0 && (!last || now - last.sentAt > FORGET_AFTER_MS)) this.shops.delete(shop);
+    }
+  }
+}
