@@ -15,6 +15,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
+import { openIngestStore, type IngestStore } from "./webhooks/ingest-store.server";
 
 export type Database = PrismaClient;
 
@@ -44,7 +45,39 @@ export interface DatabaseHandle {
   target: DatabaseTarget;
 }
 
+/** Where each client's database is, so the webhook write can reach it through its driver. */
+const targets = new WeakMap<Database, DatabaseTarget>();
+const ingestStores = new WeakMap<Database, IngestStore>();
+
+/**
+ * The driver-level webhook write (decision 007) for the same database as this client,
+ * opened on first use.
+ */
+export function ingestStoreOf(prisma: Database): IngestStore {
+  let store = ingestStores.get(prisma);
+  if (!store) {
+    const target = targets.get(prisma);
+    if (!target) throw new Error("This Prisma client was not opened by openDatabase(): its database is unknown.");
+    store = openIngestStore(target);
+    ingestStores.set(prisma, store);
+  }
+  return store;
+}
+
+/** Disconnects the client and closes its webhook write connection, if one was opened. */
+export async function closeDatabase(prisma: Database): Promise<void> {
+  const store = ingestStores.get(prisma);
+  ingestStores.delete(prisma);
+  await Promise.all([prisma.$disconnect(), store?.close()]);
+}
+
 export function openDatabase(databaseUrl: string | undefined): DatabaseHandle {
+  const handle = openClient(databaseUrl);
+  targets.set(handle.prisma, handle.target);
+  return handle;
+}
+
+function openClient(databaseUrl: string | undefined): DatabaseHandle {
   const target = databaseTarget(databaseUrl);
   if (target.provider === "postgresql") {
     const adapter = new PrismaPg(

@@ -12,7 +12,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { startAttentiveStandIn } from "../../test/stand-ins/attentive";
-import { openDatabase } from "../db.server";
+import { closeDatabase, openDatabase } from "../db.server";
 
 const root = new URL("../../", import.meta.url).pathname;
 const SHOP = "demo-shop.myshopify.com";
@@ -135,7 +135,7 @@ async function main() {
       async () => ((await prisma.delivery.count({ where: { status: { in: ["pending", "sending"] } } })) === 0 ? true : null),
       30_000,
     );
-    await prisma.$disconnect();
+    await closeDatabase(prisma);
 
     step(`Attentive received ${standIn.received.length} createCustomEvent request(s):`);
     for (const event of standIn.received) {

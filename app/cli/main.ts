@@ -1,5 +1,5 @@
 /** `npm run cli -- <command>`: see USAGE in commands.ts and README. */
-import { database } from "~/db.server";
+import { closeDatabase, database } from "~/db.server";
 import { ConfigurationError, readEnv } from "~/env.server";
 import { SecretKeyError, secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { CliError, runCommand } from "./commands";
@@ -18,7 +18,7 @@ async function main(): Promise<number> {
         runWorker: runStandaloneWorker,
       });
     } finally {
-      await prisma.$disconnect();
+      await closeDatabase(prisma);
     }
     return 0;
   } catch (error) {

@@ -3,17 +3,15 @@
  * transaction, answer 200. Attentive is never called here: sending happens in the
  * delivery worker. Anything that prevents recording answers non-2xx so Shopify retries.
  */
-import { randomUUID } from "node:crypto";
-import type { Database } from "~/db.server";
-import { externalEventId } from "~/delivery/external-event-id";
+import { ingestStoreOf, type Database } from "~/db.server";
 import { logger } from "~/logger.server";
 import { isMappableTopic } from "~/mapping/types";
-import { enabledMappingsFor } from "~/models/Mapping.server";
-import { ensureShop, isUniqueViolation, markUninstalled } from "~/models/Shop.server";
+import { ensureShop, markUninstalled } from "~/models/Shop.server";
 import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
 import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
+import type { IngestRow } from "./ingest-store.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
 
 /** Shopify order bodies with hundreds of lines stay well under this. */
@@ -121,50 +119,30 @@ export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWe
     return { kind: "handled" };
   }
 
-  const topic = webhook.topic;
-  await ensureShop(prisma, webhook.shop);
-  const identity = eventIdentity(topic, webhook.body, { eventId: webhook.eventId ?? null, webhookId: webhook.webhookId });
+  const identity = eventIdentity(webhook.topic, webhook.body, { eventId: webhook.eventId ?? null, webhookId: webhook.webhookId });
   const triggeredAt = parseDate(webhook.triggeredAt);
-  const occurredAt = occurredAtFor(topic, webhook.body, triggeredAt ?? now);
-  const mappings = await enabledMappingsFor(prisma, webhook.shop, topic);
-  const webhookRecordId = randomUUID();
-  try {
-    await prisma.$transaction([
-      prisma.webhook.create({
-        data: {
-          id: webhookRecordId,
-          shop: webhook.shop,
-          topic,
-          eventKey: identity.eventKey,
-          webhookId: webhook.webhookId,
-          eventId: webhook.eventId ?? null,
-          apiVersion: webhook.apiVersion,
-          triggeredAt,
-          receivedAt: now,
-          orderId: identity.orderId,
-          body: webhook.text,
-        },
-      }),
-      prisma.delivery.createMany({
-        data: mappings.map((mapping) => ({
-          shop: webhook.shop,
-          webhookRecordId,
-          mappingId: mapping.id,
-          topic,
-          eventType: mapping.eventType,
-          externalEventId: externalEventId({ shop: webhook.shop, topic, eventKey: identity.eventKey, mappingId: mapping.id }),
-          status: "pending",
-          nextAttemptAt: now,
-          occurredAt,
-          createdAt: now,
-        })),
-      }),
-    ]);
-  } catch (error) {
-    if (isUniqueViolation(error)) return { kind: "duplicate" };
-    throw error;
+  const row: IngestRow = {
+    shop: webhook.shop,
+    topic: webhook.topic,
+    eventKey: identity.eventKey,
+    webhookId: webhook.webhookId,
+    eventId: webhook.eventId ?? null,
+    apiVersion: webhook.apiVersion,
+    triggeredAt,
+    receivedAt: now,
+    orderId: identity.orderId,
+    occurredAt: occurredAtFor(webhook.topic, webhook.body, triggeredAt ?? now),
+    body: webhook.text,
+  };
+  const store = ingestStoreOf(prisma);
+  let result = await store.record(row);
+  if (result.kind === "unseeded") {
+    // The shop's first webhook (or first since its data was erased): create it with its default mappings.
+    await ensureShop(prisma, webhook.shop);
+    result = await store.record(row);
+    if (result.kind === "unseeded") throw new Error(`Shop ${webhook.shop} has no default mappings after creating them`);
   }
-  return { kind: "recorded", webhookRecordId, deliveries: mappings.length };
+  return result;
 }
 
 function parseDate(value: string | undefined): Date | null {

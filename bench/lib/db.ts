@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
-import { openDatabase, type Database } from "~/db.server";
+import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { connectAttentive } from "~/models/Shop.server";
 import { createSecretBox } from "~/secrets/secret-box.server";
 import { BIN, ROOT, RUN_ID, SCRATCH, run } from "./common";
@@ -161,7 +161,7 @@ export async function seedShops(db: BenchDb, shops: ShopSpec[], encryptionKey: s
     const mappings = await prisma.mapping.findMany({ where: { topic: "orders/fulfilled" }, select: { id: true, shop: true } });
     return new Map(mappings.map((row) => [row.shop, row.id]));
   } finally {
-    await prisma.$disconnect();
+    await closeDatabase(prisma);
   }
 }
 
@@ -170,7 +170,7 @@ export async function withPrisma<T>(db: BenchDb, work: (prisma: Database) => Pro
   try {
     return await work(prisma);
   } finally {
-    await prisma.$disconnect();
+    await closeDatabase(prisma);
   }
 }
 

@@ -5,7 +5,7 @@
  *
  * node --import tsx bench/scenarios/prune-child.ts <DATABASE_URL> <cut-off ISO> <batch size, 0 = one statement>
  */
-import { openDatabase } from "~/db.server";
+import { closeDatabase, openDatabase } from "~/db.server";
 
 const [url, cutOff, batchArg] = process.argv.slice(2);
 const before = new Date(cutOff ?? "");
@@ -23,4 +23,4 @@ if (batch <= 0) {
   }
 }
 console.log(JSON.stringify({ deleted, ms: performance.now() - t0 }));
-await prisma.$disconnect();
+await closeDatabase(prisma);

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type Response as PageResponse } from "playwright-core";
 import { afterAll, beforeAll, describe, inject } from "vitest";
-import { openDatabase, type Database } from "~/db.server";
+import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { markInstalled } from "~/models/Shop.server";
 import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
 import { Session } from "@shopify/shopify-api";
@@ -245,7 +245,7 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
 
     await runOrFail("npm", ["run", "--silent", "setup"], childEnv, "npm run setup");
     const { prisma: db } = openDatabase(databaseUrl);
-    cleanups.push(() => db.$disconnect());
+    cleanups.push(() => closeDatabase(db));
 
     if (options.installed !== false) {
       // What token exchange and the afterAuth hook would leave behind, so authenticate.admin never calls Shopify.

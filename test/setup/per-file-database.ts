@@ -3,13 +3,13 @@
  * exposed as DATABASE_URL before any app module opens it.
  */
 import { afterAll } from "vitest";
-import { database } from "~/db.server";
+import { closeDatabase, database } from "~/db.server";
 import { createTestDatabase } from "../support/test-database";
 
 const testDatabase = await createTestDatabase();
 process.env.DATABASE_URL = testDatabase.url;
 
 afterAll(async () => {
-  await database().prisma.$disconnect();
+  await closeDatabase(database().prisma);
   await testDatabase.drop();
 });

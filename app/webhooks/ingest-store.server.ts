@@ -1,0 +1,316 @@
+/**
+ * The write behind every commerce webhook, on the database driver itself rather than
+ * through Prisma (decision 007): the per-query cost of Prisma's query compiler was
+ * most of the webhook path's CPU (docs/performance.md). Everything else in the app
+ * stays on Prisma; these few statements are written against the same schema, and
+ * the pipeline tests read back through Prisma what they wrote.
+ *
+ * One call records the webhook and one pending delivery per enabled mapping of its
+ * shop and topic, atomically, or finds the event already recorded. A shop whose
+ * default mappings were never created is reported as such; the caller creates them
+ * (rare: once per shop) and calls again.
+ */
+import Sqlite from "better-sqlite3";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import type { DatabaseTarget } from "~/db/database-url";
+import { externalEventId } from "~/delivery/external-event-id";
+
+export interface IngestRow {
+  shop: string;
+  topic: string;
+  eventKey: string;
+  webhookId: string;
+  eventId: string | null;
+  apiVersion: string;
+  triggeredAt: Date | null;
+  receivedAt: Date;
+  orderId: string | null;
+  occurredAt: Date | null;
+  body: string;
+}
+
+export type IngestResult =
+  | { kind: "recorded"; webhookRecordId: string; deliveries: number }
+  | { kind: "duplicate" }
+  | { kind: "unseeded" };
+
+export interface IngestStore {
+  record(row: IngestRow): Promise<IngestResult>;
+  close(): Promise<void>;
+}
+
+interface MappingRef {
+  id: string;
+  eventType: string;
+}
+
+function deliveryRows(row: IngestRow, webhookRecordId: string, mappings: readonly MappingRef[]) {
+  return mappings.map((mapping) => ({
+    id: randomUUID(),
+    mappingId: mapping.id,
+    eventType: mapping.eventType,
+    externalEventId: externalEventId({ shop: row.shop, topic: row.topic, eventKey: row.eventKey, mappingId: mapping.id }),
+    webhookRecordId,
+  }));
+}
+
+export interface IngestStoreOptions {
+  /** How long a webhook may wait for SQLite's write lock (held by another connection) before it is refused. */
+  sqliteLockWaitMs?: number;
+}
+
+export function openIngestStore(target: DatabaseTarget, options: IngestStoreOptions = {}): IngestStore {
+  return target.provider === "sqlite"
+    ? new SqliteIngestStore(target.file, options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
+    : new PostgresIngestStore(target.url, target.schema);
+}
+
+/** Well inside Shopify's 5 s, so a refused webhook is answered 503 (and retried) rather than timed out. */
+const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
+
+/** Prisma's better-sqlite3 adapter stores DateTime as ISO 8601 with "+00:00"; so do we. */
+function sqliteDate(date: Date | null): string | null {
+  return date === null ? null : date.toISOString().replace("Z", "+00:00");
+}
+
+interface Pending {
+  row: IngestRow;
+  since: number;
+  resolve: (result: IngestResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * SQLite: webhooks that arrive in the same turn of the event loop share one
+ * transaction, so one commit (one WAL write) covers all of them, and each is answered
+ * only after that commit. The transaction runs synchronously, so it never holds the
+ * write lock while other code of this process runs; when another connection (Prisma's,
+ * in a transaction of its own) holds it, the group is tried again a millisecond later
+ * instead of blocking the event loop in a busy wait.
+ */
+class SqliteIngestStore implements IngestStore {
+  private readonly db: Sqlite.Database;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private readonly shopSeeded: Sqlite.Statement<[string], { mappingsSeeded: number }>;
+  private readonly mappings: Sqlite.Statement<[string, string], MappingRef>;
+  private readonly insertWebhook: Sqlite.Statement<unknown[]>;
+  private readonly insertDelivery: Sqlite.Statement<unknown[]>;
+  private readonly writeGroup: Sqlite.Transaction<(group: Pending[]) => IngestResult[]>;
+
+  constructor(
+    file: string,
+    private readonly lockWaitMs: number,
+  ) {
+    this.db = new Sqlite(file, { timeout: 0 });
+    this.db.pragma("journal_mode = WAL");
+    this.shopSeeded = this.db.prepare(`SELECT "mappingsSeeded" FROM "Shop" WHERE domain = ?`);
+    this.mappings = this.db.prepare(
+      `SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC`,
+    );
+    this.insertWebhook = this.db.prepare(
+      `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop, topic, "eventKey") DO NOTHING`,
+    );
+    this.insertDelivery = this.db.prepare(
+      `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
+         "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt")
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?)`,
+    );
+    this.writeGroup = this.db.transaction((group: Pending[]) => group.map((pending) => this.writeOne(pending.row)));
+  }
+
+  record(row: IngestRow): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, since: Date.now(), resolve, reject });
+      this.schedule(0);
+    });
+  }
+
+  private schedule(delayMs: number) {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const run = () => {
+      this.scheduled = false;
+      this.flush();
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
+  }
+
+  private flush() {
+    const group = this.queue;
+    if (group.length === 0) return;
+    this.queue = [];
+    let results: IngestResult[];
+    try {
+      results = this.writeGroup.immediate(group);
+    } catch (error) {
+      if (isBusy(error)) {
+        const now = Date.now();
+        const waiting = group.filter((pending) => {
+          if (now - pending.since < this.lockWaitMs) return true;
+          pending.reject(error);
+          return false;
+        });
+        this.queue = [...waiting, ...this.queue];
+        this.schedule(1);
+        return;
+      }
+      if (group.length > 1) {
+        // One webhook's row failed the group: write each on its own so only that one is refused.
+        for (const pending of group) this.flushOne(pending);
+        return;
+      }
+      group[0]!.reject(error);
+      return;
+    }
+    group.forEach((pending, i) => pending.resolve(results[i]!));
+  }
+
+  private flushOne(pending: Pending) {
+    try {
+      const [result] = this.writeGroup.immediate([pending]);
+      pending.resolve(result!);
+    } catch (error) {
+      if (isBusy(error)) {
+        this.queue.unshift(pending);
+        this.schedule(1);
+      } else pending.reject(error);
+    }
+  }
+
+  private writeOne(row: IngestRow): IngestResult {
+    const seeded = this.shopSeeded.get(row.shop);
+    if (!seeded || seeded.mappingsSeeded !== 1) return { kind: "unseeded" };
+    const webhookRecordId = randomUUID();
+    const receivedAt = sqliteDate(row.receivedAt);
+    const inserted = this.insertWebhook.run(
+      webhookRecordId,
+      row.shop,
+      row.topic,
+      row.eventKey,
+      row.webhookId,
+      row.eventId,
+      row.apiVersion,
+      sqliteDate(row.triggeredAt),
+      receivedAt,
+      row.orderId,
+      row.body,
+    );
+    if (inserted.changes === 0) return { kind: "duplicate" };
+    const deliveries = deliveryRows(row, webhookRecordId, this.mappings.all(row.shop, row.topic));
+    const occurredAt = sqliteDate(row.occurredAt);
+    for (const delivery of deliveries) {
+      this.insertDelivery.run(
+        delivery.id,
+        row.shop,
+        webhookRecordId,
+        delivery.mappingId,
+        row.topic,
+        delivery.eventType,
+        delivery.externalEventId,
+        receivedAt,
+        occurredAt,
+        receivedAt,
+        receivedAt,
+      );
+    }
+    return { kind: "recorded", webhookRecordId, deliveries: deliveries.length };
+  }
+
+  async close() {
+    while (this.queue.length > 0 || this.scheduled) await new Promise((resolve) => setTimeout(resolve, 5));
+    this.db.close();
+  }
+}
+
+/** The columns are TIMESTAMP(3) without time zone holding UTC, as Prisma writes them. */
+function pgTimestamp(date: Date | null): string | null {
+  return date === null ? null : date.toISOString().slice(0, -1);
+}
+
+function isBusy(error: unknown): boolean {
+  return typeof error === "object" && error !== null && "code" in error && (error.code === "SQLITE_BUSY" || error.code === "SQLITE_LOCKED");
+}
+
+/**
+ * PostgreSQL: two statements per webhook on a pool of its own. The first reads the
+ * shop's seeded flag and its enabled mappings; the second inserts the webhook (or
+ * nothing, if the event is already recorded) and its deliveries in one statement, so
+ * it commits as a whole. PostgreSQL groups concurrent commits itself.
+ */
+class PostgresIngestStore implements IngestStore {
+  private readonly pool: pg.Pool;
+
+  constructor(url: string, schema: string | undefined) {
+    const connection = new URL(url);
+    connection.searchParams.delete("schema");
+    this.pool = new pg.Pool({
+      connectionString: connection.toString(),
+      max: 10,
+      connectionTimeoutMillis: 3_000,
+      // A CLI command that recorded a webhook must not wait for idle connections to exit.
+      allowExitOnIdle: true,
+      ...(schema ? { options: `-c search_path="${schema.replaceAll('"', '""')}"` } : {}),
+    });
+    // An idle connection that the server closed must not crash the process.
+    this.pool.on("error", () => {});
+  }
+
+  async record(row: IngestRow): Promise<IngestResult> {
+    const lookup = await this.pool.query<{ seeded: boolean; id: string | null; eventType: string | null }>({
+      name: "ingest-mappings",
+      text: `SELECT s."mappingsSeeded" AS seeded, m.id, m."eventType"
+             FROM "Shop" s LEFT JOIN "Mapping" m ON m.shop = s.domain AND m.topic = $2 AND m.enabled
+             WHERE s.domain = $1 ORDER BY m.position ASC`,
+      values: [row.shop, row.topic],
+    });
+    if (lookup.rows.length === 0 || !lookup.rows[0]!.seeded) return { kind: "unseeded" };
+    const mappings = lookup.rows.flatMap((r) => (r.id !== null && r.eventType !== null ? [{ id: r.id, eventType: r.eventType }] : []));
+    const webhookRecordId = randomUUID();
+    const deliveries = deliveryRows(row, webhookRecordId, mappings);
+    const written = await this.pool.query<{ recorded: boolean; deliveries: number }>({
+      name: "ingest-write",
+      text: `WITH w AS (
+               INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               ON CONFLICT (shop, topic, "eventKey") DO NOTHING
+               RETURNING id
+             ), d AS (
+               INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
+                 "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt")
+               SELECT x.id, $2, w.id, x."mappingId", $3, x."eventType", x."externalEventId", 'pending', 0, $9, $12, false, $9, $9
+               FROM w, unnest($13::text[], $14::text[], $15::text[], $16::text[]) AS x(id, "mappingId", "eventType", "externalEventId")
+               RETURNING 1
+             )
+             SELECT EXISTS (SELECT 1 FROM w) AS recorded, (SELECT count(*) FROM d)::int AS deliveries`,
+      values: [
+        webhookRecordId,
+        row.shop,
+        row.topic,
+        row.eventKey,
+        row.webhookId,
+        row.eventId,
+        row.apiVersion,
+        pgTimestamp(row.triggeredAt),
+        pgTimestamp(row.receivedAt),
+        row.orderId,
+        row.body,
+        pgTimestamp(row.occurredAt),
+        deliveries.map((d) => d.id),
+        deliveries.map((d) => d.mappingId),
+        deliveries.map((d) => d.eventType),
+        deliveries.map((d) => d.externalEventId),
+      ],
+    });
+    const result = written.rows[0]!;
+    if (!result.recorded) return { kind: "duplicate" };
+    return { kind: "recorded", webhookRecordId, deliveries: result.deliveries };
+  }
+
+  async close() {
+    await this.pool.end();
+  }
+}

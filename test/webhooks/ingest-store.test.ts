@@ -1,0 +1,151 @@
+/**
+ * The driver-level webhook write (decision 007) on the test file's real database
+ * (SQLite by default, PostgreSQL with TEST_DATABASE=postgresql), read back through
+ * Prisma as the rest of the app reads it.
+ */
+import Sqlite from "better-sqlite3";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { database, db } from "~/db.server";
+import { externalEventId } from "~/delivery/external-event-id";
+import { ensureShop } from "~/models/Shop.server";
+import { openIngestStore, type IngestRow } from "~/webhooks/ingest-store.server";
+
+const SHOP = "ingest-store.myshopify.com";
+const store = openIngestStore(database().target);
+afterAll(() => store.close());
+
+function row(n: number, overrides: Partial<IngestRow> = {}): IngestRow {
+  return {
+    shop: SHOP,
+    topic: "orders/fulfilled",
+    eventKey: `gid://shopify/Order/${n}`,
+    webhookId: `webhook-${n}`,
+    eventId: `event-${n}`,
+    apiVersion: "2026-10",
+    triggeredAt: new Date("2026-11-27T10:00:00.123Z"),
+    receivedAt: new Date("2026-11-27T10:00:01.456Z"),
+    orderId: String(n),
+    occurredAt: new Date("2026-11-27T09:59:59.789Z"),
+    body: JSON.stringify({ id: n }),
+    ...overrides,
+  };
+}
+
+beforeEach(async () => {
+  await db().delivery.deleteMany();
+  await db().webhook.deleteMany();
+});
+
+describe("the webhook write", () => {
+  it("says a shop without its default mappings is unseeded, and writes nothing", async () => {
+    expect(await store.record(row(1, { shop: "new-shop.myshopify.com" }))).toEqual({ kind: "unseeded" });
+    expect(await db().webhook.count()).toBe(0);
+  });
+
+  it("records the webhook and one pending delivery per enabled mapping, in position order, as Prisma reads them", async () => {
+    await ensureShop(db(), SHOP);
+    const mappings = await db().mapping.findMany({ where: { shop: SHOP, topic: "orders/fulfilled" }, orderBy: { position: "asc" } });
+    // A second, later mapping for the topic, and a disabled one that must get no delivery.
+    const second = await db().mapping.create({
+      data: { shop: SHOP, position: 50, topic: "orders/fulfilled", eventType: "Second", properties: "{}" },
+    });
+    await db().mapping.create({
+      data: { shop: SHOP, position: 51, topic: "orders/fulfilled", eventType: "Off", enabled: false, properties: "{}" },
+    });
+    const result = await store.record(row(7));
+    expect(result).toMatchObject({ kind: "recorded", deliveries: mappings.length + 1 });
+
+    const webhook = await db().webhook.findFirstOrThrow({ include: { deliveries: true } });
+    expect(webhook).toMatchObject({
+      shop: SHOP,
+      topic: "orders/fulfilled",
+      eventKey: "gid://shopify/Order/7",
+      webhookId: "webhook-7",
+      eventId: "event-7",
+      apiVersion: "2026-10",
+      orderId: "7",
+      body: '{"id":7}',
+    });
+    // Dates come back exactly: the same format (SQLite) and the same UTC wall time (PostgreSQL) as Prisma's.
+    expect(webhook.triggeredAt?.toISOString()).toBe("2026-11-27T10:00:00.123Z");
+    expect(webhook.receivedAt.toISOString()).toBe("2026-11-27T10:00:01.456Z");
+    const eventTypes = webhook.deliveries.map((delivery) => delivery.eventType).sort();
+    expect(eventTypes).toEqual([...mappings.map((mapping) => mapping.eventType), second.eventType].sort());
+    for (const delivery of webhook.deliveries) {
+      expect(delivery).toMatchObject({ status: "pending", attempts: 0, stale: false, shop: SHOP, topic: "orders/fulfilled" });
+      expect(delivery.externalEventId).toBe(
+        externalEventId({ shop: SHOP, topic: "orders/fulfilled", eventKey: "gid://shopify/Order/7", mappingId: delivery.mappingId }),
+      );
+      expect(delivery.occurredAt?.toISOString()).toBe("2026-11-27T09:59:59.789Z");
+      expect(delivery.nextAttemptAt.toISOString()).toBe("2026-11-27T10:00:01.456Z");
+    }
+    // The worker's claim compares nextAttemptAt with now through Prisma: the delivery must be due.
+    expect(await db().delivery.count({ where: { status: "pending", nextAttemptAt: { lte: new Date("2026-11-27T10:00:02Z") } } })).toBe(
+      webhook.deliveries.length,
+    );
+    expect(await db().delivery.count({ where: { nextAttemptAt: { lte: new Date("2026-11-27T10:00:01Z") } } })).toBe(0);
+  });
+
+  it("records many at once, and the same event sent many times at once exactly once", async () => {
+    await ensureShop(db(), SHOP);
+    const results = await Promise.all([
+      ...Array.from({ length: 60 }, (_, i) => store.record(row(1000 + i))),
+      ...Array.from({ length: 20 }, (_, i) => store.record(row(5, { webhookId: `redelivery-${i}` }))),
+    ]);
+    expect(results.filter((result) => result.kind === "recorded")).toHaveLength(61);
+    expect(results.filter((result) => result.kind === "duplicate")).toHaveLength(19);
+    expect(await db().webhook.count()).toBe(61);
+    expect(await db().webhook.count({ where: { eventKey: "gid://shopify/Order/5" } })).toBe(1);
+  });
+
+  it("refuses only the webhook whose row the database rejects, not the others written with it", async () => {
+    await ensureShop(db(), SHOP);
+    const results = await Promise.allSettled([
+      store.record(row(21)),
+      store.record(row(22, { body: null as unknown as string })),
+      store.record(row(23)),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((await db().webhook.findMany({ select: { orderId: true }, orderBy: { orderId: "asc" } })).map((w) => w.orderId)).toEqual(["21", "23"]);
+  });
+});
+
+describe.runIf(database().target.provider === "sqlite")("the webhook write while another connection holds SQLite's write lock", () => {
+  function holdWriteLock() {
+    const target = database().target;
+    if (target.provider !== "sqlite") throw new Error("SQLite only");
+    const other = new Sqlite(target.file);
+    other.exec("BEGIN IMMEDIATE");
+    return () => {
+      other.exec("COMMIT");
+      other.close();
+    };
+  }
+
+  it("waits for the lock without blocking the event loop, then records", async () => {
+    await ensureShop(db(), SHOP);
+    const release = holdWriteLock();
+    const recording = store.record(row(31));
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 10);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    clearInterval(ticker);
+    expect(ticks).toBeGreaterThanOrEqual(10);
+    expect(await db().webhook.count()).toBe(0);
+    release();
+    expect(await recording).toMatchObject({ kind: "recorded" });
+  });
+
+  it("refuses a webhook whose wait passes the limit, so it is answered 503 and Shopify retries", async () => {
+    await ensureShop(db(), SHOP);
+    const impatient = openIngestStore(database().target, { sqliteLockWaitMs: 100 });
+    const release = holdWriteLock();
+    try {
+      await expect(impatient.record(row(41))).rejects.toMatchObject({ code: "SQLITE_BUSY" });
+    } finally {
+      release();
+      await impatient.close();
+    }
+    expect(await db().webhook.count()).toBe(0);
+  });
+});
