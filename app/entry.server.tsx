@@ -10,6 +10,10 @@ import { addDocumentResponseHeaders } from "./shopify.server";
 
 export const streamTimeout = 5000;
 
+// The production server (app/serve.ts) answers POST /webhooks/commerce with this, ahead of
+// Remix, from the same module graph as the routes and the embedded worker (decision 007).
+export { handleCommerceWebhook } from "./webhooks/route.server";
+
 // `npm start` runs the delivery worker in the web process unless DELIVERY_WORKER=off
 // (then run `npm run cli -- worker` separately, as many as needed).
 if (env().DELIVERY_WORKER === "embedded") {

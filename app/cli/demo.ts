@@ -13,6 +13,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { startAttentiveStandIn } from "../../test/stand-ins/attentive";
 import { closeDatabase, openDatabase } from "../db.server";
+import { productionServerCommand } from "./serve-command";
 
 const root = new URL("../../", import.meta.url).pathname;
 const SHOP = "demo-shop.myshopify.com";
@@ -89,7 +90,8 @@ async function main() {
 
     step(`Starting the app with its embedded delivery worker on ${appUrl}; Attentive stand-in on ${standIn.origin}`);
     // The binary itself, not through npx, so that stopping it stops the server.
-    app = spawn(join(root, "node_modules", ".bin", "remix-serve"), ["./build/server/index.js"], {
+    const server = productionServerCommand(root, "./build/server/index.js");
+    app = spawn(server.command, server.args, {
       cwd: root,
       env,
       stdio: ["ignore", "inherit", "inherit"],

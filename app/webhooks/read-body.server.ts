@@ -1,12 +1,12 @@
-/** Reads a request body as text, refusing (413) before buffering more than `maxBytes`. */
+/** Reads a request body's bytes, refusing (413) before buffering more than `maxBytes`. */
 export class BodyTooLargeError extends Error {
   override name = "BodyTooLargeError";
 }
 
-export async function readBodyWithLimit(request: Request, maxBytes: number): Promise<string> {
+export async function readBodyWithLimit(request: Request, maxBytes: number): Promise<Buffer> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > maxBytes) throw new BodyTooLargeError(`body of ${declared} bytes`);
-  if (!request.body) return "";
+  if (!request.body) return Buffer.alloc(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -20,5 +20,5 @@ export async function readBodyWithLimit(request: Request, maxBytes: number): Pro
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks, total).toString("utf8");
+  return Buffer.concat(chunks, total);
 }

@@ -4,7 +4,8 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
-import { BIN, type Child, freePort, startChild, waitFor } from "./common";
+import { productionServerCommand } from "~/cli/serve-command";
+import { type Child, freePort, ROOT, startChild, waitFor } from "./common";
 import { BENCH_BUILD_DIRECTORY } from "./paths";
 
 export const APP_SECRET = `bench-secret-${randomBytes(8).toString("hex")}`;
@@ -55,7 +56,8 @@ export interface AppHandle extends Child {
 
 export async function startApp(options: AppOptions): Promise<AppHandle> {
   const port = await freePort();
-  const child = startChild(options.name, join(BIN, "remix-serve"), [join(BENCH_BUILD_DIRECTORY, "server", "index.js")], { env: appEnv(options, port) });
+  const server = productionServerCommand(ROOT, join(BENCH_BUILD_DIRECTORY, "server", "index.js"));
+  const child = startChild(options.name, server.command, server.args, { env: appEnv(options, port) });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     `${options.name} to answer`,

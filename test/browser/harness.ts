@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page, type Response as PageResponse } from "playwright-core";
 import { afterAll, beforeAll, describe, inject } from "vitest";
+import { productionServerCommand } from "~/cli/serve-command";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { markInstalled } from "~/models/Shop.server";
 import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
@@ -264,8 +265,9 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
     }
 
     let appOutput = "";
-    // remix-serve itself (not npx), detached: its process group is stopped as a whole.
-    const server = spawn(join(REPO_ROOT, "node_modules", ".bin", "remix-serve"), ["build/server/index.js"], {
+    // The production server as `npm start` runs it, detached: its process group is stopped as a whole.
+    const serverCommand = productionServerCommand(REPO_ROOT, "build/server/index.js");
+    const server = spawn(serverCommand.command, serverCommand.args, {
       cwd: dir,
       env: childEnv,
       detached: true,

@@ -1,8 +1,9 @@
 /**
  * The app as a real process for the crash and outage suites: an HTTP server that answers
- * Shopify webhooks with the production webhook action (HMAC, record, 200/503) and runs the
- * embedded delivery worker exactly as `npm start` does (startEmbeddedWorker). Only the HTTP
- * shell differs from remix-serve: a production build takes a minute and other suites share
+ * Shopify webhooks with the production webhook handlers (HMAC, record, 200/503; commerce
+ * webhooks by the same Node handler app/serve.ts routes them to) and runs the embedded
+ * delivery worker exactly as `npm start` does (startEmbeddedWorker). Only the HTTP shell
+ * differs from app/serve.ts: a production build takes a minute and other suites share
  * build/, while what a crash can break lives in the ingest and worker code used here.
  *
  * Test-only knobs (the production defaults would make each crash recovery wait a minute):
@@ -25,10 +26,15 @@ const knobs = z
 async function main() {
   // Validates the environment first: production refuses to start without its secrets.
   const config = env();
-  const { webhookAction } = await import("~/webhooks/route.server");
+  const { webhookAction, handleCommerceWebhook } = await import("~/webhooks/route.server");
   const { startEmbeddedWorker } = await import("~/delivery/runtime.server");
 
   const server = createServer((req, res) => {
+    // As app/serve.ts does in production: the commerce path straight from Node's server.
+    if (req.method === "POST" && req.url === "/webhooks/commerce") {
+      handleCommerceWebhook(req, res);
+      return;
+    }
     handle(req, res, webhookAction).catch((error: unknown) => {
       logger.error({ err: error instanceof Error ? error.message : String(error) }, "request crashed");
       if (!res.headersSent) res.writeHead(500);
