@@ -15,6 +15,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
+import { closeDriver, openDriver, type Driver } from "./db/driver.server";
+import { openOutcomeStore, type OutcomeStore } from "./delivery/outcome-store.server";
 import { openIngestStore, type IngestStore } from "./webhooks/ingest-store.server";
 
 export type Database = PrismaClient;
@@ -45,30 +47,51 @@ export interface DatabaseHandle {
   target: DatabaseTarget;
 }
 
-/** Where each client's database is, so the webhook write can reach it through its driver. */
+/** Where each client's database is, so the hot-path writes can reach it through its driver. */
 const targets = new WeakMap<Database, DatabaseTarget>();
-const ingestStores = new WeakMap<Database, IngestStore>();
 
-/**
- * The driver-level webhook write (decision 007) for the same database as this client,
- * opened on first use.
- */
-export function ingestStoreOf(prisma: Database): IngestStore {
-  let store = ingestStores.get(prisma);
-  if (!store) {
+interface DriverWrites {
+  driver: Driver;
+  ingest: IngestStore;
+  outcomes: OutcomeStore;
+}
+const driverWrites = new WeakMap<Database, DriverWrites>();
+
+/** The driver connection beside this client, and the writes done on it, opened on first use. */
+function writesOf(prisma: Database): DriverWrites {
+  let writes = driverWrites.get(prisma);
+  if (!writes) {
     const target = targets.get(prisma);
     if (!target) throw new Error("This Prisma client was not opened by openDatabase(): its database is unknown.");
-    store = openIngestStore(target);
-    ingestStores.set(prisma, store);
+    const driver = openDriver(target);
+    writes = { driver, ingest: openIngestStore(driver), outcomes: openOutcomeStore(driver) };
+    driverWrites.set(prisma, writes);
   }
-  return store;
+  return writes;
 }
 
-/** Disconnects the client and closes its webhook write connection, if one was opened. */
+/** The driver-level webhook write (decision 007) for the same database as this client. */
+export function ingestStoreOf(prisma: Database): IngestStore {
+  return writesOf(prisma).ingest;
+}
+
+/** The driver-level write of delivery outcomes, for the same database as this client. */
+export function outcomeStoreOf(prisma: Database): OutcomeStore {
+  return writesOf(prisma).outcomes;
+}
+
+/** Disconnects the client and closes its driver connection, once the writes asked of it are done. */
 export async function closeDatabase(prisma: Database): Promise<void> {
-  const store = ingestStores.get(prisma);
-  ingestStores.delete(prisma);
-  await Promise.all([prisma.$disconnect(), store?.close()]);
+  const writes = driverWrites.get(prisma);
+  driverWrites.delete(prisma);
+  await Promise.all([
+    prisma.$disconnect(),
+    writes &&
+      (async () => {
+        await Promise.all([writes.ingest.drain(), writes.outcomes.drain()]);
+        await closeDriver(writes.driver);
+      })(),
+  ]);
 }
 
 export function openDatabase(databaseUrl: string | undefined): DatabaseHandle {

@@ -5,9 +5,11 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 export const WINDOW_MS = 1_000;
 /** Added to the window for clock granularity on either side. */
 export const WINDOW_GUARD_MS = 10;
-/** A 429 cuts the shop's share of the key to this fraction; answers with room restore it slowly. */
-const RATE_LIMITED_SHARE = 0.7;
-const RECOVERY_PER_ANSWER = 0.005;
+/** A 429 cuts the shop's share of the key by this factor (to no less than MIN_SHARE)... */
+const RATE_LIMITED_CUT = 0.7;
+const MIN_SHARE = 0.1;
+/** ...and it grows back by this much per second: from the minimum to all of it in under 2 s. */
+const SHARE_RECOVERY_PER_SECOND = 0.5;
 
 interface Send {
   sentAt: number;
@@ -22,10 +24,12 @@ interface ShopPace {
   /** This shop's recent sends, oldest first, at most `limit` of them. */
   recent: Send[];
   limit: number | undefined;
-  /** Share of the limit this worker aims for (1 = all of it), lowered after a 429. */
-  share: number;
-  /** Requests per window other clients of the same key were seen to use. */
+  /** Share of the limit aimed for (1 = all of it) right after the last 429, and when that was. */
+  shareAtCut: number;
+  cutAt: number;
+  /** Requests per window other clients of the same key were last seen to use, and when. */
   foreign: number;
+  foreignAt: number;
   waiting: number;
 }
 
@@ -52,8 +56,8 @@ const FORGET_AFTER_MS = 60_000;
  *
  * What Attentive's answers say adapts this: `x-ratelimit-limit` sets the limit, and when
  * `x-ratelimit-remaining` shows fewer requests left than this shop's own sends explain,
- * another client shares the key and its share is left free. A 429 (something else
- * again) lowers the shop's share, which answers with room slowly restore.
+ * another client shares the key and its share is left free (for as long as it is seen).
+ * A 429 (something else again) lowers the shop's share, which grows back within seconds.
  */
 export class Pacing {
   private readonly shops = new Map<string, ShopPace>();
@@ -116,17 +120,28 @@ export class Pacing {
 
   private budgetOf(pace: ShopPace): number {
     const limit = pace.limit ?? this.defaultLimit;
-    return Math.max(1, Math.floor(Math.max(1, limit - pace.foreign) * pace.share));
+    const now = this.clock();
+    return Math.max(1, Math.floor(Math.max(1, limit - this.foreignOf(pace, now)) * this.shareOf(pace, now)));
+  }
+
+  private shareOf(pace: ShopPace, now: number): number {
+    return Math.min(1, pace.shareAtCut + ((now - pace.cutAt) / 1_000) * SHARE_RECOVERY_PER_SECOND);
+  }
+
+  /** What another client was seen using expires a window after it was last seen. */
+  private foreignOf(pace: ShopPace, now: number): number {
+    return now - pace.foreignAt <= WINDOW_MS ? pace.foreign : 0;
   }
 
   private learn(pace: ShopPace, send: Send, answer: RateLimitAnswer) {
     if (answer.limit && answer.limit > 0) pace.limit = answer.limit;
     const limit = pace.limit ?? this.defaultLimit;
+    const now = this.clock();
     if (answer.rateLimited) {
-      pace.share = Math.max(0.1, pace.share * RATE_LIMITED_SHARE);
+      pace.shareAtCut = Math.max(MIN_SHARE, this.shareOf(pace, now) * RATE_LIMITED_CUT);
+      pace.cutAt = now;
       return;
     }
-    pace.share = Math.min(1, pace.share + RECOVERY_PER_ANSWER);
     if (answer.remaining === undefined) return;
     // Attentive stamped this request at or before its answer: any of this shop's
     // requests it still counted then was answered after the window before this one was
@@ -137,14 +152,17 @@ export class Pacing {
       if (other.sentAt <= send.answeredAt! && (other.answeredAt === null || other.answeredAt > windowStart)) own++;
     }
     const seenForeign = Math.max(0, limit - answer.remaining - own);
-    // Take in a larger share at once; let a smaller one go a request per answer.
-    pace.foreign = seenForeign >= pace.foreign ? seenForeign : pace.foreign - 1;
+    // A larger share is taken in at once; a smaller one replaces it after half a window.
+    if (seenForeign >= this.foreignOf(pace, now) || now - pace.foreignAt > WINDOW_MS / 2) {
+      pace.foreign = seenForeign;
+      pace.foreignAt = now;
+    }
   }
 
   private pace(shop: string): ShopPace {
     let pace = this.shops.get(shop);
     if (!pace) {
-      pace = { gate: Promise.resolve(), recent: [], limit: undefined, share: 1, foreign: 0, waiting: 0 };
+      pace = { gate: Promise.resolve(), recent: [], limit: undefined, shareAtCut: 1, cutAt: -Infinity, foreign: 0, foreignAt: -Infinity, waiting: 0 };
       this.shops.set(shop, pace);
     }
     return pace;

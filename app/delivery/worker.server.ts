@@ -20,7 +20,7 @@ import {
   sendCustomEvent,
 } from "~/attentive/client.server";
 import { STALE_AFTER_MS } from "~/attentive/rules";
-import type { Database } from "~/db.server";
+import { outcomeStoreOf, type Database } from "~/db.server";
 import { renderMapping } from "~/mapping/render.server";
 import { isMappableTopic } from "~/mapping/types";
 import { claimDueDeliveries, nextDueAt } from "~/models/Delivery.server";
@@ -29,6 +29,7 @@ import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
+import type { OutcomeWrite } from "./outcome-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy";
 
@@ -505,19 +506,26 @@ async function finish(
   outcome: SendOutcome | null,
   sent?: SentRecord,
 ): Promise<void> {
-  const { prisma } = config;
   const now = config.now();
-  const owned = { id: delivery.id, leaseOwner: config.workerId, status: "sending" };
-  const release = { leaseOwner: null, leaseExpiresAt: null, ...sent };
-  let data;
+  const attempt = {
+    number: delivery.attempts,
+    startedAt,
+    durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
+    outcome: result.status === "failed" ? `${result.kind} failure` : result.status,
+    httpStatus: outcome && "httpStatus" in outcome ? (outcome.httpStatus ?? null) : null,
+    error: result.status === "failed" ? result.reason : result.status === "skipped" ? result.reason : null,
+    response: result.status === "skipped" ? null : (result.response ?? null),
+  };
+  const base = { deliveryId: delivery.id, workerId: config.workerId, at: now, attempt, ...(sent ? { sent } : {}) };
+  let data: OutcomeWrite;
   if (result.status === "delivered") {
-    data = { ...release, status: "delivered", finishedAt: now, response: result.response, lastError: null, errorKind: null };
+    data = { ...base, status: "delivered", finishedAt: now, response: result.response, lastError: null, errorKind: null };
   } else if (result.status === "skipped") {
-    data = { ...release, status: "skipped", finishedAt: now, lastError: result.reason, errorKind: null };
+    data = { ...base, status: "skipped", finishedAt: now, lastError: result.reason, errorKind: null };
   } else if (result.kind === "retryable" && delivery.attempts < config.retry.maxAttempts) {
     const delay = retryDelayMs(config.retry, delivery.attempts, config.random, result.retryAfterMs ?? 0);
     data = {
-      ...release,
+      ...base,
       status: "pending",
       nextAttemptAt: new Date(now.getTime() + delay),
       lastError: result.reason,
@@ -529,25 +537,10 @@ async function finish(
       result.kind === "retryable"
         ? `Gave up after ${delivery.attempts} attempts. Last error: ${result.reason} Use Retry when the problem is solved.`
         : result.reason;
-    data = { ...release, status: "failed", finishedAt: now, lastError: reason, errorKind: result.kind, response: result.response ?? null };
+    data = { ...base, status: "failed", finishedAt: now, lastError: reason, errorKind: result.kind, response: result.response ?? null };
   }
-  // The attempt is recorded only by the worker whose lease the result was written under.
-  await prisma.$transaction(async (tx) => {
-    const updated = await tx.delivery.updateMany({ where: owned, data });
-    if (updated.count !== 1) return;
-    await tx.deliveryAttempt.create({
-      data: {
-        deliveryId: delivery.id,
-        number: delivery.attempts,
-        startedAt,
-        durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
-        outcome: result.status === "failed" ? `${result.kind} failure` : result.status,
-        httpStatus: outcome && "httpStatus" in outcome ? (outcome.httpStatus ?? null) : null,
-        error: result.status === "failed" ? result.reason : result.status === "skipped" ? result.reason : null,
-        response: result.status === "skipped" ? null : (result.response ?? null),
-      },
-    });
-  });
+  // Written, with its attempt row, only by the worker whose lease it still is.
+  await outcomeStoreOf(config.prisma).finish(data);
   config.logger.info(
     { deliveryId: delivery.id, shop: delivery.shop, status: data.status, attempt: delivery.attempts },
     "delivery processed",

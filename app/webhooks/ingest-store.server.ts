@@ -10,10 +10,11 @@
  * default mappings were never created is reported as such; the caller creates them
  * (rare: once per shop) and calls again.
  */
-import Sqlite from "better-sqlite3";
+import type Sqlite from "better-sqlite3";
 import { randomUUID } from "node:crypto";
-import pg from "pg";
-import type { DatabaseTarget } from "~/db/database-url";
+import type pg from "pg";
+import type { Driver } from "~/db/driver.server";
+import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
 import { externalEventId } from "~/delivery/external-event-id";
 
 export interface IngestRow {
@@ -37,7 +38,8 @@ export type IngestResult =
 
 export interface IngestStore {
   record(row: IngestRow): Promise<IngestResult>;
-  close(): Promise<void>;
+  /** Settles once every write asked for has been committed or refused. */
+  drain(): Promise<void>;
 }
 
 interface MappingRef {
@@ -60,125 +62,48 @@ export interface IngestStoreOptions {
   sqliteLockWaitMs?: number;
 }
 
-export function openIngestStore(target: DatabaseTarget, options: IngestStoreOptions = {}): IngestStore {
-  return target.provider === "sqlite"
-    ? new SqliteIngestStore(target.file, options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
-    : new PostgresIngestStore(target.url, target.schema);
-}
-
 /** Well inside Shopify's 5 s, so a refused webhook is answered 503 (and retried) rather than timed out. */
-const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
+export const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
 
-/** Prisma's better-sqlite3 adapter stores DateTime as ISO 8601 with "+00:00"; so do we. */
-function sqliteDate(date: Date | null): string | null {
-  return date === null ? null : date.toISOString().replace("Z", "+00:00");
-}
-
-interface Pending {
-  row: IngestRow;
-  since: number;
-  resolve: (result: IngestResult) => void;
-  reject: (error: unknown) => void;
+export function openIngestStore(driver: Driver, options: IngestStoreOptions = {}): IngestStore {
+  return driver.provider === "sqlite"
+    ? new SqliteIngestStore(driver.db, options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
+    : new PostgresIngestStore(driver.pool);
 }
 
 /**
  * SQLite: webhooks that arrive in the same turn of the event loop share one
- * transaction, so one commit (one WAL write) covers all of them, and each is answered
- * only after that commit. The transaction runs synchronously, so it never holds the
- * write lock while other code of this process runs; when another connection (Prisma's,
- * in a transaction of its own) holds it, the group is tried again a millisecond later
- * instead of blocking the event loop in a busy wait.
+ * transaction (SqliteGroupWriter), so one commit covers all of them, and each is
+ * answered only after that commit.
  */
 class SqliteIngestStore implements IngestStore {
-  private readonly db: Sqlite.Database;
-  private queue: Pending[] = [];
-  private scheduled = false;
   private readonly shopSeeded: Sqlite.Statement<[string], { mappingsSeeded: number }>;
   private readonly mappings: Sqlite.Statement<[string, string], MappingRef>;
   private readonly insertWebhook: Sqlite.Statement<unknown[]>;
   private readonly insertDelivery: Sqlite.Statement<unknown[]>;
-  private readonly writeGroup: Sqlite.Transaction<(group: Pending[]) => IngestResult[]>;
+  private readonly writer: SqliteGroupWriter<IngestRow, IngestResult>;
 
-  constructor(
-    file: string,
-    private readonly lockWaitMs: number,
-  ) {
-    this.db = new Sqlite(file, { timeout: 0 });
-    this.db.pragma("journal_mode = WAL");
-    this.shopSeeded = this.db.prepare(`SELECT "mappingsSeeded" FROM "Shop" WHERE domain = ?`);
-    this.mappings = this.db.prepare(
-      `SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC`,
-    );
-    this.insertWebhook = this.db.prepare(
+  constructor(db: Sqlite.Database, lockWaitMs: number) {
+    this.shopSeeded = db.prepare(`SELECT "mappingsSeeded" FROM "Shop" WHERE domain = ?`);
+    this.mappings = db.prepare(`SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC`);
+    this.insertWebhook = db.prepare(
       `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop, topic, "eventKey") DO NOTHING`,
     );
-    this.insertDelivery = this.db.prepare(
+    this.insertDelivery = db.prepare(
       `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
          "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt")
        VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?)`,
     );
-    this.writeGroup = this.db.transaction((group: Pending[]) => group.map((pending) => this.writeOne(pending.row)));
+    this.writer = new SqliteGroupWriter(db, (row) => this.writeOne(row), lockWaitMs);
   }
 
   record(row: IngestRow): Promise<IngestResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, since: Date.now(), resolve, reject });
-      this.schedule(0);
-    });
+    return this.writer.write(row);
   }
 
-  private schedule(delayMs: number) {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const run = () => {
-      this.scheduled = false;
-      this.flush();
-    };
-    if (delayMs > 0) setTimeout(run, delayMs);
-    else setImmediate(run);
-  }
-
-  private flush() {
-    const group = this.queue;
-    if (group.length === 0) return;
-    this.queue = [];
-    let results: IngestResult[];
-    try {
-      results = this.writeGroup.immediate(group);
-    } catch (error) {
-      if (isBusy(error)) {
-        const now = Date.now();
-        const waiting = group.filter((pending) => {
-          if (now - pending.since < this.lockWaitMs) return true;
-          pending.reject(error);
-          return false;
-        });
-        this.queue = [...waiting, ...this.queue];
-        this.schedule(1);
-        return;
-      }
-      if (group.length > 1) {
-        // One webhook's row failed the group: write each on its own so only that one is refused.
-        for (const pending of group) this.flushOne(pending);
-        return;
-      }
-      group[0]!.reject(error);
-      return;
-    }
-    group.forEach((pending, i) => pending.resolve(results[i]!));
-  }
-
-  private flushOne(pending: Pending) {
-    try {
-      const [result] = this.writeGroup.immediate([pending]);
-      pending.resolve(result!);
-    } catch (error) {
-      if (isBusy(error)) {
-        this.queue.unshift(pending);
-        this.schedule(1);
-      } else pending.reject(error);
-    }
+  drain() {
+    return this.writer.drain();
   }
 
   private writeOne(row: IngestRow): IngestResult {
@@ -219,45 +144,18 @@ class SqliteIngestStore implements IngestStore {
     }
     return { kind: "recorded", webhookRecordId, deliveries: deliveries.length };
   }
-
-  async close() {
-    while (this.queue.length > 0 || this.scheduled) await new Promise((resolve) => setTimeout(resolve, 5));
-    this.db.close();
-  }
-}
-
-/** The columns are TIMESTAMP(3) without time zone holding UTC, as Prisma writes them. */
-function pgTimestamp(date: Date | null): string | null {
-  return date === null ? null : date.toISOString().slice(0, -1);
-}
-
-function isBusy(error: unknown): boolean {
-  return typeof error === "object" && error !== null && "code" in error && (error.code === "SQLITE_BUSY" || error.code === "SQLITE_LOCKED");
 }
 
 /**
- * PostgreSQL: two statements per webhook on a pool of its own. The first reads the
+ * PostgreSQL: two statements per webhook. The first reads the
  * shop's seeded flag and its enabled mappings; the second inserts the webhook (or
  * nothing, if the event is already recorded) and its deliveries in one statement, so
  * it commits as a whole. PostgreSQL groups concurrent commits itself.
  */
 class PostgresIngestStore implements IngestStore {
-  private readonly pool: pg.Pool;
+  constructor(private readonly pool: pg.Pool) {}
 
-  constructor(url: string, schema: string | undefined) {
-    const connection = new URL(url);
-    connection.searchParams.delete("schema");
-    this.pool = new pg.Pool({
-      connectionString: connection.toString(),
-      max: 10,
-      connectionTimeoutMillis: 3_000,
-      // A CLI command that recorded a webhook must not wait for idle connections to exit.
-      allowExitOnIdle: true,
-      ...(schema ? { options: `-c search_path="${schema.replaceAll('"', '""')}"` } : {}),
-    });
-    // An idle connection that the server closed must not crash the process.
-    this.pool.on("error", () => {});
-  }
+  async drain() {}
 
   async record(row: IngestRow): Promise<IngestResult> {
     const lookup = await this.pool.query<{ seeded: boolean; id: string | null; eventType: string | null }>({
@@ -308,9 +206,5 @@ class PostgresIngestStore implements IngestStore {
     const result = written.rows[0]!;
     if (!result.recorded) return { kind: "duplicate" };
     return { kind: "recorded", webhookRecordId, deliveries: result.deliveries };
-  }
-
-  async close() {
-    await this.pool.end();
   }
 }

@@ -159,13 +159,25 @@ describe("Pacing against Attentive's per-key window", () => {
     expect(pacing.budget("s")).toBe(10);
   });
 
-  it("lowers a shop's budget after a 429 and restores it as answers show room", async () => {
+  it("lowers a shop's budget after a 429 and gives it back within seconds", async () => {
     let now = 0;
     const pacing = new Pacing(100, () => now, async (ms) => (now += ms));
     (await pacing.take("s"))({ rateLimited: true });
     const lowered = pacing.budget("s");
     expect(lowered).toBeLessThan(100);
-    for (let i = 0; i < 100; i++) (await pacing.take("s"))({ remaining: 99 });
+    now += 500;
+    expect(pacing.budget("s")).toBeGreaterThan(lowered);
+    now += 4_000;
+    expect(pacing.budget("s")).toBe(100);
+  });
+
+  it("leaves another client's share free only while it is seen", async () => {
+    let now = 0;
+    const pacing = new Pacing(100, () => now, async (ms) => (now += ms));
+    // Attentive counts 60 in the window; this shop sent one: another client sent the rest.
+    (await pacing.take("s"))({ remaining: 40 });
+    expect(pacing.budget("s")).toBe(100 - 59);
+    now += 2 * WINDOW_MS;
     expect(pacing.budget("s")).toBe(100);
   });
 });

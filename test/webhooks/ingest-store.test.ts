@@ -8,11 +8,16 @@ import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { externalEventId } from "~/delivery/external-event-id";
 import { ensureShop } from "~/models/Shop.server";
+import { closeDriver, openDriver } from "~/db/driver.server";
 import { openIngestStore, type IngestRow } from "~/webhooks/ingest-store.server";
 
 const SHOP = "ingest-store.myshopify.com";
-const store = openIngestStore(database().target);
-afterAll(() => store.close());
+const driver = openDriver(database().target);
+const store = openIngestStore(driver);
+afterAll(async () => {
+  await store.drain();
+  await closeDriver(driver);
+});
 
 function row(n: number, overrides: Partial<IngestRow> = {}): IngestRow {
   return {
@@ -138,13 +143,15 @@ describe.runIf(database().target.provider === "sqlite")("the webhook write while
 
   it("refuses a webhook whose wait passes the limit, so it is answered 503 and Shopify retries", async () => {
     await ensureShop(db(), SHOP);
-    const impatient = openIngestStore(database().target, { sqliteLockWaitMs: 100 });
+    const impatientDriver = openDriver(database().target);
+    const impatient = openIngestStore(impatientDriver, { sqliteLockWaitMs: 100 });
     const release = holdWriteLock();
     try {
       await expect(impatient.record(row(41))).rejects.toMatchObject({ code: "SQLITE_BUSY" });
     } finally {
       release();
-      await impatient.close();
+      await impatient.drain();
+      await closeDriver(impatientDriver);
     }
     expect(await db().webhook.count()).toBe(0);
   });

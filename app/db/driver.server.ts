@@ -1,0 +1,37 @@
+/**
+ * A connection to the app's database through its driver, beside Prisma's, for the few
+ * hot-path writes done without Prisma (decision 007): better-sqlite3 or a node-postgres
+ * pool. Everything else goes through Prisma.
+ */
+import Sqlite from "better-sqlite3";
+import pg from "pg";
+import type { DatabaseTarget } from "./database-url";
+
+export type Driver = { provider: "sqlite"; db: Sqlite.Database } | { provider: "postgresql"; pool: pg.Pool };
+
+export function openDriver(target: DatabaseTarget): Driver {
+  if (target.provider === "sqlite") {
+    // No busy wait on this connection: SqliteGroupWriter retries off the event loop instead.
+    const db = new Sqlite(target.file, { timeout: 0 });
+    db.pragma("journal_mode = WAL");
+    return { provider: "sqlite", db };
+  }
+  const connection = new URL(target.url);
+  connection.searchParams.delete("schema");
+  const pool = new pg.Pool({
+    connectionString: connection.toString(),
+    max: 10,
+    connectionTimeoutMillis: 3_000,
+    // A CLI command that wrote through the driver must not wait for idle connections to exit.
+    allowExitOnIdle: true,
+    ...(target.schema ? { options: `-c search_path="${target.schema.replaceAll('"', '""')}"` } : {}),
+  });
+  // An idle connection that the server closed must not crash the process.
+  pool.on("error", () => {});
+  return { provider: "postgresql", pool };
+}
+
+export async function closeDriver(driver: Driver): Promise<void> {
+  if (driver.provider === "sqlite") driver.db.close();
+  else await driver.pool.end();
+}
