@@ -3,6 +3,8 @@ import { setTimeout as sleepFor } from "node:timers/promises";
 
 /** Attentive counts requests per key over one second. */
 export const WINDOW_MS = 1_000;
+/** How far behind its even spacing a shop may catch up at once (the window rule still holds). */
+const CATCH_UP_MS = 50;
 /** Added to the window for clock granularity on either side. */
 export const WINDOW_GUARD_MS = 10;
 /** A 429 cuts the shop's share of the key by this factor (to no less than MIN_SHARE)... */
@@ -23,6 +25,8 @@ interface ShopPace {
   gate: Promise<void>;
   /** This shop's recent sends, oldest first, at most `limit` of them. */
   recent: Send[];
+  /** When the next send is planned to go, by even spacing (monotonic ms). */
+  nextSlot: number;
   limit: number | undefined;
   /** Share of the limit aimed for (1 = all of it) right after the last 429, and when that was. */
   shareAtCut: number;
@@ -80,11 +84,16 @@ export class Pacing {
     pace.gate = new Promise<void>((resolve) => (release = resolve));
     try {
       await previous;
+      let slot = -Infinity;
       for (;;) {
         const budget = this.budgetOf(pace);
-        const last = pace.recent.at(-1);
-        let waitUntil = last ? last.sentAt + WINDOW_MS / budget : -Infinity;
+        const interval = WINDOW_MS / budget;
+        // Even spacing by planned slots: a pause of the event loop (a claim, a timer that
+        // fires late) is made up afterwards instead of pushing every later send back, by
+        // at most CATCH_UP_MS worth of sends, so a shop that was quiet does not burst.
+        slot = Math.max(pace.nextSlot, this.clock() - Math.max(interval, CATCH_UP_MS));
         const bound = pace.recent.length >= budget ? pace.recent[pace.recent.length - budget]! : undefined;
+        let waitUntil = slot;
         if (bound) {
           if (bound.answeredAt === null) {
             await bound.answered;
@@ -92,10 +101,12 @@ export class Pacing {
           }
           waitUntil = Math.max(waitUntil, bound.answeredAt + WINDOW_MS + WINDOW_GUARD_MS);
         }
+        slot = waitUntil;
         const wait = waitUntil - this.clock();
         if (wait <= 0) break;
         await this.sleep(wait);
       }
+      pace.nextSlot = slot + WINDOW_MS / this.budgetOf(pace);
       let settle!: () => void;
       const send: Send = { sentAt: this.clock(), answeredAt: null, answered: new Promise<void>((resolve) => (settle = resolve)) };
       pace.recent.push(send);
@@ -162,7 +173,7 @@ export class Pacing {
   private pace(shop: string): ShopPace {
     let pace = this.shops.get(shop);
     if (!pace) {
-      pace = { gate: Promise.resolve(), recent: [], limit: undefined, shareAtCut: 1, cutAt: -Infinity, foreign: 0, foreignAt: -Infinity, waiting: 0 };
+      pace = { gate: Promise.resolve(), recent: [], nextSlot: -Infinity, limit: undefined, shareAtCut: 1, cutAt: -Infinity, foreign: 0, foreignAt: -Infinity, waiting: 0 };
       this.shops.set(shop, pace);
     }
     return pace;

@@ -12,13 +12,16 @@ import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
 import { startRetentionJob } from "./retention.server";
 import { onWork, wakeWorkers } from "./wake.server";
-import { type DeliveryWorker, type WorkerOptions, startDeliveryWorker } from "./worker.server";
+import { DEFAULT_CONCURRENCY, type DeliveryWorker, type WorkerOptions, startDeliveryWorker } from "./worker.server";
+
+const workerEnv = z.object({ DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_CONCURRENCY) });
 
 export function workerOptionsFromEnv(): WorkerOptions {
   const config = env();
   const prisma = db();
   return {
     prisma,
+    concurrency: workerEnv.parse(process.env).DELIVERY_CONCURRENCY,
     secretBox: secretBoxFromEnv(),
     attentive: {
       apiUrl: config.ATTENTIVE_API_URL,

@@ -57,11 +57,13 @@ export interface WorkerOptions {
 }
 
 /**
- * Sends in flight per worker. Attentive answers in tens of milliseconds, so a worker
- * mostly waits; more lanes mean more events per second and, if the process is killed,
- * at most this many sends whose outcome was not recorded (repeated with the same id).
+ * Deliveries a worker has in hand at once (DELIVERY_CONCURRENCY). Attentive answers in
+ * tens of milliseconds, so a worker mostly waits: events per second is about this
+ * divided by Attentive's answer time (64 / 50 ms = 1,280/s). It is also the most sends
+ * whose outcome a killed process may not have recorded, which are sent again, with the
+ * same externalEventId (docs/reliability.md).
  */
-export const DEFAULT_CONCURRENCY = 16;
+export const DEFAULT_CONCURRENCY = 64;
 
 type Resolved = Required<Omit<WorkerOptions, "now" | "random">> & { now: () => Date; random: () => number };
 
@@ -151,93 +153,126 @@ class PassCache {
   }
 }
 
-async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Pacing): Promise<number> {
+interface ClaimedWork {
+  ids: string[];
+  rows: Map<string, DeliveryRow & { leaseOwner: string | null }>;
+  cache: PassCache;
+}
+
+/** Claims up to `limit` due deliveries and loads them with their webhooks, in one query. */
+async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
   const now = config.now();
   const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
   const ids = await claimDueDeliveries(config.prisma, {
     workerId: config.workerId,
-    limit: config.batchSize,
+    limit,
     leaseMs: config.leaseMs,
     now,
     excludeShops: excluded,
   });
-  const cache = new PassCache(config);
-  // The pass's deliveries and their webhooks in one query.
   const rows = new Map(
-    (
-      await config.prisma.delivery.findMany({
-        where: { id: { in: ids } },
-        include: { webhook: { select: { body: true, topic: true, shop: true } } },
-      })
-    ).map((row) => [row.id, row]),
+    ids.length === 0
+      ? []
+      : (
+          await config.prisma.delivery.findMany({
+            where: { id: { in: ids } },
+            include: { webhook: { select: { body: true, topic: true, shop: true } } },
+          })
+        ).map((row) => [row.id, row]),
   );
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(config.concurrency, ids.length) }, async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      try {
-        await processDelivery(config, cooldowns, pacing, cache, rows.get(id) ?? null);
-      } catch (error) {
-        await failUnexpectedly(config, id, error);
-      }
-    }
-  });
-  await Promise.all(lanes);
-  return ids.length;
+  return { ids, rows, cache: new PassCache(config) };
 }
 
+async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string): Promise<void> {
+  try {
+    await processDelivery(config, cooldowns, pacing, work.cache, work.rows.get(id) ?? null);
+  } catch (error) {
+    await failUnexpectedly(config, id, error);
+  }
+}
+
+async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Pacing): Promise<number> {
+  const work = await claimWork(config, cooldowns, config.batchSize);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(config.concurrency, work.ids.length) }, async () => {
+    while (next < work.ids.length) await runOne(config, cooldowns, pacing, work, work.ids[next++]!);
+  });
+  await Promise.all(lanes);
+  return work.ids.length;
+}
+
+/**
+ * The worker runs as a pipeline: up to `concurrency` deliveries in hand at once, and
+ * whenever half of them are done it claims more, so one slow send (or a shop held back by
+ * its pace) never keeps the others waiting for a batch to finish.
+ */
 export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const config = resolve(options);
   const cooldowns = new Cooldowns();
   const pacing = new Pacing(config.rateLimitPerSecond);
+  const inHand = new Set<Promise<void>>();
   let stopping = false;
-  let wakeUp: (() => void) | null = null;
-  let woken = false;
+  let kick: (() => void) | null = null;
+  let kicked = false;
 
-  const sleep = (ms: number) =>
+  /** Waits until `ms` pass or something happens: new work, a delivery done, stop. */
+  const wait = (ms: number) =>
     new Promise<void>((done) => {
-      if (woken) {
-        woken = false;
+      if (kicked) {
+        kicked = false;
         done();
         return;
       }
       const timer = setTimeout(finish, ms);
       function finish() {
         clearTimeout(timer);
-        wakeUp = null;
-        woken = false;
+        kick = null;
+        kicked = false;
         done();
       }
-      wakeUp = finish;
+      kick = finish;
     });
+  const signal = () => {
+    if (kick) kick();
+    else kicked = true;
+  };
 
   const loop = (async () => {
-    config.logger.info({ workerId: config.workerId }, "delivery worker started");
+    config.logger.info({ workerId: config.workerId, concurrency: config.concurrency }, "delivery worker started");
     while (!stopping) {
+      if (inHand.size > config.concurrency / 2) {
+        await wait(config.idlePollMs);
+        continue;
+      }
       try {
-        const handled = await processBatch(config, cooldowns, pacing);
-        if (handled > 0) continue;
+        const work = await claimWork(config, cooldowns, Math.min(config.batchSize, config.concurrency - inHand.size));
+        for (const id of work.ids) {
+          const running = runOne(config, cooldowns, pacing, work, id).finally(() => {
+            inHand.delete(running);
+            if (inHand.size <= config.concurrency / 2) signal();
+          });
+          inHand.add(running);
+        }
+        if (work.ids.length > 0) continue;
         const nowMs = config.now().getTime();
         const due = await nextDueAt(config.prisma, []);
         const untilDue = due ? Math.max(0, due.getTime() - nowMs) : config.idlePollMs;
-        await sleep(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
+        await wait(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
       } catch (error) {
         config.logger.error({ err: errorText(error) }, "delivery worker pass failed; retrying shortly");
-        await sleep(config.idlePollMs);
+        await wait(config.idlePollMs);
       }
     }
+    await Promise.all(inHand);
     config.logger.info({ workerId: config.workerId }, "delivery worker stopped");
   })();
 
   return {
     id: config.workerId,
-    wake() {
-      if (wakeUp) wakeUp();
-      else woken = true;
-    },
+    wake: signal,
     async stop() {
       stopping = true;
-      wakeUp?.();
+      signal();
       await loop;
     },
   };
