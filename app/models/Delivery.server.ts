@@ -25,12 +25,24 @@ export async function claimDueDeliveries(
     ],
     ...(options.excludeShops.length > 0 ? { shop: { notIn: options.excludeShops } } : {}),
   };
-  const candidates = await prisma.delivery.findMany({
-    where: due,
-    orderBy: { nextAttemptAt: "asc" },
-    take: options.limit,
-    select: { id: true },
-  });
+  // Two index walks on (status, nextAttemptAt) rather than one OR, which SQLite answers
+  // by scanning the whole table.
+  const shopFilter = options.excludeShops.length > 0 ? { shop: { notIn: options.excludeShops } } : {};
+  const [pending, expired] = await Promise.all([
+    prisma.delivery.findMany({
+      where: { status: "pending", nextAttemptAt: { lte: now }, ...shopFilter },
+      orderBy: { nextAttemptAt: "asc" },
+      take: options.limit,
+      select: { id: true, nextAttemptAt: true },
+    }),
+    prisma.delivery.findMany({
+      where: { status: "sending", leaseExpiresAt: { lt: now }, ...shopFilter },
+      orderBy: { nextAttemptAt: "asc" },
+      take: options.limit,
+      select: { id: true, nextAttemptAt: true },
+    }),
+  ]);
+  const candidates = [...pending, ...expired].sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime()).slice(0, options.limit);
   if (candidates.length === 0) return [];
   const ids = candidates.map((candidate) => candidate.id);
   const leaseExpiresAt = new Date(now.getTime() + options.leaseMs);
