@@ -1,26 +1,19 @@
 /**
- * Prunes a day of the delivery log the way a retention job would with the app's Prisma client: the webhooks
- * received before the cut-off, whose deliveries and attempts go with them (ON DELETE CASCADE). Own process, so
- * the synchronous SQLite driver does not stall the load generator. Prints {deleted, ms}.
+ * Prunes the delivery log the way the app's retention job does (pruneExpiredLogs: each shop's retention, in
+ * batches with pauses between them), with the clock set to `now`. Own process, as the job runs beside the web
+ * process when the worker is standalone, so the synchronous SQLite driver does not stall the load generator.
+ * Prints {deleted, deliveries, ms}.
  *
- * node --import tsx bench/scenarios/prune-child.ts <DATABASE_URL> <cut-off ISO> <batch size, 0 = one statement>
+ * node --import tsx bench/scenarios/prune-child.ts <DATABASE_URL> <now ISO>
  */
+import pino from "pino";
 import { closeDatabase, openDatabase } from "~/db.server";
+import { pruneExpiredLogs } from "~/delivery/retention.server";
 
-const [url, cutOff, batchArg] = process.argv.slice(2);
-const before = new Date(cutOff ?? "");
-const batch = Number(batchArg ?? 0);
+const [url, nowArg] = process.argv.slice(2);
+const now = new Date(nowArg ?? "");
 const { prisma } = openDatabase(url);
 const t0 = performance.now();
-let deleted = 0;
-if (batch <= 0) {
-  deleted = (await prisma.webhook.deleteMany({ where: { receivedAt: { lt: before } } })).count;
-} else {
-  for (;;) {
-    const ids = (await prisma.webhook.findMany({ where: { receivedAt: { lt: before } }, select: { id: true }, take: batch })).map((row) => row.id);
-    if (ids.length === 0) break;
-    deleted += (await prisma.webhook.deleteMany({ where: { id: { in: ids } } })).count;
-  }
-}
-console.log(JSON.stringify({ deleted, ms: performance.now() - t0 }));
+const pruned = await pruneExpiredLogs({ prisma, logger: pino({ level: "silent" }), now: () => now });
+console.log(JSON.stringify({ deleted: pruned.webhooks, deliveries: pruned.deliveries, ms: performance.now() - t0 }));
 await closeDatabase(prisma);
