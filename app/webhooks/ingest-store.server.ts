@@ -65,6 +65,11 @@ export interface IngestStoreOptions {
 /** Well inside Shopify's 5 s, so a refused webhook is answered 503 (and retried) rather than timed out. */
 export const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
 
+/** The Webhook row's values in the order both INSERTs list its columns. */
+function webhookValues(id: string, row: IngestRow, date: (value: Date | null) => string | null) {
+  return [id, row.shop, row.topic, row.eventKey, row.webhookId, row.eventId, row.apiVersion, date(row.triggeredAt), date(row.receivedAt), row.orderId, row.body];
+}
+
 export function openIngestStore(driver: Driver, options: IngestStoreOptions = {}): IngestStore {
   return driver.provider === "sqlite"
     ? new SqliteIngestStore(driver.db, options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
@@ -111,19 +116,7 @@ class SqliteIngestStore implements IngestStore {
     if (!seeded || seeded.mappingsSeeded !== 1) return { kind: "unseeded" };
     const webhookRecordId = randomUUID();
     const receivedAt = sqliteDate(row.receivedAt);
-    const inserted = this.insertWebhook.run(
-      webhookRecordId,
-      row.shop,
-      row.topic,
-      row.eventKey,
-      row.webhookId,
-      row.eventId,
-      row.apiVersion,
-      sqliteDate(row.triggeredAt),
-      receivedAt,
-      row.orderId,
-      row.body,
-    );
+    const inserted = this.insertWebhook.run(...webhookValues(webhookRecordId, row, sqliteDate));
     if (inserted.changes === 0) return { kind: "duplicate" };
     const deliveries = deliveryRows(row, webhookRecordId, this.mappings.all(row.shop, row.topic));
     const occurredAt = sqliteDate(row.occurredAt);
@@ -185,17 +178,7 @@ class PostgresIngestStore implements IngestStore {
              )
              SELECT EXISTS (SELECT 1 FROM w) AS recorded, (SELECT count(*) FROM d)::int AS deliveries`,
       values: [
-        webhookRecordId,
-        row.shop,
-        row.topic,
-        row.eventKey,
-        row.webhookId,
-        row.eventId,
-        row.apiVersion,
-        pgTimestamp(row.triggeredAt),
-        pgTimestamp(row.receivedAt),
-        row.orderId,
-        row.body,
+        ...webhookValues(webhookRecordId, row, pgTimestamp),
         pgTimestamp(row.occurredAt),
         deliveries.map((d) => d.id),
         deliveries.map((d) => d.mappingId),
