@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 import { closeDriver, openDriver, type Driver } from "./db/driver.server";
+import { openClaimStore, type ClaimStore } from "./delivery/claim-store.server";
 import { openOutcomeStore, type OutcomeStore } from "./delivery/outcome-store.server";
 import { openIngestStore, type IngestStore } from "./webhooks/ingest-store.server";
 
@@ -54,6 +55,7 @@ interface DriverWrites {
   driver: Driver;
   ingest: IngestStore;
   outcomes: OutcomeStore;
+  claims: ClaimStore;
 }
 const driverWrites = new WeakMap<Database, DriverWrites>();
 
@@ -64,7 +66,7 @@ function writesOf(prisma: Database): DriverWrites {
     const target = targets.get(prisma);
     if (!target) throw new Error("This Prisma client was not opened by openDatabase(): its database is unknown.");
     const driver = openDriver(target);
-    writes = { driver, ingest: openIngestStore(driver), outcomes: openOutcomeStore(driver) };
+    writes = { driver, ingest: openIngestStore(driver), outcomes: openOutcomeStore(driver), claims: openClaimStore(driver) };
     driverWrites.set(prisma, writes);
   }
   return writes;
@@ -80,6 +82,11 @@ export function outcomeStoreOf(prisma: Database): OutcomeStore {
   return writesOf(prisma).outcomes;
 }
 
+/** The driver-level claim of due deliveries, for the same database as this client. */
+export function claimStoreOf(prisma: Database): ClaimStore {
+  return writesOf(prisma).claims;
+}
+
 /** Disconnects the client and closes its driver connection, once the writes asked of it are done. */
 export async function closeDatabase(prisma: Database): Promise<void> {
   const writes = driverWrites.get(prisma);
@@ -88,7 +95,7 @@ export async function closeDatabase(prisma: Database): Promise<void> {
     prisma.$disconnect(),
     writes &&
       (async () => {
-        await Promise.all([writes.ingest.drain(), writes.outcomes.drain()]);
+        await Promise.all([writes.ingest.drain(), writes.outcomes.drain(), writes.claims.drain()]);
         await closeDriver(writes.driver);
       })(),
   ]);

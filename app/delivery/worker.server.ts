@@ -20,10 +20,10 @@ import {
   sendCustomEvent,
 } from "~/attentive/client.server";
 import { STALE_AFTER_MS } from "~/attentive/rules";
-import { outcomeStoreOf, type Database } from "~/db.server";
+import { claimStoreOf, outcomeStoreOf, type Database } from "~/db.server";
 import { renderMapping } from "~/mapping/render.server";
 import { isMappableTopic } from "~/mapping/types";
-import { claimDueDeliveries, nextDueAt } from "~/models/Delivery.server";
+import { nextDueAt } from "~/models/Delivery.server";
 import { storedMapping } from "~/models/Mapping.server";
 import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
@@ -187,23 +187,15 @@ interface ClaimedWork {
 async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
   const now = config.now();
   const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
-  const ids = await claimDueDeliveries(config.prisma, {
+  const claimed = await claimStoreOf(config.prisma).claim({
     workerId: config.workerId,
     limit,
     leaseMs: config.leaseMs,
     now,
     excludeShops: excluded,
   });
-  const rows = new Map(
-    ids.length === 0
-      ? []
-      : (
-          await config.prisma.delivery.findMany({
-            where: { id: { in: ids } },
-            include: { webhook: { select: { body: true, topic: true, shop: true } } },
-          })
-        ).map((row) => [row.id, row]),
-  );
+  const ids = claimed.map((row) => row.id);
+  const rows = new Map(claimed.map((row) => [row.id, row]));
   const cache = new PassCache(config);
   await cache.prefetch(rows.values());
   return { ids, rows, cache };

@@ -4,61 +4,6 @@ import type { DeliveryStatus } from "~/delivery/statuses";
 
 export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "~/delivery/statuses";
 
-/**
- * Claims up to `limit` deliveries that are due (pending and due, or "sending" with
- * an expired lease: the worker that took it died). The claim is one conditional
- * update over the candidates: a row another worker claimed meanwhile no longer
- * matches (PostgreSQL re-checks the condition after the other update commits;
- * SQLite has one writer at a time), so of several workers racing for a row exactly
- * one wins. The rows won are those now leased to this worker until this claim's
- * exact expiry.
- */
-export async function claimDueDeliveries(
-  prisma: Database,
-  options: { workerId: string; limit: number; leaseMs: number; now: Date; excludeShops: string[] },
-): Promise<string[]> {
-  const { now } = options;
-  const due = {
-    OR: [
-      { status: "pending", nextAttemptAt: { lte: now } },
-      { status: "sending", leaseExpiresAt: { lt: now } },
-    ],
-    ...(options.excludeShops.length > 0 ? { shop: { notIn: options.excludeShops } } : {}),
-  };
-  // Two index walks on (status, nextAttemptAt) rather than one OR, which SQLite answers
-  // by scanning the whole table.
-  const shopFilter = options.excludeShops.length > 0 ? { shop: { notIn: options.excludeShops } } : {};
-  const [pending, expired] = await Promise.all([
-    prisma.delivery.findMany({
-      where: { status: "pending", nextAttemptAt: { lte: now }, ...shopFilter },
-      orderBy: { nextAttemptAt: "asc" },
-      take: options.limit,
-      select: { id: true, nextAttemptAt: true },
-    }),
-    prisma.delivery.findMany({
-      where: { status: "sending", leaseExpiresAt: { lt: now }, ...shopFilter },
-      orderBy: { nextAttemptAt: "asc" },
-      take: options.limit,
-      select: { id: true, nextAttemptAt: true },
-    }),
-  ]);
-  const candidates = [...pending, ...expired].sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime()).slice(0, options.limit);
-  if (candidates.length === 0) return [];
-  const ids = candidates.map((candidate) => candidate.id);
-  const leaseExpiresAt = new Date(now.getTime() + options.leaseMs);
-  const result = await prisma.delivery.updateMany({
-    where: { id: { in: ids }, ...due },
-    data: { status: "sending", leaseOwner: options.workerId, leaseExpiresAt, attempts: { increment: 1 } },
-  });
-  if (result.count === 0) return [];
-  const won = await prisma.delivery.findMany({
-    where: { id: { in: ids }, status: "sending", leaseOwner: options.workerId, leaseExpiresAt },
-    orderBy: { nextAttemptAt: "asc" },
-    select: { id: true },
-  });
-  return won.map((row) => row.id);
-}
-
 /** Earliest time a pending delivery becomes due, to sleep until then. */
 export async function nextDueAt(prisma: Database, excludeShops: string[]): Promise<Date | null> {
   const next = await prisma.delivery.findFirst({

@@ -1,0 +1,175 @@
+/**
+ * The worker's claim on the database driver (decision 007): due deliveries taken under
+ * this worker's lease and read with their webhooks, in one statement.
+ *
+ * A delivery is due when it is pending and its next attempt has come, or when it is
+ * still `sending` under a lease that expired (its worker died). On SQLite the claim is
+ * one UPDATE … RETURNING (SQLite has one writer, so two workers never take the same
+ * row). On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
+ * concurrent workers take different rows instead of waiting on each other.
+ */
+import type Sqlite from "better-sqlite3";
+import type pg from "pg";
+import type { Driver } from "~/db/driver.server";
+import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
+
+export interface ClaimRequest {
+  workerId: string;
+  limit: number;
+  leaseMs: number;
+  now: Date;
+  excludeShops: string[];
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  shop: string;
+  mappingId: string;
+  topic: string;
+  externalEventId: string;
+  occurredAt: Date | null;
+  /** Attempts including this claim's. */
+  attempts: number;
+  createdAt: Date;
+  leaseOwner: string;
+  leaseExpiresAt: Date;
+  webhook: { body: string; topic: string; shop: string };
+}
+
+export interface ClaimStore {
+  /** Claims up to `limit` due deliveries, earliest due first. */
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  drain(): Promise<void>;
+}
+
+/** A claim may wait this long for SQLite's lock; the worker simply claims later. */
+const SQLITE_LOCK_WAIT_MS = 10_000;
+
+export function openClaimStore(driver: Driver): ClaimStore {
+  return driver.provider === "sqlite" ? new SqliteClaimStore(driver.db) : new PostgresClaimStore(driver.pool);
+}
+
+interface Row {
+  id: string;
+  shop: string;
+  mappingId: string;
+  topic: string;
+  externalEventId: string;
+  occurredAt: string | Date | null;
+  attempts: number;
+  createdAt: string | Date;
+  nextAttemptAt: string | Date;
+  webhookBody: string;
+  webhookTopic: string;
+  webhookShop: string;
+}
+
+function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date): ClaimedDelivery {
+  return {
+    id: row.id,
+    shop: row.shop,
+    mappingId: row.mappingId,
+    topic: row.topic,
+    externalEventId: row.externalEventId,
+    occurredAt: row.occurredAt === null ? null : new Date(row.occurredAt),
+    attempts: Number(row.attempts),
+    createdAt: new Date(row.createdAt),
+    leaseOwner: request.workerId,
+    leaseExpiresAt,
+    webhook: { body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
+  };
+}
+
+function earliestFirst(rows: Row[]): Row[] {
+  return rows.sort((a, b) => new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
+}
+
+const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId"`;
+
+class SqliteClaimStore implements ClaimStore {
+  private readonly update: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
+  private readonly webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }>;
+  private readonly writer: SqliteGroupWriter<ClaimRequest, ClaimedDelivery[]>;
+
+  constructor(db: Sqlite.Database) {
+    const due = (condition: string) =>
+      `SELECT id, "nextAttemptAt" AS due FROM "Delivery"
+       WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
+       ORDER BY "nextAttemptAt" LIMIT :limit`;
+    this.update = db.prepare(
+      `UPDATE "Delivery"
+       SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
+       WHERE id IN (
+         SELECT id FROM (
+           SELECT * FROM (${due(`status = 'pending' AND "nextAttemptAt" <= :now`)})
+           UNION ALL
+           SELECT * FROM (${due(`status = 'sending' AND "leaseExpiresAt" < :now`)})
+           ORDER BY due LIMIT :limit
+         )
+       )
+       RETURNING ${RETURNED}`,
+    );
+    this.webhooks = db.prepare(`SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`);
+    this.writer = new SqliteGroupWriter(db, (request) => this.claimNow(request), SQLITE_LOCK_WAIT_MS);
+  }
+
+  claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    return this.writer.write(request);
+  }
+
+  drain() {
+    return this.writer.drain();
+  }
+
+  private claimNow(request: ClaimRequest): ClaimedDelivery[] {
+    const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
+    const claimed = this.update.all({
+      workerId: request.workerId,
+      lease: sqliteDate(leaseExpiresAt),
+      now: sqliteDate(request.now),
+      limit: request.limit,
+      excluded: JSON.stringify(request.excludeShops),
+    });
+    if (claimed.length === 0) return [];
+    const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
+    const rows: Row[] = claimed.map((row) => {
+      const webhook = bodies.get(row.webhookRecordId);
+      if (!webhook) throw new Error(`Delivery ${row.id} has no webhook ${row.webhookRecordId}`);
+      return { ...row, webhookBody: webhook.body, webhookTopic: webhook.topic, webhookShop: webhook.shop };
+    });
+    return earliestFirst(rows).map((row) => toClaimed(row, request, leaseExpiresAt));
+  }
+}
+
+class PostgresClaimStore implements ClaimStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
+    const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
+    const due = (condition: string) =>
+      `SELECT id, "nextAttemptAt" FROM "Delivery"
+       WHERE ${condition} AND NOT (shop = ANY($4::text[]))
+       ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
+    const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
+    const result = await this.pool.query<Row>({
+      name: "delivery-claim",
+      text: `WITH pending AS (${due(`status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3)`)}),
+                  expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
+                  chosen AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS both_kinds ORDER BY "nextAttemptAt" LIMIT $5),
+                  c AS (
+                    UPDATE "Delivery" d
+                    SET status = 'sending', "leaseOwner" = $1, "leaseExpiresAt" = $2::timestamp(3), attempts = d.attempts + 1, "updatedAt" = $3::timestamp(3)
+                    FROM chosen WHERE d.id = chosen.id
+                    RETURNING d.*
+                  )
+             SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts,
+                    ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
+                    w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
+             FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,
+      values: [request.workerId, pgTimestamp(leaseExpiresAt), pgTimestamp(request.now), request.excludeShops, request.limit],
+    });
+    return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
+  }
+
+  async drain() {}
+}
