@@ -29,6 +29,7 @@ import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
+import type { ClaimedDelivery } from "./claim-store.server";
 import type { OutcomeWrite } from "./outcome-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy";
@@ -467,18 +468,8 @@ function noteRateLimit(config: Resolved, cooldowns: Cooldowns, shop: string, out
   }
 }
 
-interface DeliveryRow {
-  id: string;
-  shop: string;
-  mappingId: string;
-  topic: string;
-  externalEventId: string;
-  occurredAt: Date | null;
-  attempts: number;
-  createdAt: Date;
-  leaseExpiresAt: Date | null;
-  webhook: { body: string; topic: string; shop: string };
-}
+/** A claimed delivery with its webhook, as the claim reads it. */
+type DeliveryRow = ClaimedDelivery;
 
 type Prepared =
   | Finish
