@@ -14,6 +14,7 @@ import { createRequestHandler } from "@remix-run/express";
 import { installGlobals, type ServerBuild } from "@remix-run/node";
 import compression from "compression";
 import express from "express";
+import { existsSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -25,6 +26,7 @@ const COMMERCE_WEBHOOK_PATH = "/webhooks/commerce";
 async function main() {
   process.env.NODE_ENV ??= "production";
   const buildPath = resolve(process.argv[2] ?? "build/server/index.js");
+  if (!existsSync(buildPath)) throw new Error(`No server build at ${buildPath}: run \`npm run build\` first.`);
   const build = (await import(pathToFileURL(buildPath).href)) as ServerBuild;
   installGlobals({ nativeFetch: build.future.v3_singleFetch });
   const handleCommerceWebhook = (build.entry.module as { handleCommerceWebhook?: WebhookHandler }).handleCommerceWebhook;
@@ -59,6 +61,6 @@ function isCommerceWebhook(url: string | undefined): boolean {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });
