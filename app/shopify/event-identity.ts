@@ -45,14 +45,3 @@ export function eventIdentity(
   return { eventKey: fallback, orderId: null };
 }
 
-/**
- * Whether the identity read from a plainly parsed body (JSON.parse, ids above 2^53
- * rounded) could be wrong: the subject's gid is missing and its numeric id, or a
- * refund's order id, is not a safe integer.
- */
-export function identityNeedsExactParse(topic: string, plain: JsonValue): boolean {
-  if (!isJsonObject(plain)) return false;
-  const unsafe = (value: JsonValue | undefined) => typeof value === "number" && !Number.isSafeInteger(value);
-  if (gidNumber(plain.admin_graphql_api_id) === null && unsafe(plain.id)) return true;
-  return topic === "refunds/create" && unsafe(plain.order_id);
-}

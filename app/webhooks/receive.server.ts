@@ -5,11 +5,11 @@
  */
 import { ingestStoreOf, type Database } from "~/db.server";
 import { logger } from "~/logger.server";
-import { isMappableTopic, type MappableTopic } from "~/mapping/types";
+import { isMappableTopic } from "~/mapping/types";
 import { ensureShop, markUninstalled } from "~/models/Shop.server";
-import { eventIdentity, identityNeedsExactParse } from "~/shopify/event-identity";
+import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
-import { jsonDepth, MAX_JSON_DEPTH, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
 import type { IngestRow } from "./ingest-store.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
@@ -85,9 +85,9 @@ export async function receiveWebhook(request: WebhookRequest, options: ReceiveOp
   const text = bytes.toString("utf8");
   let body: JsonValue;
   try {
-    body = isMappableTopic(topic) ? parseForIngest(topic, text) : parseShopifyJson(text);
+    body = parseShopifyJson(text);
   } catch (error) {
-    // The exact-id reviver recurses: a body nested thousands deep (no real one is) exhausts the stack.
+    // Walking a body nested thousands deep (no real one is) would exhaust the stack later.
     if (error instanceof RangeError) return { status: 400, body: "Webhook body is nested too deeply to read" };
     return { status: 400, body: "Webhook body is not valid JSON" };
   }
@@ -102,18 +102,6 @@ export async function receiveWebhook(request: WebhookRequest, options: ReceiveOp
     logger.error({ shop: context.shop, topic, webhookId: context.webhookId, err: errorSummary(error) }, "webhook not recorded");
     return { status: 503, body: "Could not record the webhook; Shopify will retry" };
   }
-}
-
-/**
- * What recording a commerce webhook reads of its body (the subject's id, the event's
- * time) survives plain JSON.parse, which is several times faster than the exact parse:
- * the worker parses the kept text exactly when it sends. Only a body whose identity
- * needs an integer above 2^53 is parsed exactly here too.
- */
-function parseForIngest(topic: MappableTopic, text: string): JsonValue {
-  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new RangeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
-  const plain = JSON.parse(text) as JsonValue;
-  return identityNeedsExactParse(topic, plain) ? parseShopifyJson(text) : plain;
 }
 
 /** Adapts a fetch Request (Remix routes) to the webhook path. */
