@@ -20,24 +20,27 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
         }
         const chunks: Buffer[] = [];
         let total = 0;
-        let refused = false;
+        let settled = false;
+        const fail = (error: Error) => {
+          if (settled) return;
+          settled = true;
+          chunks.length = 0;
+          reject(error);
+        };
         req.on("data", (chunk: Buffer) => {
-          if (refused) return;
+          if (settled) return;
           total += chunk.byteLength;
-          if (total > maxBytes) {
-            refused = true;
-            chunks.length = 0;
-            reject(new BodyTooLargeError(`body over ${maxBytes} bytes`));
-            return;
-          }
-          chunks.push(chunk);
+          if (total > maxBytes) fail(new BodyTooLargeError(`body over ${maxBytes} bytes`));
+          else chunks.push(chunk);
         });
         req.on("end", () => {
-          if (!refused) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+          if (settled) return;
+          settled = true;
+          resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
         });
-        req.on("error", (error) => {
-          if (!refused) reject(error);
-        });
+        req.on("error", fail);
+        // Shopify hung up mid-body: nothing is recorded, and it will deliver again.
+        req.on("close", () => fail(new Error("The connection closed before the webhook body was read")));
       });
     },
   };
