@@ -116,58 +116,54 @@ export async function processDueDeliveries(options: WorkerOptions, cooldowns = n
   return processBatch(config, cooldowns, new Pacing(config.rateLimitPerSecond));
 }
 
+type ShopState = { keyCipher: string | null; uninstalledAt: Date | null };
+type MappingRow = Parameters<typeof storedMapping>[0] & { shop: string };
+
 /**
- * What one pass reads once for all its deliveries: the shop (key decrypted once) and
- * the mapping. A change made while a pass runs applies from the next pass, a second or
- * so later, as it would had the pass started a moment earlier.
+ * What one claim reads once for all its deliveries, in two queries: the shops (each key
+ * decrypted once) and the mappings. A change made while the claim's deliveries are sent
+ * applies from the next claim, a moment later, as it would had that claim come first.
  */
 class PassCache {
-  private readonly shops = new Map<string, Promise<{ keyCipher: string | null; uninstalledAt: Date | null } | null>>();
-  private readonly mappings = new Map<string, Promise<(Parameters<typeof storedMapping>[0] & { shop: string }) | null>>();
   private readonly keys = new Map<string, string>();
-  constructor(private readonly config: Resolved) {}
-  /** Loads the shops and mappings of a claim's deliveries in two queries instead of two per delivery. */
-  async prefetch(deliveries: Iterable<{ shop: string; mappingId: string }>) {
+  private constructor(
+    private readonly config: Resolved,
+    private readonly shops: Map<string, ShopState>,
+    private readonly mappings: Map<string, MappingRow>,
+  ) {}
+
+  static async load(config: Resolved, deliveries: Iterable<{ shop: string; mappingId: string }>): Promise<PassCache> {
     const domains = new Set<string>();
     const mappingIds = new Set<string>();
     for (const delivery of deliveries) {
       domains.add(delivery.shop);
       mappingIds.add(delivery.mappingId);
     }
-    if (domains.size === 0) return;
+    if (domains.size === 0) return new PassCache(config, new Map(), new Map());
     const [shops, mappings] = await Promise.all([
-      this.config.prisma.shop.findMany({
+      config.prisma.shop.findMany({
         where: { domain: { in: [...domains] } },
         select: { domain: true, attentiveKeyCipher: true, uninstalledAt: true },
       }),
-      this.config.prisma.mapping.findMany({ where: { id: { in: [...mappingIds] } } }),
+      config.prisma.mapping.findMany({ where: { id: { in: [...mappingIds] } } }),
     ]);
-    for (const domain of domains) {
-      const row = shops.find((shop) => shop.domain === domain);
-      this.shops.set(domain, Promise.resolve(row ? { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt } : null));
-    }
-    const byId = new Map(mappings.map((mapping) => [mapping.id, mapping]));
-    for (const id of mappingIds) this.mappings.set(id, Promise.resolve(byId.get(id) ?? null));
+    return new PassCache(
+      config,
+      new Map(shops.map((row) => [row.domain, { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt }])),
+      new Map(mappings.map((row) => [row.id, row])),
+    );
   }
-  shop(domain: string) {
-    let found = this.shops.get(domain);
-    if (!found) {
-      found = this.config.prisma.shop
-        .findUnique({ where: { domain }, select: { attentiveKeyCipher: true, uninstalledAt: true } })
-        .then((row) => (row ? { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt } : null));
-      this.shops.set(domain, found);
-    }
-    return found;
+
+  shop(domain: string): ShopState | null {
+    return this.shops.get(domain) ?? null;
   }
-  mapping(shop: string, id: string) {
-    let found = this.mappings.get(id);
-    if (!found) {
-      found = this.config.prisma.mapping.findUnique({ where: { id } });
-      this.mappings.set(id, found);
-    }
+
+  mapping(shop: string, id: string): MappingRow | null {
+    const row = this.mappings.get(id);
     // A mapping belongs to one shop: never render another shop's.
-    return found.then((row) => (row && row.shop === shop ? row : null));
+    return row && row.shop === shop ? row : null;
   }
+
   apiKey(domain: string, cipher: string): string {
     let key = this.keys.get(domain);
     if (key === undefined) {
@@ -180,7 +176,7 @@ class PassCache {
 
 interface ClaimedWork {
   ids: string[];
-  rows: Map<string, DeliveryRow & { leaseOwner: string | null }>;
+  rows: Map<string, DeliveryRow>;
   cache: PassCache;
 }
 
@@ -197,9 +193,7 @@ async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number):
   });
   const ids = claimed.map((row) => row.id);
   const rows = new Map(claimed.map((row) => [row.id, row]));
-  const cache = new PassCache(config);
-  await cache.prefetch(rows.values());
-  return { ids, rows, cache };
+  return { ids, rows, cache: await PassCache.load(config, claimed) };
 }
 
 async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string): Promise<void> {
@@ -346,10 +340,10 @@ async function processDelivery(
   cooldowns: Cooldowns,
   pacing: Pacing,
   cache: PassCache,
-  delivery: (DeliveryRow & { leaseOwner: string | null }) | null,
+  delivery: DeliveryRow | null,
 ): Promise<void> {
   const { prisma } = config;
-  if (!delivery || delivery.leaseOwner !== config.workerId) return;
+  if (!delivery) return;
   const { id } = delivery;
   const startedAt = config.now();
 
@@ -476,11 +470,11 @@ type Prepared =
   | { input: CustomEventInput; apiKey: string; orderName: string | null; email: string | null };
 
 async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
-  const shop = await cache.shop(delivery.shop);
+  const shop = cache.shop(delivery.shop);
   if (!shop || shop.uninstalledAt) {
     return { status: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
-  const mappingRow = await cache.mapping(delivery.shop, delivery.mappingId);
+  const mappingRow = cache.mapping(delivery.shop, delivery.mappingId);
   if (!mappingRow) return { status: "skipped", reason: "The mapping was deleted before this event was sent." };
   const mapping = storedMapping(mappingRow);
   if (!mapping.enabled) return { status: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
