@@ -18,7 +18,8 @@ export interface DeliveryRun {
   sent: number;
   perSec: number;
   requests: number;
-  rejectedAfterFirstSecond: number;
+  /** Requests the stand-in refused (429), over the whole run. */
+  rejected: number;
   attempts429AfterFirstSecond: number;
   duplicates: number;
 }
@@ -58,6 +59,23 @@ export async function measureWorkers(
   return { sent: stats.events.length, perSec: count / windowS, windowS, requests: stats.requests, firstMs, duplicates: ids.length - new Set(ids).size, events: stats.events };
 }
 
+/** What one run measured, with the 429 attempts the worker logged after the first second. */
+async function summarize(db: BenchDb, run: Awaited<ReturnType<typeof measureWorkers>>, shops: number, preloaded: number): Promise<DeliveryRun> {
+  const since = new Date(run.firstMs + 1000);
+  const attempts429 = await db.count(`SELECT count(*) AS n FROM "DeliveryAttempt" WHERE "httpStatus" = 429 AND "startedAt" >= ?`, [since]);
+  return {
+    shops,
+    preloaded,
+    windowS: run.windowS,
+    sent: run.sent,
+    perSec: run.perSec,
+    requests: run.requests,
+    rejected: run.requests - run.sent,
+    attempts429AfterFirstSecond: attempts429,
+    duplicates: run.duplicates,
+  };
+}
+
 export async function deliveryScenario(ctx: ScenarioContext, provider: Provider = "sqlite"): Promise<void> {
   const runS = ctx.quick ? 3 : 12;
   const results: Record<string, DeliveryRun> = {};
@@ -72,19 +90,8 @@ export async function deliveryScenario(ctx: ScenarioContext, provider: Provider 
       const preloaded = await preloadDeliveries(db, mappings, Math.ceil(150 * (runS + 6) * 1.3), ORDER_BODY);
       log(`delivery: one shop, 150/s limit, ${preloaded} queued`);
       const run = await measureWorkers(db, standIn, 1, runS, "worker-rate");
-      const since = new Date(run.firstMs + 1000);
-      const attempts429 = await db.count(`SELECT count(*) AS n FROM "DeliveryAttempt" WHERE "httpStatus" = 429 AND "startedAt" >= ?`, [since]);
-      results.oneShop = {
-        shops: 1,
-        preloaded,
-        windowS: run.windowS,
-        sent: run.sent,
-        perSec: run.perSec,
-        requests: run.requests,
-        rejectedAfterFirstSecond: run.requests - run.sent,
-        attempts429AfterFirstSecond: attempts429,
-        duplicates: run.duplicates,
-      };
+      results.oneShop = await summarize(db, run, 1, preloaded);
+      const attempts429 = results.oneShop.attempts429AfterFirstSecond;
       goal(ctx, {
         scenario: "4 Delivery, 1 shop",
         measure: "sustained events/s at 150/s per key; 429s after 1st s",
@@ -109,17 +116,7 @@ export async function deliveryScenario(ctx: ScenarioContext, provider: Provider 
       const preloaded = await preloadDeliveries(db, mappings, ctx.quick ? 80 : 300, ORDER_BODY);
       log(`delivery: fifty shops, Attentive 50 ms, ${preloaded} queued`);
       const run = await measureWorkers(db, standIn, 1, runS, "worker-fifty");
-      results.fiftyShops = {
-        shops: 50,
-        preloaded,
-        windowS: run.windowS,
-        sent: run.sent,
-        perSec: run.perSec,
-        requests: run.requests,
-        rejectedAfterFirstSecond: run.requests - run.sent,
-        attempts429AfterFirstSecond: 0,
-        duplicates: run.duplicates,
-      };
+      results.fiftyShops = await summarize(db, run, 50, preloaded);
       goal(ctx, {
         scenario: "4 Delivery, 50 shops",
         measure: "events/s, one worker process, Attentive 50 ms",
