@@ -1,6 +1,7 @@
 /**
  * The pacing rule against a simulated Attentive: a per-key sliding one-second window
- * (the stand-in's and, as documented, Attentive's), reached over links whose latency
+ * (the stand-in's; Attentive documents 150 requests per second per key, not how it
+ * counts them, and a sliding window is the strictest reading), reached over links whose latency
  * varies and sometimes stalls. Time is virtual, so a run of several seconds of traffic
  * takes milliseconds and replays exactly for its seed.
  */
