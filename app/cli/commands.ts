@@ -101,7 +101,8 @@ export async function runCommand(argv: string[], context: CliContext): Promise<v
     case "retention prune":
       return retentionPrune(context);
     default:
-      throw new CliError(`Unknown command "${argv.join(" ")}". Run \`npm run cli -- help\` for the list.`, 2);
+      // Only the command words: the rest may hold an API key typed after a misspelt command.
+      throw new CliError(`Unknown command "${command}". Run \`npm run cli -- help\` for the list.`, 2);
   }
 }
 

@@ -68,6 +68,13 @@ describe("shops connect", () => {
     expect((await db().shop.findUniqueOrThrow({ where: { domain: SHOP } })).attentiveKeyLast4).toBe("9999");
   });
 
+  it("does not echo an API key typed after a misspelt command", async () => {
+    const error = await cli("shop", "connect", SHOP, "--api-key", "typo-key-4242").catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toMatch(/Unknown command "shop connect"/);
+    expect((error as CliError).message).not.toContain("typo-key-4242");
+  });
+
   it("names a bad shop domain", async () => {
     await expect(cli("shops", "connect", "not a shop", "--api-key", "k")).rejects.toThrow(/myshopify\.com/);
   });
