@@ -112,8 +112,9 @@ function openClient(databaseUrl: string | undefined): DatabaseHandle {
   if (target.provider === "postgresql") {
     const adapter = new PrismaPg(
       // Fail fast rather than hang when the database does not answer: the webhook route must answer
-      // Shopify (503, so it retries) well inside its 5 s.
-      { connectionString: target.url, max: 10, connectionTimeoutMillis: 3_000 },
+      // Shopify (503, so it retries) well inside its 5 s, and a query on a half-dead connection must
+      // not hold a worker's delivery forever (the app's queries take milliseconds).
+      { connectionString: target.url, max: 10, connectionTimeoutMillis: 3_000, query_timeout: 10_000 },
       target.schema ? { schema: target.schema } : undefined,
     );
     // Same data model, other provider: the same client API (docs/decisions/002).

@@ -22,6 +22,9 @@ export function openDriver(target: DatabaseTarget): Driver {
     connectionString: connection.toString(),
     max: 10,
     connectionTimeoutMillis: 3_000,
+    // A query on a connection that went half-dead must not hold a webhook (Shopify waits 5 s) or a
+    // worker's slot forever: it fails, the webhook is answered 503, the delivery's lease runs out.
+    query_timeout: 4_000,
     // A CLI command that wrote through the driver must not wait for idle connections to exit.
     allowExitOnIdle: true,
     ...(target.schema ? { options: `-c search_path="${target.schema.replaceAll('"', '""')}"` } : {}),

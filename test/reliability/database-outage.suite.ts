@@ -103,12 +103,18 @@ describe.skipIf(testProvider() !== "postgresql")("PostgreSQL unavailable for a w
     await forEachConcurrently(after, 8, async (i) => void afterStatuses.push(await post(i, randomUUID())));
     expect(afterStatuses.every((status) => status === 200)).toBe(true);
 
-    await waitUntil(
-      "the worker to deliver everything, without a restart",
-      async () => (await db().delivery.count({ where: { shop: SHOP, status: { not: "delivered" } } })) === 0,
-      60_000,
-      200,
-    );
+    try {
+      await waitUntil(
+        "the worker to deliver everything, without a restart",
+        async () => (await db().delivery.count({ where: { shop: SHOP, status: { not: "delivered" } } })) === 0,
+        60_000,
+        200,
+      );
+    } catch (error) {
+      // What was left, and what the app said, to tell a stuck worker from a slow one.
+      const left = await db().delivery.groupBy({ by: ["status"], where: { shop: SHOP, status: { not: "delivered" } }, _count: true });
+      throw new Error(`${error instanceof Error ? error.message : String(error)}\nleft: ${JSON.stringify(left)}\napp output (end):\n${app.output().slice(-4_000)}`);
+    }
     expect(app.child.exitCode).toBeNull();
 
     const webhooks = await db().webhook.findMany({ where: { shop: SHOP }, select: { id: true, _count: { select: { deliveries: true } } } });
