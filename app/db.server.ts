@@ -16,9 +16,6 @@ import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 import { closeDriver, openDriver, type Driver } from "./db/driver.server";
-import { openClaimStore, type ClaimStore } from "./delivery/claim-store.server";
-import { openOutcomeStore, type OutcomeStore } from "./delivery/outcome-store.server";
-import { openIngestStore, type IngestStore } from "./webhooks/ingest-store.server";
 
 export type Database = PrismaClient;
 
@@ -51,52 +48,62 @@ export interface DatabaseHandle {
 /** Where each client's database is, so the hot-path writes can reach it through its driver. */
 const targets = new WeakMap<Database, DatabaseTarget>();
 
-interface DriverWrites {
-  driver: Driver;
-  ingest: IngestStore;
-  outcomes: OutcomeStore;
-  claims: ClaimStore;
+/**
+ * A store of writes done on the driver (decision 007): the claim, the outcome and the
+ * webhook write. Each store module opens itself from the driver this module hands out
+ * (`storeOn`); this module knows only that a store must finish its writes before the
+ * driver closes. Arrows point one way: stores import the database, never the reverse.
+ */
+export interface DriverStore {
+  drain(): Promise<void>;
 }
-const driverWrites = new WeakMap<Database, DriverWrites>();
 
-/** The driver connection beside this client, and the writes done on it, opened on first use. */
-function writesOf(prisma: Database): DriverWrites {
-  let writes = driverWrites.get(prisma);
-  if (!writes) {
+interface DriverConnection {
+  driver: Driver;
+  /** The stores opened on it, by the function that opened them. */
+  stores: Map<(driver: Driver) => DriverStore, DriverStore>;
+}
+const connections = new WeakMap<Database, DriverConnection>();
+
+/** The driver connection beside this client, opened on first use. */
+function connectionOf(prisma: Database): DriverConnection {
+  let connection = connections.get(prisma);
+  if (!connection) {
     const target = targets.get(prisma);
     if (!target) throw new Error("This Prisma client was not opened by openDatabase(): its database is unknown.");
-    const driver = openDriver(target);
-    writes = { driver, ingest: openIngestStore(driver), outcomes: openOutcomeStore(driver), claims: openClaimStore(driver) };
-    driverWrites.set(prisma, writes);
+    connection = { driver: openDriver(target), stores: new Map() };
+    connections.set(prisma, connection);
   }
-  return writes;
+  return connection;
 }
 
-/** The driver-level webhook write (decision 007) for the same database as this client. */
-export function ingestStoreOf(prisma: Database): IngestStore {
-  return writesOf(prisma).ingest;
+/** The database driver (better-sqlite3 or a node-postgres pool) for the same database as this client. */
+export function driverOf(prisma: Database): Driver {
+  return connectionOf(prisma).driver;
 }
 
-/** The driver-level write of delivery outcomes, for the same database as this client. */
-export function outcomeStoreOf(prisma: Database): OutcomeStore {
-  return writesOf(prisma).outcomes;
-}
-
-/** The driver-level claim of due deliveries, for the same database as this client. */
-export function claimStoreOf(prisma: Database): ClaimStore {
-  return writesOf(prisma).claims;
+/** The store `open` makes on this client's driver, opened once per client and drained before the driver closes. */
+export function storeOn<T extends DriverStore>(prisma: Database, open: (driver: Driver) => T): T {
+  const connection = connectionOf(prisma);
+  let store = connection.stores.get(open);
+  if (!store) {
+    store = open(connection.driver);
+    connection.stores.set(open, store);
+  }
+  // The map is keyed by the opener, which always makes a T.
+  return store as T;
 }
 
 /** Disconnects the client and closes its driver connection, once the writes asked of it are done. */
 export async function closeDatabase(prisma: Database): Promise<void> {
-  const writes = driverWrites.get(prisma);
-  driverWrites.delete(prisma);
+  const connection = connections.get(prisma);
+  connections.delete(prisma);
   await Promise.all([
     prisma.$disconnect(),
-    writes &&
+    connection &&
       (async () => {
-        await Promise.all([writes.ingest.drain(), writes.outcomes.drain(), writes.claims.drain()]);
-        await closeDriver(writes.driver);
+        await Promise.all([...connection.stores.values()].map((store) => store.drain()));
+        await closeDriver(connection.driver);
       })(),
   ]);
 }

@@ -10,6 +10,7 @@
  */
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
+import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
 
@@ -44,6 +45,11 @@ export interface ClaimStore {
 
 /** A claim may wait this long for SQLite's lock; the worker simply claims later. */
 const SQLITE_LOCK_WAIT_MS = 10_000;
+
+/** The driver-level claim of due deliveries, for the same database as this client. */
+export function claimStoreOf(prisma: Database): ClaimStore {
+  return storeOn(prisma, openClaimStore);
+}
 
 export function openClaimStore(driver: Driver): ClaimStore {
   return driver.provider === "sqlite" ? new SqliteClaimStore(driver.db) : new PostgresClaimStore(driver.pool);

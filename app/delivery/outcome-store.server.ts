@@ -6,6 +6,7 @@
 import type Sqlite from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
 
@@ -24,7 +25,10 @@ export interface OutcomeWrite {
   errorKind: string | null;
   /** What was sent, when something was. */
   sent?: { request: string; stale: boolean; orderName: string | null; email: string | null; eventType: string };
+  /** A rate limit: the attempt this claim counted is given back (attempts - 1). */
+  givesBackAttempt?: boolean;
   at: Date;
+  /** The attempt's log row; null when nothing was attempted (a delivery put back before its send). */
   attempt: {
     number: number;
     startedAt: Date;
@@ -33,7 +37,7 @@ export interface OutcomeWrite {
     httpStatus: number | null;
     error: string | null;
     response: string | null;
-  };
+  } | null;
 }
 
 export interface OutcomeStore {
@@ -44,6 +48,11 @@ export interface OutcomeStore {
 
 /** A lease is a minute: an outcome may wait this long for SQLite's lock before the write is given up. */
 const SQLITE_LOCK_WAIT_MS = 30_000;
+
+/** The driver-level write of delivery outcomes, for the same database as this client. */
+export function outcomeStoreOf(prisma: Database): OutcomeStore {
+  return storeOn(prisma, openOutcomeStore);
+}
 
 export function openOutcomeStore(driver: Driver): OutcomeStore {
   return driver.provider === "sqlite" ? new SqliteOutcomeStore(driver.db) : new PostgresOutcomeStore(driver.pool);
@@ -62,6 +71,7 @@ const SET_OUTCOME = `
   "orderName" = CASE WHEN :sent THEN :orderName ELSE "orderName" END,
   email = CASE WHEN :sent THEN :email ELSE email END,
   "eventType" = CASE WHEN :sent THEN :eventType ELSE "eventType" END,
+  attempts = CASE WHEN :givesBack THEN attempts - 1 ELSE attempts END,
   "leaseOwner" = NULL,
   "leaseExpiresAt" = NULL,
   "updatedAt" = :at`;
@@ -87,17 +97,19 @@ function parameters(write: OutcomeWrite, date: (value: Date | null) => string | 
     orderName: write.sent?.orderName ?? null,
     email: write.sent?.email ?? null,
     eventType: write.sent?.eventType ?? null,
+    givesBack: flag(write.givesBackAttempt ?? false),
     at: date(write.at),
     deliveryId: write.deliveryId,
     workerId: write.workerId,
+    logAttempt: flag(write.attempt !== null),
     attemptId: randomUUID(),
-    number: write.attempt.number,
-    startedAt: date(write.attempt.startedAt),
-    durationMs: write.attempt.durationMs,
-    outcome: write.attempt.outcome,
-    httpStatus: write.attempt.httpStatus,
-    error: write.attempt.error,
-    attemptResponse: write.attempt.response,
+    number: write.attempt?.number ?? 0,
+    startedAt: date(write.attempt?.startedAt ?? write.at),
+    durationMs: write.attempt?.durationMs ?? 0,
+    outcome: write.attempt?.outcome ?? "",
+    httpStatus: write.attempt?.httpStatus ?? null,
+    error: write.attempt?.error ?? null,
+    attemptResponse: write.attempt?.response ?? null,
   };
 }
 
@@ -128,7 +140,7 @@ class SqliteOutcomeStore implements OutcomeStore {
     const values = parameters(write, sqliteDate, (value) => (value ? 1 : 0));
     const { changes } = this.update.run(pick(values, UPDATE_NAMES));
     if (changes !== 1) return false;
-    this.insertAttempt.run(pick(values, ATTEMPT_NAMES));
+    if (write.attempt !== null) this.insertAttempt.run(pick(values, ATTEMPT_NAMES));
     return true;
   }
 }
@@ -149,6 +161,7 @@ const UPDATE_NAMES = [
   "orderName",
   "email",
   "eventType",
+  "givesBack",
   "at",
   "deliveryId",
   "workerId",
@@ -159,7 +172,10 @@ function pick<T extends Record<string, unknown>>(values: T, names: readonly (key
   return Object.fromEntries(names.map((name) => [name, values[name]]));
 }
 
-/** PostgreSQL: the guarded update and the attempt row in one statement, so they commit together. */
+/**
+ * PostgreSQL: the guarded update and the attempt row in one statement, so they commit
+ * together; the statement answers how many deliveries it updated (0 or 1).
+ */
 class PostgresOutcomeStore implements OutcomeStore {
   private readonly text: string;
   private readonly order: readonly string[];
@@ -174,6 +190,8 @@ class PostgresOutcomeStore implements OutcomeStore {
       setResponse: "boolean",
       sent: "boolean",
       stale: "boolean",
+      givesBack: "boolean",
+      logAttempt: "boolean",
       at: "timestamp(3)",
       startedAt: "timestamp(3)",
       number: "integer",
@@ -187,17 +205,26 @@ class PostgresOutcomeStore implements OutcomeStore {
         return `$${index + 1}::${typed[name] ?? "text"}`;
       });
     this.text = positional(
-      `WITH updated AS (UPDATE "Delivery" SET ${SET_OUTCOME} WHERE ${OWNED} RETURNING id)
-       INSERT INTO "DeliveryAttempt" (${ATTEMPT_COLUMNS})
-       SELECT :attemptId, updated.id, :number, :startedAt, :durationMs, :outcome, :httpStatus, :error, :attemptResponse FROM updated`,
+      `WITH updated AS (UPDATE "Delivery" SET ${SET_OUTCOME} WHERE ${OWNED} RETURNING id),
+       logged AS (
+         INSERT INTO "DeliveryAttempt" (${ATTEMPT_COLUMNS})
+         SELECT :attemptId, updated.id, :number, :startedAt, :durationMs, :outcome, :httpStatus, :error, :attemptResponse
+         FROM updated WHERE :logAttempt
+         RETURNING 1
+       )
+       SELECT count(*)::integer AS updated FROM updated`,
     );
     this.order = order;
   }
 
   async finish(write: OutcomeWrite): Promise<boolean> {
     const values: Record<string, unknown> = parameters(write, pgTimestamp, (value) => value);
-    const result = await this.pool.query({ name: "delivery-outcome", text: this.text, values: this.order.map((name) => values[name]) });
-    return result.rowCount === 1;
+    const result = await this.pool.query<{ updated: number }>({
+      name: "delivery-outcome",
+      text: this.text,
+      values: this.order.map((name) => values[name]),
+    });
+    return result.rows[0]?.updated === 1;
   }
 
   async drain() {}

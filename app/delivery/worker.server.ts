@@ -20,7 +20,7 @@ import {
   sendCustomEvent,
 } from "~/attentive/client.server";
 import { STALE_AFTER_MS } from "~/attentive/rules";
-import { claimStoreOf, outcomeStoreOf, type Database } from "~/db.server";
+import type { Database } from "~/db.server";
 import { renderMapping } from "~/mapping/render.server";
 import { isMappableTopic } from "~/mapping/types";
 import { nextDueAt } from "~/models/Delivery.server";
@@ -29,10 +29,11 @@ import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
-import type { ClaimedDelivery } from "./claim-store.server";
-import type { OutcomeWrite } from "./outcome-store.server";
+import { claimStoreOf, type ClaimedDelivery } from "./claim-store.server";
 import { Pacing } from "./pacing";
-import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy";
+import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
+import { describeUnexpected } from "./stored-text";
+import { renewLease, type SentRecord, settle, type SettleContext, settleUnexpected } from "./settle.server";
 
 export interface WorkerOptions {
   prisma: Database;
@@ -197,10 +198,12 @@ async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number):
 }
 
 async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string): Promise<void> {
+  const delivery = work.rows.get(id);
+  if (!delivery) return;
   try {
-    await processDelivery(config, cooldowns, pacing, work.cache, work.rows.get(id) ?? null);
+    await processDelivery(config, cooldowns, pacing, work.cache, delivery);
   } catch (error) {
-    await failUnexpectedly(config, id, error);
+    await settleUnexpected(config, delivery, error, config.now());
   }
 }
 
@@ -272,7 +275,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
         const untilDue = due ? Math.max(0, due.getTime() - nowMs) : config.idlePollMs;
         await wait(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
       } catch (error) {
-        config.logger.error({ err: errorText(error) }, "delivery worker pass failed; retrying shortly");
+        config.logger.error({ err: describeUnexpected(error).summary }, "delivery worker pass failed; retrying shortly");
         await wait(config.idlePollMs);
       }
     }
@@ -292,201 +295,99 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 }
 
 /**
- * Something this code did not expect (a database blip, an unreadable row, a bug): it is
- * retried within the same budget as a failed send, then the delivery ends failed with
- * the reason, instead of being claimed again after every lease, forever. If even this
- * write fails (the database is gone), the lease expires and a later pass takes the
- * delivery again: nothing is lost.
+ * One delivery: prepare (the shop, the mapping, the rendered event), send under the
+ * shop's pace, settle. Every status written comes from the settle step.
  */
-async function failUnexpectedly(config: Resolved, id: string, error: unknown): Promise<void> {
-  const reason = `The app could not process this delivery (${errorText(error)}).`;
-  config.logger.error({ deliveryId: id, err: errorText(error) }, "delivery processing failed unexpectedly");
-  try {
-    const now = config.now();
-    const owned = { id, leaseOwner: config.workerId, status: "sending" };
-    const release = { leaseOwner: null, leaseExpiresAt: null, lastError: reason };
-    const row = await config.prisma.delivery.findFirst({ where: owned, select: { attempts: true } });
-    if (!row) return;
-    if (row.attempts < config.retry.maxAttempts) {
-      const delay = retryDelayMs(config.retry, row.attempts, config.random);
-      await config.prisma.delivery.updateMany({
-        where: owned,
-        data: { ...release, status: "pending", errorKind: "retryable", nextAttemptAt: new Date(now.getTime() + delay) },
-      });
-    } else {
-      await config.prisma.delivery.updateMany({
-        where: owned,
-        data: {
-          ...release,
-          status: "failed",
-          errorKind: "terminal",
-          finishedAt: now,
-          lastError: `${reason} Gave up after ${row.attempts} attempts: check the mapping, then use Retry; if it keeps failing, contact support.`,
-        },
-      });
-    }
-  } catch (writeError) {
-    config.logger.error({ deliveryId: id, err: errorText(writeError) }, "could not record the failure; the lease will expire and the delivery be taken again");
-  }
-}
-
-type Finish =
-  | { status: "delivered"; response: string; httpStatus: number }
-  | { status: "skipped"; reason: string }
-  | { status: "failed"; kind: "retryable" | "terminal"; reason: string; retryAfterMs?: number; response?: string; httpStatus?: number };
-
-async function processDelivery(
-  config: Resolved,
-  cooldowns: Cooldowns,
-  pacing: Pacing,
-  cache: PassCache,
-  delivery: DeliveryRow | null,
-): Promise<void> {
-  const { prisma } = config;
-  if (!delivery) return;
-  const { id } = delivery;
+async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, cache: PassCache, delivery: DeliveryRow): Promise<void> {
   const startedAt = config.now();
 
   // Attentive said this shop's key is at its limit while the batch was under way: put
   // the delivery back for when the window has passed, without spending an attempt.
   const coolUntil = cooldowns.until(delivery.shop);
   if (coolUntil > startedAt.getTime()) {
-    await putBack(config, delivery.id, new Date(coolUntil));
+    await settle(config, delivery, { kind: "held-back", until: new Date(coolUntil) }, { startedAt: null });
     return;
   }
 
   const prepared = await prepare(config, cache, delivery);
-  if ("status" in prepared) {
-    await finish(config, delivery, prepared, startedAt, null);
+  if ("kind" in prepared) {
+    await settle(config, delivery, prepared, { startedAt });
     return;
   }
 
   const { input, apiKey, orderName, email } = prepared;
   const stale = startedAt.getTime() - new Date(input.occurredAt).getTime() > STALE_AFTER_MS;
   const request = JSON.stringify(customEventRequestBody(input, config.attentive.propertiesEncoding));
-  const sent = { request, stale, orderName, email, eventType: input.type };
+  const sent: SentRecord = { request, stale, orderName, email, eventType: input.type };
   // Send only under a lease that will outlast the send. Early in a pass the claim's
   // lease does (no query needed); a pass that ran long renews it first, and gives the
   // delivery up when the lease already ran out: another worker may have taken it.
-  const leaseLeftMs = (delivery.leaseExpiresAt?.getTime() ?? 0) - startedAt.getTime();
-  if (leaseLeftMs < 2 * config.attentive.timeoutMs + LEASE_MARGIN_MS) {
-    const renewed = await prisma.delivery.updateMany({
-      where: { id, leaseOwner: config.workerId, status: "sending", leaseExpiresAt: { gt: startedAt } },
-      data: { ...sent, leaseExpiresAt: new Date(startedAt.getTime() + config.leaseMs) },
-    });
-    if (renewed.count !== 1) return;
-  }
+  const leaseLeftMs = delivery.leaseExpiresAt.getTime() - startedAt.getTime();
+  if (leaseLeftMs < 2 * config.attentive.timeoutMs + LEASE_MARGIN_MS && !(await renewLease(config, delivery, config.leaseMs, sent))) return;
 
-  const answered = await pacing.take(delivery.shop);
-  let outcome: SendOutcome;
-  try {
-    outcome = await sendCustomEvent(apiKey, input, config.attentive);
-  } catch (error) {
-    answered();
-    throw error;
-  }
-  answered({ ...outcome.rateLimit, rateLimited: !outcome.ok && outcome.httpStatus === 429 });
-  noteRateLimit(config, cooldowns, delivery.shop, outcome);
-  if (!outcome.ok && outcome.httpStatus === 429 && config.now().getTime() - delivery.createdAt.getTime() < RATE_LIMIT_GIVE_UP_MS) {
-    // Busy, not broken: the attempt is not counted against the retry budget.
-    await recordAttempt(config, delivery, startedAt, outcome, "rate limited");
-    await putBack(config, delivery.id, new Date(config.now().getTime() + (outcome.retryAfterMs ?? 1_000)), outcome.reason, sent);
-    return;
-  }
-  await finish(config, delivery, toFinish(outcome), startedAt, outcome, sent);
+  const outcome = await send(pacing, delivery.shop, () => sendCustomEvent(apiKey, input, config.attentive));
+  const answer = { httpStatus: outcome.httpStatus ?? null, response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null) };
+  const settled = await settle(config, delivery, attemptEnd(config, delivery, outcome), { startedAt, sent, answer });
+  if (settled?.status === "pending" && settled.shopCooldownUntil) cooldowns.set(delivery.shop, settled.shopCooldownUntil.getTime());
 }
 
 /** Time a lease must have left beyond two Attentive timeouts for a send to go without renewing it. */
 const LEASE_MARGIN_MS = 5_000;
 
-/** What the log keeps of a send: the request (without the key) and what it was about. */
-interface SentRecord {
-  request: string;
-  stale: boolean;
-  orderName: string | null;
-  email: string | null;
-  eventType: string;
-}
-
-/** A delivery rate limited for longer than this fails like any retryable error. */
-const RATE_LIMIT_GIVE_UP_MS = 24 * 60 * 60 * 1000;
-
-/** Back to pending at `at`, with the attempt this claim counted given back. */
-async function putBack(config: Resolved, id: string, at: Date, reason?: string, sent?: SentRecord): Promise<void> {
-  await config.prisma.delivery.updateMany({
-    where: { id, leaseOwner: config.workerId, status: "sending" },
-    data: {
-      ...sent,
-      status: "pending",
-      nextAttemptAt: at,
-      attempts: { decrement: 1 },
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      ...(reason ? { lastError: reason, errorKind: "retryable" } : {}),
-    },
-  });
-}
-
-async function recordAttempt(config: Resolved, delivery: DeliveryRow, startedAt: Date, outcome: SendOutcome, label: string): Promise<void> {
-  const now = config.now();
-  await config.prisma.deliveryAttempt.create({
-    data: {
-      deliveryId: delivery.id,
-      number: delivery.attempts,
-      startedAt,
-      durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
-      outcome: label,
-      httpStatus: outcome.ok ? outcome.httpStatus : (outcome.httpStatus ?? null),
-      error: outcome.ok ? null : outcome.reason,
-      response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null),
-    },
-  });
-}
-
-function toFinish(outcome: SendOutcome): Finish {
-  if (outcome.ok) return { status: "delivered", response: outcome.responseBody, httpStatus: outcome.httpStatus };
-  return {
-    status: "failed",
-    kind: outcome.kind,
-    reason: outcome.reason,
-    ...(outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {}),
-    ...(outcome.responseBody !== undefined ? { response: outcome.responseBody } : {}),
-    ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
-  };
-}
-
-function noteRateLimit(config: Resolved, cooldowns: Cooldowns, shop: string, outcome: SendOutcome) {
-  const nowMs = config.now().getTime();
-  if (!outcome.ok && outcome.httpStatus === 429) {
-    cooldowns.set(shop, nowMs + (outcome.retryAfterMs ?? 1_000));
+/** One send in the shop's turn, with what Attentive said about its limit passed back to the pacing. */
+async function send(pacing: Pacing, shop: string, go: () => Promise<SendOutcome>): Promise<SendOutcome> {
+  const answered = await pacing.take(shop);
+  let outcome: SendOutcome;
+  try {
+    outcome = await go();
+  } catch (error) {
+    answered();
+    throw error;
   }
+  answered({ ...outcome.rateLimit, rateLimited: isRateLimited(outcome) });
+  return outcome;
+}
+
+function isRateLimited(outcome: SendOutcome): boolean {
+  return !outcome.ok && outcome.httpStatus === 429;
+}
+
+/** How Attentive's answer ended the attempt, for the retry decision. */
+function attemptEnd(config: Resolved, delivery: DeliveryRow, outcome: SendOutcome): AttemptEnd {
+  if (outcome.ok) return { kind: "delivered" };
+  const retryAfter = outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs };
+  if (isRateLimited(outcome)) {
+    // Busy, not broken: not counted against the retry budget (for 24 hours).
+    return { kind: "rate-limited", reason: outcome.reason, waitingMs: config.now().getTime() - delivery.createdAt.getTime(), ...retryAfter };
+  }
+  return { kind: "failed", errorKind: outcome.kind, reason: outcome.reason, ...retryAfter };
 }
 
 /** A claimed delivery with its webhook, as the claim reads it. */
 type DeliveryRow = ClaimedDelivery;
 
 type Prepared =
-  | Finish
+  | Extract<AttemptEnd, { kind: "skipped" | "failed" }>
   | { input: CustomEventInput; apiKey: string; orderName: string | null; email: string | null };
 
 async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
   const shop = cache.shop(delivery.shop);
   if (!shop || shop.uninstalledAt) {
-    return { status: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
+    return { kind: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
   const mappingRow = cache.mapping(delivery.shop, delivery.mappingId);
-  if (!mappingRow) return { status: "skipped", reason: "The mapping was deleted before this event was sent." };
+  if (!mappingRow) return { kind: "skipped", reason: "The mapping was deleted before this event was sent." };
   const mapping = storedMapping(mappingRow);
-  if (!mapping.enabled) return { status: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
+  if (!mapping.enabled) return { kind: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
   if (!shop.keyCipher) {
     return {
-      status: "failed",
-      kind: "terminal",
+      kind: "failed",
+      errorKind: "terminal",
       reason: "No Attentive API key is connected for this shop: connect one in Settings, then retry this delivery.",
     };
   }
   const topic = delivery.topic;
-  if (!isMappableTopic(topic)) return { status: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
+  if (!isMappableTopic(topic)) return { kind: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
 
   const body = parseShopifyJson(delivery.webhook.body);
   let order: JsonValue | null = null;
@@ -503,24 +404,24 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   }
 
   const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, order });
-  if (rendered.kind === "skipped") return { status: "skipped", reason: rendered.reason };
+  if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
     // A refund without a customer is explained by the order look-up when that failed.
     if (lookupProblem) {
       return {
-        status: "failed",
-        kind: lookupProblem.retryable ? "retryable" : "terminal",
+        kind: "failed",
+        errorKind: lookupProblem.retryable ? "retryable" : "terminal",
         reason: `${rendered.reason} The refunded order could not be read: ${lookupProblem.reason}`,
       };
     }
-    return { status: "failed", kind: "terminal", reason: rendered.reason };
+    return { kind: "failed", errorKind: "terminal", reason: rendered.reason };
   }
 
   let apiKey: string;
   try {
     apiKey = cache.apiKey(delivery.shop, shop.keyCipher);
   } catch (error) {
-    return { status: "failed", kind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
+    return { kind: "failed", errorKind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
   }
   const { event } = rendered;
   const input: CustomEventInput = {
@@ -534,55 +435,6 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
   // Lower-cased for the log search only; Attentive gets the address as rendered.
   return { input, apiKey, orderName, email: event.user.email?.toLowerCase() ?? null };
-}
-
-async function finish(
-  config: Resolved,
-  delivery: DeliveryRow,
-  result: Finish,
-  startedAt: Date,
-  outcome: SendOutcome | null,
-  sent?: SentRecord,
-): Promise<void> {
-  const now = config.now();
-  const attempt = {
-    number: delivery.attempts,
-    startedAt,
-    durationMs: Math.max(0, now.getTime() - startedAt.getTime()),
-    outcome: result.status === "failed" ? `${result.kind} failure` : result.status,
-    httpStatus: outcome && "httpStatus" in outcome ? (outcome.httpStatus ?? null) : null,
-    error: result.status === "failed" ? result.reason : result.status === "skipped" ? result.reason : null,
-    response: result.status === "skipped" ? null : (result.response ?? null),
-  };
-  const base = { deliveryId: delivery.id, workerId: config.workerId, at: now, attempt, ...(sent ? { sent } : {}) };
-  let data: OutcomeWrite;
-  if (result.status === "delivered") {
-    data = { ...base, status: "delivered", finishedAt: now, response: result.response, lastError: null, errorKind: null };
-  } else if (result.status === "skipped") {
-    data = { ...base, status: "skipped", finishedAt: now, lastError: result.reason, errorKind: null };
-  } else if (result.kind === "retryable" && delivery.attempts < config.retry.maxAttempts) {
-    const delay = retryDelayMs(config.retry, delivery.attempts, config.random, result.retryAfterMs ?? 0);
-    data = {
-      ...base,
-      status: "pending",
-      nextAttemptAt: new Date(now.getTime() + delay),
-      lastError: result.reason,
-      errorKind: "retryable",
-      response: result.response ?? null,
-    };
-  } else {
-    const reason =
-      result.kind === "retryable"
-        ? `Gave up after ${delivery.attempts} attempts. Last error: ${result.reason} Use Retry when the problem is solved.`
-        : result.reason;
-    data = { ...base, status: "failed", finishedAt: now, lastError: reason, errorKind: result.kind, response: result.response ?? null };
-  }
-  // Written, with its attempt row, only by the worker whose lease it still is.
-  await outcomeStoreOf(config.prisma).finish(data);
-  config.logger.info(
-    { deliveryId: delivery.id, shop: delivery.shop, status: data.status, attempt: delivery.attempts },
-    "delivery processed",
-  );
 }
 
 function idText(value: JsonValue | undefined): string | null {

@@ -13,6 +13,7 @@
 import type Sqlite from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
+import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
 import { externalEventId } from "~/delivery/external-event-id";
@@ -68,6 +69,11 @@ export const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
 /** The Webhook row's values in the order both INSERTs list its columns. */
 function webhookValues(id: string, row: IngestRow, date: (value: Date | null) => string | null) {
   return [id, row.shop, row.topic, row.eventKey, row.webhookId, row.eventId, row.apiVersion, date(row.triggeredAt), date(row.receivedAt), row.orderId, row.body];
+}
+
+/** The driver-level webhook write (decision 007) for the same database as this client. */
+export function ingestStoreOf(prisma: Database): IngestStore {
+  return storeOn(prisma, openIngestStore);
 }
 
 export function openIngestStore(driver: Driver, options: IngestStoreOptions = {}): IngestStore {

@@ -3,7 +3,7 @@
  * transaction, answer 200. Attentive is never called here: sending happens in the
  * delivery worker. Anything that prevents recording answers non-2xx so Shopify retries.
  */
-import { ingestStoreOf, type Database } from "~/db.server";
+import type { Database } from "~/db.server";
 import { logger } from "~/logger.server";
 import { isMappableTopic } from "~/mapping/types";
 import { ensureShop, markUninstalled } from "~/models/Shop.server";
@@ -11,7 +11,7 @@ import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
 import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
-import type { IngestRow } from "./ingest-store.server";
+import { ingestStoreOf, type IngestRow } from "./ingest-store.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
 
 /** Shopify order bodies with hundreds of lines stay well under this. */

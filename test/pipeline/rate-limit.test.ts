@@ -13,7 +13,17 @@ describe("a shop busier than Attentive's limit", () => {
     for (let i = 0; i < events; i++) {
       expect((await postWebhook({ topic: "orders/fulfilled", body: orderBody(loadOrderId(i)) })).status).toBe(200);
     }
-    const worker = startDeliveryWorker(workerOptions(pipeline.standIn, { rateLimitPerSecond: LIMIT, concurrency: 16, idlePollMs: 20 }));
+    // A generous timeout: on a busy machine a 1 s one can expire on the loopback and send
+    // again (legitimately, same externalEventId), which is not what this test is about.
+    const base = workerOptions(pipeline.standIn);
+    const worker = startDeliveryWorker({
+      ...base,
+      attentive: { ...base.attentive, timeoutMs: 15_000 },
+      leaseMs: 60_000,
+      rateLimitPerSecond: LIMIT,
+      concurrency: 16,
+      idlePollMs: 20,
+    });
     try {
       await waitUntil("every event delivered", async () => (await db().delivery.count({ where: { status: "delivered" } })) === events, 20_000);
     } finally {
