@@ -212,7 +212,7 @@ class PostgresOutcomeStore implements OutcomeStore {
          FROM updated WHERE :logAttempt
          RETURNING 1
        )
-       SELECT count(*)::integer AS updated FROM updated`,
+       SELECT CAST(count(*) AS integer) AS updated FROM updated`,
     );
     this.order = order;
   }
