@@ -43,6 +43,20 @@ export interface RateLimitAnswer {
   rateLimited?: boolean;
 }
 
+/**
+ * The most requests per second an `x-ratelimit-limit` is believed up to (Attentive documents
+ * 150 per key). The bookkeeping keeps one entry per request of the window and scans it on
+ * every answer, so a header of 1,000,000,000 would make each shop's memory and every answer's
+ * cost grow with each send; above this a limit is treated as this.
+ */
+export const MAX_RATE_LIMIT = 1_000;
+
+/** A limit as a whole number in 1..MAX_RATE_LIMIT, or undefined for anything that is not one. */
+export function saneLimit(value: number | undefined): number | undefined {
+  if (value === undefined || !Number.isFinite(value) || value < 1) return undefined;
+  return Math.min(MAX_RATE_LIMIT, Math.floor(value));
+}
+
 /** Shops kept before idle ones are forgotten, and how long idle means. */
 const MAX_IDLE_SHOPS = 1_000;
 const FORGET_AFTER_MS = 60_000;
@@ -65,11 +79,14 @@ const FORGET_AFTER_MS = 60_000;
  */
 export class Pacing {
   private readonly shops = new Map<string, ShopPace>();
+  private readonly defaultLimit: number;
   constructor(
-    private readonly defaultLimit: number,
+    defaultLimit: number,
     private readonly clock: () => number = () => performance.now(),
     private readonly sleep: (ms: number) => Promise<unknown> = sleepFor,
-  ) {}
+  ) {
+    this.defaultLimit = saneLimit(defaultLimit) ?? 150;
+  }
 
   /**
    * Resolves when this shop's next send may go, with the function to call once its
@@ -124,6 +141,11 @@ export class Pacing {
     }
   }
 
+  /** How many of this shop's sends are remembered (bounded by the limit, at most MAX_RATE_LIMIT). */
+  tracked(shop: string): number {
+    return this.shops.get(shop)?.recent.length ?? 0;
+  }
+
   /** Requests per window this shop may send now. */
   budget(shop: string): number {
     return this.budgetOf(this.pace(shop));
@@ -145,8 +167,9 @@ export class Pacing {
   }
 
   private learn(pace: ShopPace, send: Send, answer: RateLimitAnswer) {
-    if (answer.limit && answer.limit > 0) pace.limit = answer.limit;
-    const limit = pace.limit ?? this.defaultLimit;
+    const limit = saneLimit(answer.limit);
+    if (limit !== undefined) pace.limit = limit;
+    const current = pace.limit ?? this.defaultLimit;
     const now = this.clock();
     if (answer.rateLimited) {
       pace.shareAtCut = Math.max(MIN_SHARE, this.shareOf(pace, now) * RATE_LIMITED_CUT);
@@ -162,7 +185,7 @@ export class Pacing {
     for (const other of pace.recent) {
       if (other.sentAt <= send.answeredAt! && (other.answeredAt === null || other.answeredAt > windowStart)) own++;
     }
-    const seenForeign = Math.max(0, limit - answer.remaining - own);
+    const seenForeign = Math.max(0, current - answer.remaining - own);
     // A larger share is taken in at once; a smaller one replaces it after half a window.
     if (seenForeign >= this.foreignOf(pace, now) || now - pace.foreignAt > WINDOW_MS / 2) {
       pace.foreign = seenForeign;

@@ -85,11 +85,16 @@ function after(now: Date, ms: number): Date {
   return new Date(base + ms);
 }
 
+/** A wait in the largest unit that says it plainly: "45 seconds", "15 minutes", "3 days". */
 function seconds(ms: number): string {
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
   const s = Math.round(ms / 1000);
-  if (s < 120) return `${s} second${s === 1 ? "" : "s"}`;
+  if (s < 60 || (s < 120 && s % 60 !== 0)) return plural(s, "second");
   const m = Math.round(s / 60);
-  return `${m} minute${m === 1 ? "" : "s"}`;
+  if (m < 120) return plural(m, "minute");
+  const h = Math.round(m / 60);
+  if (h < 48) return plural(h, "hour");
+  return plural(Math.round(h / 24), "day");
 }
 
 /** The number in (0, 1) a random source is supposed to give; anything else counts as the middle. */

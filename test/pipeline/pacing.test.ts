@@ -6,7 +6,7 @@
  * takes milliseconds and replays exactly for its seed.
  */
 import { describe, expect, it } from "vitest";
-import { Pacing, WINDOW_MS } from "~/delivery/pacing";
+import { MAX_RATE_LIMIT, Pacing, WINDOW_MS } from "~/delivery/pacing";
 import { seededRandom } from "../support/seeded-random";
 
 class VirtualTime {
@@ -180,5 +180,35 @@ describe("Pacing against Attentive's per-key window", () => {
     expect(pacing.budget("s")).toBe(100 - 59);
     now += 2 * WINDOW_MS;
     expect(pacing.budget("s")).toBe(100);
+  });
+});
+
+describe("an x-ratelimit-limit no service would mean", () => {
+  it("1,000,000,000 is clamped, so what is kept per shop (and scanned per answer) stays bounded", async () => {
+    // Virtual time that never needs to advance: at a believed limit in the thousands every
+    // send may go at once, which is the case that used to keep every send in memory.
+    let now = 0;
+    const pacing = new Pacing(150, () => now, async (ms) => {
+      now += ms;
+    });
+    const sends = 3 * MAX_RATE_LIMIT;
+    for (let i = 0; i < sends; i++) {
+      const answered = await pacing.take("busy.myshopify.com");
+      answered({ limit: 1_000_000_000, remaining: 999_999_999 });
+      now += 0.01;
+    }
+    expect(pacing.budget("busy.myshopify.com")).toBeLessThanOrEqual(MAX_RATE_LIMIT);
+    expect(pacing.tracked("busy.myshopify.com")).toBeLessThanOrEqual(MAX_RATE_LIMIT);
+  });
+
+  it.each([
+    ["0", 0],
+    ["NaN", Number.NaN],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-5", -5],
+  ])("a limit of %s leaves the limit as it was", async (_name, limit) => {
+    const pacing = new Pacing(20, () => 0, async () => {});
+    (await pacing.take("shop"))({ limit });
+    expect(pacing.budget("shop")).toBe(20);
   });
 });
