@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { Database } from "~/db.server";
 import { deleteExpiredDeliveries, deleteExpiredWebhooks, shopsWithRetention } from "~/models/Retention.server";
-import { startPeriodicJob, type PeriodicJob } from "~/reconciliation/reconcile.server";
+import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 
 export interface RetentionOptions {
   prisma: Database;

@@ -33,7 +33,7 @@ import { claimStoreOf, type ClaimedDelivery } from "./claim-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
 import { describeUnexpected } from "./stored-text";
-import { renewLease, type SentRecord, settle, type SettleContext, settleUnexpected } from "./settle.server";
+import { renewLease, type SentRecord, settle, settleUnexpected } from "./settle.server";
 
 export interface WorkerOptions {
   prisma: Database;

@@ -1,8 +1,8 @@
 import type { Database } from "~/db.server";
 
-import type { DeliveryStatus } from "~/delivery/statuses";
+import type { DeliveryStatus } from "./delivery-statuses";
 
-export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "~/delivery/statuses";
+export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "./delivery-statuses";
 
 /** Earliest time a pending delivery becomes due, to sleep until then. */
 export async function nextDueAt(prisma: Database, excludeShops: string[]): Promise<Date | null> {
@@ -34,12 +34,43 @@ export type RetryRequest = { id: string } | { allFailed: true };
 
 /**
  * Puts failed deliveries of the shop back in the queue, keeping their
- * externalEventId. Only failed ones: a delivered event is never sent again.
+ * externalEventId. Only failed ones: a delivered event is never sent again. A single
+ * delivery that is pending but waiting for its next attempt (after a retryable failure or a
+ * long Retry-After) is made due now, with the attempts it has left.
  */
 export async function retryDeliveries(prisma: Database, shop: string, request: RetryRequest, now = new Date()): Promise<number> {
-  const where = "id" in request ? { shop, id: request.id, status: "failed" } : { shop, status: "failed" };
-  const result = await prisma.delivery.updateMany({ where, data: requeued(now) });
+  if ("id" in request) return (await retryDelivery(prisma, shop, request.id, now)).ok ? 1 : 0;
+  const result = await prisma.delivery.updateMany({ where: { shop, status: "failed" }, data: requeued(now) });
   return result.count;
+}
+
+export type RetryAnswer = { ok: true; message: string } | { ok: false; message: string };
+
+/** A merchant's Retry of one delivery, with what happened in plain words either way. */
+export async function retryDelivery(prisma: Database, shop: string, id: string, now = new Date()): Promise<RetryAnswer> {
+  const failed = await prisma.delivery.updateMany({ where: { shop, id, status: "failed" }, data: requeued(now) });
+  if (failed.count === 1) return { ok: true, message: "Delivery queued for another attempt" };
+  const waiting = await prisma.delivery.updateMany({ where: { shop, id, status: "pending", nextAttemptAt: { gt: now } }, data: { nextAttemptAt: now } });
+  if (waiting.count === 1) return { ok: true, message: "Delivery will be sent now instead of waiting for its next attempt" };
+  const row = await prisma.delivery.findFirst({ where: { shop, id }, select: { status: true } });
+  return { ok: false, message: whyNotRetried(row?.status ?? null) };
+}
+
+function whyNotRetried(status: string | null): string {
+  switch (status) {
+    case null:
+      return "This delivery no longer exists.";
+    case "pending":
+      return "This delivery is already due: it will be sent within moments.";
+    case "sending":
+      return "This delivery is being sent right now: its result will show here in a moment.";
+    case "delivered":
+      return "This delivery was already delivered: Attentive has the event, so it is not sent again.";
+    case "skipped":
+      return "This delivery was skipped on purpose (the reason is shown above), so there is nothing to retry.";
+    default:
+      return "Only a failed or waiting delivery can be retried.";
+  }
 }
 
 const HOUR_MS = 60 * 60 * 1000;

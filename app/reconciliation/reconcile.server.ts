@@ -11,6 +11,7 @@
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Database } from "~/db.server";
+import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 import { adminOrderIdentity, orderIdentityBody } from "~/shopify/admin-order";
 import type { AdminForShop, AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { RECONCILE_FULFILLED_ORDERS_QUERY } from "~/shopify/reconcile-fulfilled-orders.graphql";
@@ -250,36 +251,6 @@ export async function reconcileAllShops(options: ReconcileOptions): Promise<Shop
   const results: ShopReconciliation[] = [];
   for (const { domain } of installed) results.push(await reconcileShop(options, domain));
   return results;
-}
-
-export interface PeriodicJob {
-  stop(): Promise<void>;
-}
-
-/** Runs `task` every `intervalMs` (first run after `firstDelayMs`), one run at a time; errors are logged, never thrown. */
-export function startPeriodicJob(name: string, logger: Logger, intervalMs: number, task: () => Promise<void>, firstDelayMs = intervalMs): PeriodicJob {
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (ms: number) => {
-    timer = setTimeout(() => {
-      running = task()
-        .catch((error: unknown) => logger.error({ job: name, err: errorSummary(error) }, "periodic job failed; will run again"))
-        .finally(() => {
-          if (!stopped) schedule(intervalMs);
-        });
-    }, ms);
-    // A periodic job alone must not keep a process alive that is otherwise done.
-    timer.unref();
-  };
-  schedule(firstDelayMs);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
 }
 
 export function startReconciliationJob(options: ReconcileOptions & { intervalMs: number }): PeriodicJob {

@@ -6,7 +6,7 @@ import { useEffect } from "react";
 import { adminContext, notFound } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, TOPIC_LABELS } from "~/components/format";
-import { deliveryDetail, retryDeliveries } from "~/models/Delivery.server";
+import { deliveryDetail, retryDelivery } from "~/models/Delivery.server";
 
 /** Indented for reading, unless re-printing would round an id beyond 2^53: then exactly as received. */
 function pretty(text: string | null): string | null {
@@ -64,10 +64,8 @@ export const action = async ({ request, params }: ActionFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const id = params.id ?? "";
   if (!(await deliveryDetail(prisma, shop, id))) throw notFound("Delivery");
-  const count = await retryDeliveries(prisma, shop, { id });
-  return count === 1
-    ? json({ ok: true as const, message: "Delivery queued for another attempt" })
-    : json({ ok: false as const, message: "Only a failed delivery can be retried." }, { status: 409 });
+  const answer = await retryDelivery(prisma, shop, id);
+  return answer.ok ? json({ ok: true as const, message: answer.message }) : json({ ok: false as const, message: answer.message }, { status: 409 });
 };
 
 function Code({ children, label }: { children: string | null; label: string }) {

@@ -9,7 +9,7 @@ import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
 import { MAPPABLE_TOPICS } from "~/mapping/types";
-import { DELIVERY_STATUSES } from "~/delivery/statuses";
+import { DELIVERY_STATUSES } from "~/models/delivery-statuses";
 import {
   decodeCursor,
   deliveryLogPage,

@@ -2,7 +2,6 @@
  * When the thing an event reports actually happened. Shopify can deliver a webhook hours after the fact, and
  * Attentive judges staleness by occurredAt, so the webhook's arrival time is only a last resort.
  */
-import type { MappableTopic } from "~/mapping/types";
 import { isJsonObject, type JsonValue } from "./json";
 
 function dateFrom(value: JsonValue | undefined): Date | null {
@@ -27,7 +26,8 @@ function latestFulfillment(body: JsonValue): Date | null {
   return latest;
 }
 
-export function occurredAtFor(topic: MappableTopic, body: JsonValue, fallback: Date): Date {
+/** Any Shopify topic: those this knows a time field for get it, the rest the fallback. */
+export function occurredAtFor(topic: string, body: JsonValue, fallback: Date): Date {
   switch (topic) {
     case "orders/fulfilled":
       return latestFulfillment(body) ?? dateFrom(fieldOf(body, "closed_at")) ?? dateFrom(fieldOf(body, "updated_at")) ?? fallback;

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { db, driverOf } from "~/db.server";
 import { processDueDeliveries } from "~/delivery/worker.server";
 import { MAX_RATE_LIMIT_COOLDOWN_MS } from "~/delivery/retry-policy";
+import { retryDeliveries, retryDelivery } from "~/models/Delivery.server";
 import { FAST_RETRY, postWebhook, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureWith } from "../support/webhooks";
 
@@ -142,5 +143,22 @@ describe("after Attentive accepted the event", () => {
     expect(delivery.attemptLog.map((attempt) => attempt.outcome)).toEqual(["delivered"]);
     expect(text()).toContain("writing the outcome alone");
     expect(text()).not.toContain("jon@example.com");
+  });
+});
+
+describe("a merchant's Retry", () => {
+  it("makes a delivery that waits far in the future due now, and says plainly why a delivered one is not sent again", async () => {
+    expect((await postWebhook({ topic: "orders/fulfilled", body: order() })).status).toBe(200);
+    // As an earlier version left it after `Retry-After: 99999999999`: pending until the year 5195.
+    const waiting = await db().delivery.findFirstOrThrow();
+    await db().delivery.update({ where: { id: waiting.id }, data: { nextAttemptAt: new Date("5195-01-01T00:00:00Z"), attempts: 1 } });
+
+    expect(await retryDeliveries(db(), waiting.shop, { id: waiting.id })).toBe(1);
+    await processDueDeliveries(workerOptions(pipeline.standIn));
+    expect(await db().delivery.findFirstOrThrow()).toMatchObject({ status: "delivered", attempts: 2 });
+
+    const again = await retryDelivery(db(), waiting.shop, waiting.id);
+    expect(again).toEqual({ ok: false, message: "This delivery was already delivered: Attentive has the event, so it is not sent again." });
+    expect(pipeline.standIn.received).toHaveLength(1);
   });
 });

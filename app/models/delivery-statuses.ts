@@ -1,4 +1,4 @@
-/** Delivery states (docs/decisions/001), shared by the server and the admin UI. */
+/** Delivery states (docs/decisions/001), shared by the server and the admin UI: the models own the list. */
 export const DELIVERY_STATUSES = ["pending", "sending", "delivered", "failed", "skipped"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
