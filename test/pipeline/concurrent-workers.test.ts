@@ -30,7 +30,11 @@ describe(`two workers on one ${testProvider()} database`, () => {
       data: { status: "sending", leaseOwner: "worker-that-crashed", leaseExpiresAt: new Date(Date.now() - 1_000), attempts: 1 },
     });
 
-    const workers = [1, 2].map(() => startDeliveryWorker({ ...workerOptions(standIn), batchSize: 10, concurrency: 4, idlePollMs: 20 }));
+    // A generous Attentive timeout: on a busy machine a 1 s one expires on the loopback and the
+    // event is sent again (legitimately, same externalEventId), which is not what this test is about.
+    const base = workerOptions(standIn);
+    const options = { ...base, attentive: { ...base.attentive, timeoutMs: 15_000 }, leaseMs: 60_000, batchSize: 10, concurrency: 4, idlePollMs: 20 };
+    const workers = [1, 2].map(() => startDeliveryWorker(options));
     const deadline = Date.now() + 20_000;
     while ((await db().delivery.count({ where: { status: "delivered" } })) < orders && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
