@@ -236,8 +236,8 @@ const isWordOrPath = asciiSet(`${LETTERS_DIGITS}_/`);
 
 /**
  * A run of digits with the separators people write phone numbers with: "+" and 7 to 15 digits (E.164, as we
- * send them), or 10 to 15 digits without it. Dates (2024-01-31 ...) and digits inside words or paths (ids like
- * gid://shopify/Order/5551234567) are left alone.
+ * send them), or 10 to 15 digits without it. Dates (2024-01-31 ...), IPv4 addresses and digits inside words or
+ * paths (ids like gid://shopify/Order/5551234567) are left alone.
  */
 function redactPhones(text: string): string {
   let result = "";
@@ -270,7 +270,7 @@ function redactPhones(text: string): string {
       end > index &&
       !isWordOrPath(text.charCodeAt(end)) &&
       digits <= 15 &&
-      (plusLength > 0 ? digits >= 7 : digits >= 10 && !/^\d{4}-\d{2}-\d{2}/.test(span));
+      (plusLength > 0 ? digits >= 7 : digits >= 10 && !/^\d{4}-\d{2}-\d{2}/.test(span) && !/^\d{1,3}(?:\.\d{1,3}){3}$/.test(span));
     if (isPhone) {
       result += text.slice(copiedUpTo, index) + PHONE_MARK;
       copiedUpTo = end;

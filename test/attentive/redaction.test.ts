@@ -104,6 +104,7 @@ describe("redactPersonalData", () => {
     "externalEventId 37fb97a9-6cfd-4983-bd65-68d104d53b70",
     "HTTP 429, retry after 120 seconds, limit 150",
     "version 1.2.3, id abc5551234567",
+    "connect ETIMEDOUT 203.113.100.200:443",
   ])("leaves alone: %s", (text) => {
     expect(redactPersonalData(text)).toBe(text);
   });
