@@ -14,6 +14,11 @@ import {
 } from "~/attentive/client.server";
 import { describeDeadlines, event, failure, KEY } from "./deadline-cases";
 import { eventAnswer, startLocalServer, type Answer, type LocalServer } from "./local-server";
+import { fakeAdminApi } from "../stand-ins/shopify-admin";
+
+// The setup file's Admin API fake (MSW) sits in front of fetch for every file; production has no such layer, and
+// this file makes no Admin API call.
+fakeAdminApi.close();
 
 describeDeadlines("Node's own fetch");
 

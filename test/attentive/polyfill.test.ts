@@ -6,8 +6,12 @@
  */
 import { installGlobals } from "@remix-run/node";
 import { describe, expect, it } from "vitest";
+import { fakeAdminApi } from "../stand-ins/shopify-admin";
 import { describeDeadlines } from "./deadline-cases";
 
+// The setup file's Admin API fake (MSW) patches node:http and fetch for every file; the production server has no
+// such layer between the polyfill and the network, and this file makes no Admin API call.
+fakeAdminApi.close();
 const nodeFetch = globalThis.fetch;
 installGlobals({ nativeFetch: false });
 
