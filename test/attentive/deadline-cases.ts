@@ -75,7 +75,7 @@ export function describeDeadlines(runtime: string): void {
       let trickle: NodeJS.Timeout | undefined;
       answer = ({ res }) => {
         res.writeHead(200, { "content-type": "application/json" });
-        trickle = setInterval(() => res.write(" "), 20);
+        trickle = setInterval(() => res.destroyed || res.write(" "), 20);
         res.on("close", () => clearInterval(trickle));
       };
       const arrived = server.nextArrival();
