@@ -64,9 +64,8 @@ export async function startLocalServer(answer: Answer): Promise<LocalServer> {
     graphqlUrl: `${origin}/v1/graphql`,
     received,
     nextArrival: () => new Promise((resolve) => waiting.push(resolve)),
-    connectionClosed: async ({ req }) => {
-      if (!req.socket.destroyed) await once(req.socket, "close");
-    },
+    // Not events.once: it rejects on the "error" (ECONNRESET) that a client hanging up mid-answer causes.
+    connectionClosed: ({ req }) => new Promise((resolve) => (req.socket.destroyed ? resolve() : req.socket.once("close", () => resolve()))),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       server.close();
