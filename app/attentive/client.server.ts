@@ -1,15 +1,30 @@
 /**
  * Talks to Attentive. Every failure is turned into one SendOutcome, so the delivery worker decides
- * what to do from `kind` alone and shows `reason` to the merchant as it is.
+ * what to do from `kind` alone and shows `reason` to the merchant as it is. Everything goes through the
+ * bounded transport in ./http.server (decision 008): one deadline, no redirects, capped answers; what comes
+ * back is redacted before anything is cut or stored.
  */
 import { ClientError, GraphQLClient } from "graphql-request";
 import { z } from "zod";
 import { CREATE_CUSTOM_EVENT_MUTATION, createCustomEventDataSchema } from "./create-custom-event.graphql";
+import {
+  fetchTransport,
+  MAX_ANSWER_HEADER_BYTES,
+  nodeTransport,
+  type AnswerHeaders,
+  type AttentiveHttpResult,
+  type AttentiveTransport,
+} from "./http.server";
+import { capText, keyRedactor, redactPersonalData } from "./redaction";
 
 export interface AttentiveClientOptions {
   apiUrl: string;
   timeoutMs: number;
   propertiesEncoding: "object" | "string";
+  /**
+   * Tests only (to delay or watch a send): used instead of the node:http transport, with the same deadline,
+   * no redirects and the same answer cap. Production leaves it out.
+   */
   fetch?: typeof fetch;
 }
 
@@ -46,6 +61,14 @@ type Failure = Extract<SendOutcome, { ok: false }>;
 
 /** Bodies are kept for the delivery log; Attentive error pages can be large and are useless past this. */
 export const MAX_STORED_BODY_BYTES = 4096;
+/** A reason is read by a merchant in a table cell; Attentive's own words past this add nothing. */
+export const MAX_REASON_CHARACTERS = 500;
+/** Longer pauses are not Attentive's to ask for: a shop would stop for hours on one header (decision 008). */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+/** Attentive documents 150 per second; a bigger figure is a proxy's or a mistake, and pacing must stay cheap. */
+export const MAX_RATE_LIMIT_PER_SECOND = 1000;
+
+const DEFAULT_API_URL = "https://api.attentivemobile.com/v1/graphql";
 
 const KEY_REJECTED =
   "Attentive rejected the API key. In Attentive, create a custom app with the Custom Events permission set to Write, then paste its API key here.";
@@ -133,29 +156,38 @@ export async function sendCustomEvent(
     return { ok: false, kind: "terminal", reason: `The event's properties cannot be written as JSON (${built.problem}): fix the mapping.` };
   }
   const { body } = built;
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  const baseFetch = options.fetch ?? globalThis.fetch;
+  const transport = transportFor(options);
+  const redactKey = keyRedactor(apiKey);
   // graphql-request hides the raw exchange when the body is not JSON; recording it here keeps the
   // status, headers and text for classification and for the delivery log in every case.
+  let failed: TransportFailure | undefined;
   let answer: RawAnswer | undefined;
-  const recordingFetch: typeof fetch = async (resource, init) => {
-    const response = await baseFetch(resource, init);
-    const text = await response.text();
-    answer = { status: response.status, headers: response.headers, text: redact(text, apiKey) };
-    return new Response(NULL_BODY_STATUSES.has(response.status) ? null : text, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
+  const boundedFetch: typeof fetch = async (resource, init) => {
+    const result = await transport({
+      url: urlOf(resource),
+      method: "POST",
+      headers: plainHeaders(init?.headers),
+      ...(typeof init?.body === "string" ? { body: init.body } : {}),
+      timeoutMs: options.timeoutMs,
+    });
+    if (result.kind !== "answer") {
+      failed = result;
+      throw new Error("Attentive gave no usable answer");
+    }
+    answer = { status: result.status, headers: result.headers, text: redactKey(result.body) };
+    const contentType = result.headers["content-type"];
+    return new Response(NULL_BODY_STATUSES.has(result.status) ? null : answer.text, {
+      status: result.status,
+      headers: contentType ? { "content-type": contentType } : {},
     });
   };
   const client = new GraphQLClient(options.apiUrl, {
-    fetch: recordingFetch,
+    fetch: boundedFetch,
     headers: { Authorization: `Bearer ${apiKey}` },
     // Attentive reports event problems as HTTP 200 with `errors`; we want those back, not thrown.
     errorPolicy: "all",
     // The body we log must be the body we send: {query, variables}, nothing added.
     excludeOperationName: true,
-    signal,
   });
 
   let outcome: SendOutcome;
@@ -165,15 +197,17 @@ export async function sendCustomEvent(
       ? classifyGraphQLAnswer(answer, result.data, result.errors)
       : { ok: false, kind: "retryable", reason: NOT_A_VALID_RESPONSE };
   } catch (error) {
-    if (error instanceof ClientError && answer) {
+    if (failed) {
+      outcome = transportFailure(failed, options, redactKey, "accept the event");
+    } else if (error instanceof ClientError && answer) {
       outcome = classifyGraphQLAnswer(answer, undefined, error.response.errors);
     } else if (answer) {
       outcome = failureWithAnswer("retryable", NOT_A_VALID_RESPONSE, answer);
     } else {
-      outcome = { ok: false, kind: "retryable", reason: unreachableReason(error, signal, options.timeoutMs) };
+      outcome = { ok: false, kind: "retryable", reason: `Could not reach Attentive (${networkDetail(error)}): will retry.` };
     }
   }
-  return redactOutcome(outcome, apiKey);
+  return outcome.ok ? outcome : { ...outcome, reason: storedReason(outcome.reason, redactKey) };
 }
 
 export async function verifyApiKey(
@@ -183,19 +217,18 @@ export async function verifyApiKey(
   const keyProblem = apiKeyProblem(apiKey);
   if (keyProblem) return { ok: false, kind: "terminal", reason: keyProblem };
 
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  const doFetch = options.fetch ?? globalThis.fetch;
-  let answer: RawAnswer;
-  try {
-    const response = await doFetch(new URL("/v1/me", options.apiUrl), {
-      method: "GET",
-      headers: { Authorization: `Bearer ${apiKey}`, Accept: "application/json" },
-      signal,
-    });
-    answer = { status: response.status, headers: response.headers, text: redact(await response.text(), apiKey) };
-  } catch (error) {
-    return { ok: false, kind: "retryable", reason: redact(unreachableReason(error, signal, options.timeoutMs), apiKey) };
+  const redactKey = keyRedactor(apiKey);
+  const result = await transportFor(options)({
+    url: new URL("/v1/me", options.apiUrl),
+    method: "GET",
+    headers: { Authorization: `Bearer ${apiKey}`, Accept: "application/json" },
+    timeoutMs: options.timeoutMs,
+  });
+  if (result.kind !== "answer") {
+    const { kind, reason } = transportFailure(result, options, redactKey, "check the API key");
+    return { ok: false, kind, reason: storedReason(reason, redactKey) };
   }
+  const answer: RawAnswer = { status: result.status, headers: result.headers, text: redactKey(result.body) };
 
   let check: KeyCheck;
   if (answer.status >= 200 && answer.status < 300) {
@@ -211,13 +244,97 @@ export async function verifyApiKey(
     const { kind, reason } = classifyHttpFailure(answer, "check the API key");
     check = { ok: false, kind, reason };
   }
-  return check.ok ? check : { ...check, reason: redact(check.reason, apiKey) };
+  return check.ok ? check : { ...check, reason: storedReason(check.reason, redactKey) };
 }
 
 interface RawAnswer {
   status: number;
-  headers: Headers;
+  headers: AnswerHeaders;
   text: string;
+}
+
+type TransportFailure = Exclude<AttentiveHttpResult, { kind: "answer" }>;
+
+function transportFor(options: { fetch?: typeof fetch }): AttentiveTransport {
+  return options.fetch ? fetchTransport(options.fetch) : nodeTransport;
+}
+
+function urlOf(resource: RequestInfo | URL): URL {
+  if (resource instanceof URL) return resource;
+  return new URL(typeof resource === "string" ? resource : resource.url);
+}
+
+function plainHeaders(init: HeadersInit | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  new Headers(init).forEach((value, name) => (headers[name] = value));
+  return headers;
+}
+
+/** For an exchange that ended without a complete, readable answer; `action` completes "Attentive did not ...". */
+function transportFailure(
+  failure: TransportFailure,
+  options: { apiUrl: string; timeoutMs: number },
+  redactKey: (text: string) => string,
+  action: string,
+): Failure {
+  switch (failure.kind) {
+    case "timeout":
+      return { ok: false, kind: "retryable", reason: `Attentive did not answer within ${describeDuration(options.timeoutMs)}: will retry.` };
+    case "network":
+      if (failure.headerOverflow) {
+        return {
+          ok: false,
+          kind: "retryable",
+          reason: `Attentive's answer had more than ${MAX_ANSWER_HEADER_BYTES / 1024} KB of headers, which no Attentive answer has: stopped reading it; will retry.`,
+        };
+      }
+      return {
+        ok: false,
+        kind: "retryable",
+        reason: failure.answered
+          ? `Attentive's answer broke off before it was complete (${failure.detail}): will retry.`
+          : `Could not reach Attentive (${failure.detail}): will retry.`,
+      };
+    case "redirect":
+      // Terminal: a redirect is a wrong address, and following it would send the key and the customer's
+      // event to whatever host it names. Retrying would only ask again.
+      return {
+        ok: false,
+        kind: "terminal",
+        httpStatus: failure.status,
+        reason:
+          `Attentive answered with a redirect (HTTP ${failure.status}) ${redirectTarget(failure.location, options.apiUrl)}: ` +
+          `not followed, so the API key is not sent elsewhere. Check ATTENTIVE_API_URL (${capText(options.apiUrl, 100)}): ` +
+          `it must be Attentive's API address, ${DEFAULT_API_URL}.`,
+      };
+    case "too-large": {
+      const answer: RawAnswer = { status: failure.status, headers: failure.headers, text: redactKey(failure.head) };
+      if (failure.status >= 200 && failure.status < 300) {
+        // Like any unreadable answer: Attentive's real answers are tiny, so this is a proxy or an error page,
+        // and the retry budget bounds how often it is asked again.
+        const reason = `Attentive's answer was larger than ${failure.limitBytes / 1024} KB, far more than any answer to ${action === "accept the event" ? "an event" : "a key check"}: stopped reading it; will retry.`;
+        return failureWithAnswer("retryable", reason, answer);
+      }
+      const { kind, reason } = classifyHttpFailure({ ...answer, text: "" }, action);
+      return failureWithAnswer(kind, reason, answer);
+    }
+  }
+}
+
+function redirectTarget(location: string | undefined, apiUrl: string): string {
+  if (location === undefined) return "without saying where to";
+  let host: string;
+  try {
+    host = new URL(location, apiUrl).host;
+  } catch {
+    return "to an address that cannot be read";
+  }
+  return `to ${capText(host || "an address without a host", 100)}`;
+}
+
+/** Redacted before it is cut, so no part of a key or an address survives at the cut. */
+function storedReason(reason: string, redactKey: (text: string) => string): string {
+  return capText(redactPersonalData(redactKey(reason)), MAX_REASON_CHARACTERS);
 }
 
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -304,21 +421,15 @@ function failureWithAnswer(kind: Failure["kind"], reason: string, answer: RawAns
     kind,
     reason,
     httpStatus: answer.status,
-    responseBody: truncateUtf8(answer.text, MAX_STORED_BODY_BYTES),
+    // The whole answer is redacted first: a cut could otherwise leave half an address or half a key.
+    responseBody: truncateUtf8(redactPersonalData(answer.text), MAX_STORED_BODY_BYTES),
     rateLimit: rateLimitOf(answer.headers),
   };
   if (kind === "retryable") {
-    const retryAfterMs = parseRetryAfter(answer.headers.get("retry-after"));
+    const retryAfterMs = parseRetryAfter(answer.headers["retry-after"]);
     if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
   }
   return failure;
-}
-
-function unreachableReason(error: unknown, signal: AbortSignal, timeoutMs: number): string {
-  if (signal.aborted || (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))) {
-    return `Attentive did not answer within ${describeDuration(timeoutMs)}: will retry.`;
-  }
-  return `Could not reach Attentive (${networkDetail(error)}): will retry.`;
 }
 
 function networkDetail(error: unknown): string {
@@ -337,28 +448,37 @@ function describeDuration(ms: number): string {
   return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} second${seconds === 1 ? "" : "s"}`;
 }
 
-/** `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
+/**
+ * `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). Whatever it says, the result is a
+ * finite number of milliseconds from 0 to MAX_RETRY_AFTER_MS, or undefined when the value is not one of the two
+ * forms (negative, fractional, exponent, ISO dates): then the caller's own backoff applies.
+ */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // Number() of a long digit string is huge or Infinity; Math.min brings both back.
+  if (/^\d+$/.test(trimmed)) return Math.min(Number(trimmed) * 1000, MAX_RETRY_AFTER_MS);
+  // All three HTTP date formats start with the day's name; Date.parse alone accepts far more.
+  if (trimmed.length > 40 || !/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /i.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
+  if (!Number.isFinite(at) || !Number.isFinite(now)) return undefined;
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
-function rateLimitOf(headers: Headers): RateLimitInfo {
+/** Limits as Attentive documents them (150 per second); anything outside 1..1,000 is brought back into it. */
+function rateLimitOf(headers: AnswerHeaders): RateLimitInfo {
   const info: RateLimitInfo = {};
-  const limit = headerInteger(headers, "x-ratelimit-limit");
-  const remaining = headerInteger(headers, "x-ratelimit-remaining");
+  const limit = boundedInteger(headers["x-ratelimit-limit"], 1, MAX_RATE_LIMIT_PER_SECOND);
+  const remaining = boundedInteger(headers["x-ratelimit-remaining"], 0, limit ?? MAX_RATE_LIMIT_PER_SECOND);
   if (limit !== undefined) info.limit = limit;
   if (remaining !== undefined) info.remaining = remaining;
   return info;
 }
 
-function headerInteger(headers: Headers, name: string): number | undefined {
-  const value = headers.get(name)?.trim();
-  return value && /^\d+$/.test(value) ? Number(value) : undefined;
+function boundedInteger(value: string | undefined, min: number, max: number): number | undefined {
+  const trimmed = value?.trim();
+  if (!trimmed || !/^\d+$/.test(trimmed)) return undefined;
+  return Math.min(Math.max(Number(trimmed), min), max);
 }
 
 function apiKeyProblem(apiKey: string): string | null {
@@ -393,12 +513,3 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   return head + marker;
 }
 
-/** Whatever Attentive or the network echoes, the key must not reach the delivery log or the merchant's screen. */
-function redact(text: string, apiKey: string): string {
-  return apiKey ? text.split(apiKey).join("[API key]") : text;
-}
-
-/** Response texts are redacted as they arrive (before truncation could cut a key in half); this covers the reason. */
-function redactOutcome(outcome: SendOutcome, apiKey: string): SendOutcome {
-  return outcome.ok ? outcome : { ...outcome, reason: redact(outcome.reason, apiKey) };
-}
