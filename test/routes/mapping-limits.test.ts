@@ -9,7 +9,7 @@ import { db } from "~/db.server";
 import { MAX_EVENT_TYPE_LENGTH, MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP, MAX_PROPERTY_KEYS } from "~/mapping/limits";
 import { renderMapping } from "~/mapping/render.server";
 import type { MappingDefinition } from "~/mapping/types";
-import { mappingRows, replaceMappings } from "~/models/Mapping.server";
+import { createMapping, mappingRows, replaceMappings } from "~/models/Mapping.server";
 import * as mappingPage from "~/routes/app.mappings.$id";
 import * as mappings from "~/routes/app.mappings._index";
 import * as newMapping from "~/routes/app.mappings.new";
@@ -143,6 +143,14 @@ describe(`a shop's mappings are at most MAX_MAPPINGS_PER_SHOP (${MAX_MAPPINGS_PE
     const result = await call(mappings.action, await adminRequest(TEST_SHOP, "/app/mappings", { form: { intent: "duplicate", id: stored[0]!.id } }));
     expect(result.status).toBe(400);
     expect(result.body).toMatchObject({ ok: false, message: expect.stringMatching(/^Not duplicated: This shop already has 50 mappings/) });
+    expect(await db().mapping.count({ where: { shop: TEST_SHOP } })).toBe(MAX_MAPPINGS_PER_SHOP);
+  });
+
+  it("two creates at once with room for one: one is saved, the other refused", async () => {
+    await db().shop.upsert({ where: { domain: TEST_SHOP }, create: { domain: TEST_SHOP, mappingsSeeded: true }, update: {} });
+    await replaceMappings(db(), TEST_SHOP, Array.from({ length: MAX_MAPPINGS_PER_SHOP - 1 }, (_, i) => mapping(i)));
+    const outcomes = await Promise.all([createMapping(db(), TEST_SHOP, mapping(100)), createMapping(db(), TEST_SHOP, mapping(101))]);
+    expect(outcomes.map((outcome) => outcome.ok).sort()).toEqual([false, true]);
     expect(await db().mapping.count({ where: { shop: TEST_SHOP } })).toBe(MAX_MAPPINGS_PER_SHOP);
   });
 
