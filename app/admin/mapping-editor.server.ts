@@ -30,9 +30,9 @@ export type EditorForm = z.infer<typeof editorForm>;
 
 export type FieldErrors = Record<string, string>;
 
-/** What a merchant reads when a new mapping would pass the shop's limit. */
-export function mappingLimitMessage(): string {
-  return `This shop already has ${MAX_MAPPINGS_PER_SHOP} mappings, the most it can have (each one sends an event for every matching order). Delete one you no longer need, or add properties to an existing mapping instead.`;
+/** What a merchant reads when a new mapping would pass the shop's limit (`existing` may exceed it: older rows). */
+export function mappingLimitMessage(existing: number): string {
+  return `This shop already has ${existing} mappings; a shop can have at most ${MAX_MAPPINGS_PER_SHOP} (each one sends an event for every matching order). Delete one you no longer need, or add properties to an existing mapping instead.`;
 }
 
 export function formFromDefinition(mapping: MappingDefinition): EditorForm {
@@ -136,7 +136,7 @@ export async function editorAction(context: AdminContext, request: Request, mapp
     }
     const created = await createMapping(context.prisma, context.shop, definition.mapping);
     if (!created.ok) {
-      return json<EditorActionResult>({ intent, ok: false, errors: { form: `${mappingLimitMessage()} This mapping was not saved.` } }, { status: 400 });
+      return json<EditorActionResult>({ intent, ok: false, errors: { form: `${mappingLimitMessage(created.limit.count - 1)} This mapping was not saved.` } }, { status: 400 });
     }
     return redirect(`/app/mappings/${created.mapping.id}?saved=1`);
   }

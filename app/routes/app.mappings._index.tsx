@@ -68,7 +68,7 @@ export const action = async ({ request }: ActionFunctionArgs) => {
     case "duplicate": {
       const copy = await duplicateMapping(prisma, shop, id);
       if (!copy) throw notFound("Mapping");
-      if (!copy.ok) return json<ActionResult>({ ok: false, message: `Not duplicated: ${mappingLimitMessage()}` }, { status: 400 });
+      if (!copy.ok) return json<ActionResult>({ ok: false, message: `Not duplicated: ${mappingLimitMessage(copy.limit.count - 1)}` }, { status: 400 });
       return json<ActionResult>({ ok: true, message: "Mapping duplicated (turned off until you review it)" });
     }
     case "delete":

@@ -133,7 +133,7 @@ describe(`a shop's mappings are at most MAX_MAPPINGS_PER_SHOP (${MAX_MAPPINGS_PE
     const result = await call(newMapping.action, await adminRequest(TEST_SHOP, "/app/mappings/new", { form: { intent: "save", form: JSON.stringify(editorForm()) } }));
     expect(result.status).toBe(400);
     const errors = (result.body as { errors: Record<string, string> }).errors;
-    expect(errors.form).toMatch(new RegExp(`already has ${MAX_MAPPINGS_PER_SHOP} mappings, the most it can have`));
+    expect(errors.form).toMatch(new RegExp(`^This shop already has ${MAX_MAPPINGS_PER_SHOP} mappings; a shop can have at most ${MAX_MAPPINGS_PER_SHOP}`));
     expect(errors.form).toMatch(/Delete one you no longer need/);
     expect(await db().mapping.count({ where: { shop: TEST_SHOP } })).toBe(MAX_MAPPINGS_PER_SHOP);
   });
@@ -267,7 +267,9 @@ describe("rows stored before the limits", () => {
 
   it("refuse a new mapping while the shop is over the limit", async () => {
     await storeUnchecked(Array.from({ length: MAX_MAPPINGS_PER_SHOP + 5 }, (_, i) => mapping(i)));
-    expect((await save(editorForm())).status).toBe(400);
+    const result = await save(editorForm());
+    expect(result.status).toBe(400);
+    expect((result.body as { errors: Record<string, string> }).errors.form).toMatch(/^This shop already has 55 mappings; a shop can have at most 50/);
     expect(await db().mapping.count({ where: { shop: TEST_SHOP } })).toBe(MAX_MAPPINGS_PER_SHOP + 5);
   });
 });
