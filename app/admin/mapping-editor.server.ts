@@ -8,11 +8,13 @@ import { z } from "zod";
 import { validateMapping } from "~/mapping/mapping-file";
 import { bodyPaths, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
 import type { MappableTopic, MappingDefinition } from "~/mapping/types";
+import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { createMapping, updateMapping } from "~/models/Mapping.server";
 import { attentiveApiKey } from "~/models/Shop.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
 import { unauthenticated } from "~/shopify.server";
+import { MAX_EDITOR_REQUEST_BYTES, readFormWithLimit } from "./bounded-form.server";
 import { type AdminContext, attentiveOptions, notFound } from "./context.server";
 
 /** What the editor's form posts: rows keep their order and may be half filled in. */
@@ -27,6 +29,11 @@ export const editorForm = z.object({
 export type EditorForm = z.infer<typeof editorForm>;
 
 export type FieldErrors = Record<string, string>;
+
+/** What a merchant reads when a new mapping would pass the shop's limit (`existing` may exceed it: older rows). */
+export function mappingLimitMessage(existing: number): string {
+  return `This shop already has ${existing} mappings; a shop can have at most ${MAX_MAPPINGS_PER_SHOP} (each one sends an event for every matching order). Delete one you no longer need, or add properties to an existing mapping instead.`;
+}
 
 export function formFromDefinition(mapping: MappingDefinition): EditorForm {
   return {
@@ -102,7 +109,12 @@ export type EditorActionResult =
   | { intent: "test"; ok: true; sent: boolean; message: string };
 
 export async function editorAction(context: AdminContext, request: Request, mappingId: string | null) {
-  const parsed = actionForm.safeParse(Object.fromEntries(await request.formData()));
+  const body = await readFormWithLimit(request, MAX_EDITOR_REQUEST_BYTES);
+  if (!body.ok && body.reason === "too-large") {
+    const form = "The mapping is larger than the editor accepts: shorten its event type or templates, or remove properties, then try again.";
+    return json<EditorActionResult>({ intent: "save", ok: false, errors: { form } }, { status: 413 });
+  }
+  const parsed = actionForm.safeParse(body.ok ? Object.fromEntries(body.form) : {});
   if (!parsed.success) return json<EditorActionResult>({ intent: "save", ok: false, errors: { form: "The form was incomplete: reload the page and try again." } }, { status: 400 });
   let formJson: unknown;
   try {
@@ -117,11 +129,16 @@ export async function editorAction(context: AdminContext, request: Request, mapp
   if (!definition.ok) return json<EditorActionResult>({ intent, ok: false, errors: definition.errors }, { status: 400 });
 
   if (intent === "save") {
-    const saved = mappingId
-      ? await updateMapping(context.prisma, context.shop, mappingId, definition.mapping)
-      : await createMapping(context.prisma, context.shop, definition.mapping);
-    if (!saved) throw notFound("Mapping");
-    return redirect(`/app/mappings/${saved.id}?saved=1`);
+    if (mappingId) {
+      const updated = await updateMapping(context.prisma, context.shop, mappingId, definition.mapping);
+      if (!updated) throw notFound("Mapping");
+      return redirect(`/app/mappings/${updated.id}?saved=1`);
+    }
+    const created = await createMapping(context.prisma, context.shop, definition.mapping);
+    if (!created.ok) {
+      return json<EditorActionResult>({ intent, ok: false, errors: { form: `${mappingLimitMessage(created.limit.count - 1)} This mapping was not saved.` } }, { status: 400 });
+    }
+    return redirect(`/app/mappings/${created.mapping.id}?saved=1`);
   }
 
   const orderLookup = createOrderLookup(context.prisma, (shop) => unauthenticated.admin(shop));

@@ -2,11 +2,12 @@
  * The operator CLI's commands, callable in-process (tests) or from main.ts.
  * Every user error is a CliError: one line, what to do, non-zero exit; no stack trace.
  */
-import { readFile } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { verifyApiKey } from "~/attentive/client.server";
 import type { Database } from "~/db.server";
 import type { Env } from "~/env.server";
+import { MAX_IMPORT_FILE_BYTES, importSizeProblem } from "~/mapping/limits";
 import { formatMappingFile, parseMappingFile } from "~/mapping/mapping-file";
 import { exportCustomerData } from "~/models/CustomerData.server";
 import { DELIVERY_STATUSES, isDeliveryStatus, listDeliveries, retryDeliveries } from "~/models/Delivery.server";
@@ -128,12 +129,7 @@ async function mappingsImport(argv: string[], context: CliContext) {
   const shop = shopArg(positionals[0]);
   const file = positionals[1];
   if (!file) throw new CliError("Missing <file>: give the path of a mapping file (see docs/mapping-format.md).", 2);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    throw new CliError(`Cannot read ${file}: check the path.`);
-  }
+  const text = await readMappingFile(file);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -149,6 +145,38 @@ async function mappingsImport(argv: string[], context: CliContext) {
   await ensureShop(context.prisma, shop);
   const stored = await replaceMappings(context.prisma, shop, parsed.mappings);
   context.out(`Imported ${stored.length} mapping${stored.length === 1 ? "" : "s"} for ${shop}; the previous ones were replaced.`);
+}
+
+/**
+ * The file's text, refused past MAX_IMPORT_FILE_BYTES before it is read: the size on disk is checked first, and the
+ * read stops one byte past the limit in case the file is not a regular one (a pipe or a device has no size) or grows.
+ */
+async function readMappingFile(file: string): Promise<string> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, "r");
+  } catch {
+    throw new CliError(`Cannot read ${file}: check the path.`);
+  }
+  try {
+    const size = (await handle.stat()).size;
+    const declared = importSizeProblem(size);
+    if (declared !== null) throw new CliError(`${file}: ${declared} Nothing was changed.`);
+    const buffer = Buffer.alloc(MAX_IMPORT_FILE_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_IMPORT_FILE_BYTES) throw new CliError(`${file}: ${importSizeProblem(null)!} Nothing was changed.`);
+    return buffer.toString("utf8", 0, length);
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw new CliError(`Cannot read ${file}: check the path.`);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function mappingsExport(argv: string[], context: CliContext) {

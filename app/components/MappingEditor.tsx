@@ -20,6 +20,7 @@ import {
 } from "@shopify/polaris";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
+import { MAX_EVENT_TYPE_LENGTH, MAX_PROPERTY_KEYS } from "~/mapping/limits";
 
 interface Props {
   title: string;
@@ -138,7 +139,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
                   onChange={setEventType}
                   autoComplete="off"
                   error={errors.eventType}
-                  helpText={'Case sensitive, as used in Segment Builder and Journeys. Not allowed: " \' ( ) { } [ ] \\ | ,'}
+                  helpText={`Case sensitive, as used in Segment Builder and Journeys. Up to ${MAX_EVENT_TYPE_LENGTH} characters; not allowed: " ' ( ) { } [ ] \\ | , and invisible or control characters`}
                 />
                 <TextField
                   label="Only when (optional Liquid condition)"
@@ -156,7 +157,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
               <BlockStack gap="300">
                 <InlineStack align="space-between">
                   <Text as="h2" variant="headingMd">
-                    Properties
+                    Properties (up to {MAX_PROPERTY_KEYS})
                   </Text>
                   <Button onClick={() => addRow()}>Add property</Button>
                 </InlineStack>

@@ -4,7 +4,8 @@
  */
 import { Liquid, type TagToken, type TopLevelToken } from "liquidjs";
 import { z } from "zod";
-import { MAX_PROPERTY_KEYS, eventTypeProblem, propertyKeyProblem } from "~/attentive/rules";
+import { MAX_EVENT_TYPE_LENGTH, MAX_PROPERTY_KEYS, eventTypeProblem, hiddenCharacter, propertyKeyProblem } from "~/attentive/rules";
+import { MAX_IMPORT_FILE_BYTES, MAX_TEMPLATE_LENGTH, importSizeProblem, mappingCountProblem, utf8Length } from "./limits";
 import { MAPPABLE_TOPICS, type MappingDefinition } from "./types";
 
 export interface MappingFileError {
@@ -20,8 +21,7 @@ export interface MappingFileError {
 export type MappingFileResult = { ok: true; mappings: MappingDefinition[] } | { ok: false; errors: MappingFileError[] };
 export type MappingResult = { ok: true; mapping: MappingDefinition } | { ok: false; errors: MappingFileError[] };
 
-/** Longer templates are refused when saved and when parsed for rendering, which bounds parse time. */
-export const MAX_TEMPLATE_LENGTH = 10_000;
+export { MAX_TEMPLATE_LENGTH };
 
 export interface LiquidLimits {
   renderLimit?: number;
@@ -244,7 +244,15 @@ function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
 }
 
 function mappingLabel(def: unknown, index: number | undefined): string {
-  const type = isRecord(def) && typeof def.eventType === "string" && def.eventType.trim() !== "" ? def.eventType : undefined;
+  // Only a type fit to quote names the mapping: a page of text or hidden characters would hide the message.
+  const type =
+    isRecord(def) &&
+    typeof def.eventType === "string" &&
+    def.eventType.trim() !== "" &&
+    def.eventType.length <= MAX_EVENT_TYPE_LENGTH &&
+    hiddenCharacter(def.eventType) === null
+      ? def.eventType
+      : undefined;
   const base = index === undefined ? "This mapping" : `Mapping ${index + 1}`;
   return type === undefined ? base : `${base} ("${type}")`;
 }
@@ -293,10 +301,16 @@ function fileError(field: string, message: string): MappingFileError {
   return { mapping: -1, field, message };
 }
 
-/** Accepts the file's text or its already-parsed JSON. Reports every problem, not just the first. */
+/**
+ * Accepts the file's text or its already-parsed JSON. Reports every problem, not just the first, except that a file
+ * over a size or count limit is refused before its contents are looked at.
+ */
 export function parseMappingFile(input: unknown): MappingFileResult {
   let data = input;
   if (typeof input === "string") {
+    const bytes = utf8Length(input, MAX_IMPORT_FILE_BYTES);
+    const tooBig = importSizeProblem(bytes > MAX_IMPORT_FILE_BYTES ? null : bytes);
+    if (tooBig !== null) return { ok: false, errors: [fileError("", tooBig)] };
     try {
       data = JSON.parse(input);
     } catch (error) {
@@ -315,6 +329,11 @@ export function parseMappingFile(input: unknown): MappingFileResult {
   if (!Array.isArray(list)) {
     const found = list === undefined ? "it is missing" : `found ${typeName(list)}`;
     errors.push(fileError("mappings", `The mapping file needs a "mappings" list ([ ... ]); ${found}.`));
+    return { ok: false, errors };
+  }
+  const tooMany = mappingCountProblem(list.length);
+  if (tooMany !== null) {
+    errors.push(fileError("mappings", tooMany));
     return { ok: false, errors };
   }
   const mappings: MappingDefinition[] = [];

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Database } from "~/db.server";
+import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { type MappingDefinition, type MappableTopic, isMappableTopic } from "~/mapping/types";
 
 export interface StoredMapping extends MappingDefinition {
@@ -68,7 +69,10 @@ export async function findMapping(prisma: Database, shop: string, id: string): P
   return row ? storedMapping(row) : null;
 }
 
-/** The shop's enabled mappings for a topic: each becomes one delivery per webhook. */
+/**
+ * The shop's enabled mappings for a topic: each becomes one delivery per webhook. Never more than the shop may
+ * have, even when rows written before the limit existed exceed it (the first ones by position count).
+ */
 export async function enabledMappingsFor(
   prisma: Database,
   shop: string,
@@ -78,14 +82,25 @@ export async function enabledMappingsFor(
     where: { shop, topic, enabled: true },
     select: { id: true, eventType: true },
     orderBy: { position: "asc" },
+    take: MAX_MAPPINGS_PER_SHOP,
   });
+}
+
+/** Refused because the shop would have more mappings than MAX_MAPPINGS_PER_SHOP; nothing was written. */
+export class MappingLimitError extends Error {
+  override name = "MappingLimitError";
+  constructor(readonly count: number) {
+    super(`A shop can have at most ${MAX_MAPPINGS_PER_SHOP} mappings; this would make ${count}.`);
+  }
 }
 
 /**
  * Replaces all of a shop's mappings in one transaction. Callers validate first
- * (parseMappingFile), so an invalid file never reaches here and changes nothing.
+ * (parseMappingFile), so an invalid file never reaches here and changes nothing; the count is checked again here
+ * because it is what bounds the deliveries each webhook makes.
  */
 export async function replaceMappings(prisma: Database, shop: string, mappings: MappingDefinition[]): Promise<StoredMapping[]> {
+  if (mappings.length > MAX_MAPPINGS_PER_SHOP) throw new MappingLimitError(mappings.length);
   await prisma.$transaction([
     prisma.mapping.deleteMany({ where: { shop } }),
     prisma.mapping.createMany({ data: mappingRows(shop, mappings) }),
@@ -95,11 +110,23 @@ export async function replaceMappings(prisma: Database, shop: string, mappings: 
   return listMappings(prisma, shop);
 }
 
-export async function createMapping(prisma: Database, shop: string, mapping: MappingDefinition): Promise<StoredMapping> {
-  const last = await prisma.mapping.findFirst({ where: { shop }, orderBy: { position: "desc" }, select: { position: true } });
+export type CreateMappingResult = { ok: true; mapping: StoredMapping } | { ok: false; limit: MappingLimitError };
+
+/**
+ * Adds a mapping at the end, unless the shop already has MAX_MAPPINGS_PER_SHOP. The count and the insert share a
+ * transaction that first writes the shop's row, so two creates at once (two tabs) queue on that row lock instead
+ * of both seeing 49 (SQLite takes its write lock at that first write as well).
+ */
+export async function createMapping(prisma: Database, shop: string, mapping: MappingDefinition): Promise<CreateMappingResult> {
   const [row] = mappingRows(shop, [mapping]);
-  const created = await prisma.mapping.create({ data: { ...row!, position: (last?.position ?? -1) + 1 } });
-  return storedMapping(created);
+  return prisma.$transaction(async (tx) => {
+    await tx.shop.updateMany({ where: { domain: shop }, data: { updatedAt: new Date() } });
+    const count = await tx.mapping.count({ where: { shop } });
+    if (count >= MAX_MAPPINGS_PER_SHOP) return { ok: false, limit: new MappingLimitError(count + 1) };
+    const last = await tx.mapping.findFirst({ where: { shop }, orderBy: { position: "desc" }, select: { position: true } });
+    const created = await tx.mapping.create({ data: { ...row!, position: (last?.position ?? -1) + 1 } });
+    return { ok: true, mapping: storedMapping(created) };
+  });
 }
 
 /** Updates the shop's mapping; null when no such mapping belongs to the shop. */
@@ -120,7 +147,8 @@ export async function setMappingEnabled(prisma: Database, shop: string, id: stri
   return result.count === 1;
 }
 
-export async function duplicateMapping(prisma: Database, shop: string, id: string): Promise<StoredMapping | null> {
+/** null when no such mapping belongs to the shop. */
+export async function duplicateMapping(prisma: Database, shop: string, id: string): Promise<CreateMappingResult | null> {
   const original = await findMapping(prisma, shop, id);
   if (!original) return null;
   return createMapping(prisma, shop, { ...definitionOf(original), eventType: `${original.eventType} copy`, enabled: false });

@@ -17,9 +17,12 @@ import {
   Text,
 } from "@shopify/polaris";
 import { useCallback, useEffect, useState } from "react";
+import { MAX_IMPORT_REQUEST_BYTES, readFormWithLimit } from "~/admin/bounded-form.server";
 import { adminContext, notFound } from "~/admin/context.server";
+import { mappingLimitMessage } from "~/admin/mapping-editor.server";
 import { NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
+import { MAX_EVENT_TYPE_LENGTH, MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP, importSizeProblem, utf8Length } from "~/mapping/limits";
 import { parseMappingFile } from "~/mapping/mapping-file";
 import { mappingActivity } from "~/models/Delivery.server";
 import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMappingEnabled } from "~/models/Mapping.server";
@@ -33,7 +36,8 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     mappings: mappings.map((mapping) => ({
       id: mapping.id,
       topic: mapping.topic,
-      eventType: mapping.eventType,
+      // A type stored before the length limit is shown cut, not sent whole to the browser on every visit.
+      eventType: mapping.eventType.length > MAX_EVENT_TYPE_LENGTH ? `${mapping.eventType.slice(0, MAX_EVENT_TYPE_LENGTH)}…` : mapping.eventType,
       enabled: mapping.enabled,
       ...(activity.get(mapping.id) ?? { deliveries7d: 0, failures7d: 0, lastError: null }),
     })),
@@ -42,9 +46,18 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
 
 type ActionResult = { ok: true; message: string } | { ok: false; message: string; errors?: string[] };
 
+const NOT_IMPORTED = "The file was not imported; nothing was changed.";
+
 export const action = async ({ request }: ActionFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
-  const form = await request.formData();
+  // Bounded before anything is buffered: the same ceiling for every intent, since only an import is large.
+  const body = await readFormWithLimit(request, MAX_IMPORT_REQUEST_BYTES);
+  if (!body.ok) {
+    return body.reason === "too-large"
+      ? json<ActionResult>({ ok: false, message: NOT_IMPORTED, errors: [importSizeProblem(null)!] }, { status: 413 })
+      : json<ActionResult>({ ok: false, message: "The form could not be read: reload the page and try again." }, { status: 400 });
+  }
+  const form = body.form;
   const intent = String(form.get("intent") ?? "");
   const id = String(form.get("id") ?? "");
   switch (intent) {
@@ -52,18 +65,24 @@ export const action = async ({ request }: ActionFunctionArgs) => {
     case "disable":
       if (!(await setMappingEnabled(prisma, shop, id, intent === "enable"))) throw notFound("Mapping");
       return json<ActionResult>({ ok: true, message: intent === "enable" ? "Mapping turned on" : "Mapping turned off" });
-    case "duplicate":
-      if (!(await duplicateMapping(prisma, shop, id))) throw notFound("Mapping");
+    case "duplicate": {
+      const copy = await duplicateMapping(prisma, shop, id);
+      if (!copy) throw notFound("Mapping");
+      if (!copy.ok) return json<ActionResult>({ ok: false, message: `Not duplicated: ${mappingLimitMessage(copy.limit.count - 1)}` }, { status: 400 });
       return json<ActionResult>({ ok: true, message: "Mapping duplicated (turned off until you review it)" });
+    }
     case "delete":
       if (!(await deleteMapping(prisma, shop, id))) throw notFound("Mapping");
       return json<ActionResult>({ ok: true, message: "Mapping deleted" });
     case "import": {
-      const text = String(form.get("file") ?? "");
-      const parsed = parseMappingFile(text);
+      const file = form.get("file") ?? "";
+      // The page sends the file itself (multipart); a plain form field is accepted too.
+      const tooBig = importSizeProblem(typeof file === "string" ? utf8Length(file) : file.size);
+      if (tooBig !== null) return json<ActionResult>({ ok: false, message: NOT_IMPORTED, errors: [tooBig] }, { status: 413 });
+      const parsed = parseMappingFile(typeof file === "string" ? file : await file.text());
       if (!parsed.ok) {
         return json<ActionResult>(
-          { ok: false, message: "The file was not imported; nothing was changed.", errors: parsed.errors.slice(0, 10).map((error) => error.message) },
+          { ok: false, message: NOT_IMPORTED, errors: parsed.errors.slice(0, 10).map((error) => error.message) },
           { status: 400 },
         );
       }
@@ -123,8 +142,16 @@ export default function Mappings() {
         setImportError("Choose a .json mapping file.");
         return;
       }
+      // Refused here without uploading; the server checks again before reading more than the limit.
+      if (file.size > MAX_IMPORT_FILE_BYTES) {
+        setImportError(importSizeProblem(file.size));
+        return;
+      }
       setImportError(null);
-      submit({ intent: "import", file: await file.text() }, { method: "post" });
+      const data = new FormData();
+      data.set("intent", "import");
+      data.set("file", file);
+      submit(data, { method: "post", encType: "multipart/form-data" });
     },
     [submit],
   );
@@ -199,6 +226,14 @@ export default function Mappings() {
       ]}
     >
       <BlockStack gap="400">
+        {mappings.length > MAX_MAPPINGS_PER_SHOP ? (
+          <Banner tone="warning" title={`${mappings.length} mappings: a shop can have at most ${MAX_MAPPINGS_PER_SHOP}`}>
+            <p>
+              These were saved before the limit. Each mapping that is on sends an event for every matching order, so delete the{" "}
+              {mappings.length - MAX_MAPPINGS_PER_SHOP} you need least; until then no mapping can be added or duplicated.
+            </p>
+          </Banner>
+        ) : null}
         <Card padding="0">
           {mappings.length === 0 ? (
             <EmptyState

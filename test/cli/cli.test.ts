@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CliError, runCommand } from "~/cli/commands";
 import { db } from "~/db.server";
 import { readEnv } from "~/env.server";
+import { MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { SPEC_EXAMPLE_MAPPING } from "../support/mappings";
@@ -101,6 +102,34 @@ describe("mappings import / export", () => {
     expect(await cli("mappings", "export", SHOP)).toBe(before);
 
     await expect(cli("mappings", "import", SHOP, file("broken.json", "{ not json"))).rejects.toThrow(/not valid JSON/);
+  });
+
+  it("refuses a file over 1 MiB on its size, before reading or parsing it, and changes nothing", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    const before = await cli("mappings", "export", SHOP);
+    // Valid JSON up to the limit, broken past it: a parser would report the syntax.
+    const opening = `{"mappings": [${JSON.stringify(SPEC_EXAMPLE_MAPPING)}`;
+    const big = file("big.json", `${opening}${" ".repeat(MAX_IMPORT_FILE_BYTES - opening.length)}{ not json`);
+    const error = await cli("mappings", "import", SHOP, big).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toMatch(/too large: the limit is 1 MiB \(1,048,576 bytes\) and this one is 1,048,5\d\d bytes/);
+    expect((error as CliError).message).toMatch(/Nothing was changed\.$/);
+    expect((error as CliError).message).not.toMatch(/JSON/);
+    expect(await cli("mappings", "export", SHOP)).toBe(before);
+  });
+
+  it("stops reading a file without a size (a device) one byte past the limit", async () => {
+    await expect(cli("mappings", "import", SHOP, "/dev/zero")).rejects.toThrow(/too large: the limit is 1 MiB \(1,048,576 bytes\) and this one is larger than that/);
+  });
+
+  it(`refuses ${MAX_MAPPINGS_PER_SHOP + 1} mappings and changes nothing`, async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    const before = await cli("mappings", "export", SHOP);
+    const many = { mappings: Array.from({ length: MAX_MAPPINGS_PER_SHOP + 1 }, (_, i) => ({ ...SPEC_EXAMPLE_MAPPING, eventType: `Event ${i}` })) };
+    await expect(cli("mappings", "import", SHOP, file("many.json", many))).rejects.toThrow(
+      new RegExp(`The file has ${MAX_MAPPINGS_PER_SHOP + 1} mappings; a shop can have at most ${MAX_MAPPINGS_PER_SHOP}`),
+    );
+    expect(await cli("mappings", "export", SHOP)).toBe(before);
   });
 });
 
