@@ -38,7 +38,7 @@ export interface ServerTimeouts {
   requestTimeoutMs: number;
 }
 
-export function timeoutsFromEnv(source: NodeJS.ProcessEnv = process.env): ServerTimeouts {
+export function timeoutsFromEnv(source: Record<string, string | undefined> = process.env): ServerTimeouts {
   const read = (name: string, fallback: number) => {
     const text = source[name];
     if (text === undefined || text === "") return fallback;
