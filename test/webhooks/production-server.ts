@@ -11,7 +11,7 @@ import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createProductionServer, timeoutsFromEnv, type ServerTimeouts } from "~/serve";
+import { createProductionServer, timeoutsFromEnv, type ServerTimeouts } from "~/production-server";
 import * as entry from "~/entry.server";
 import * as root from "~/root";
 import * as authSplat from "~/routes/auth.$";
