@@ -52,7 +52,7 @@ export function webhookLoader(): Response {
   return webhookResponse(METHOD_NOT_ALLOWED);
 }
 
-let commerceOptions: (RouteReceiveOptions) | undefined;
+let commerceOptions: RouteReceiveOptions | undefined;
 
 /** The commerce route's wiring (its topics: WEBHOOK_ROUTES.commerce): the busy one (decision 007). */
 function commerce(): RouteReceiveOptions {
@@ -76,7 +76,7 @@ export async function commerceWebhookAction(request: Request): Promise<Response>
  */
 export function handleCommerceWebhook(req: IncomingMessage, res: ServerResponse): void {
   receiveWebhook(nodeWebhookRequest(req), commerce()).then(
-    (answer) => writeAnswer(req, res, answer),
+    (answer) => writeAnswer(res, answer),
     (error: unknown) => {
       // A client that hung up (or was cut by the server's requestTimeout) gets no answer.
       if (req.destroyed || res.destroyed) {
@@ -84,12 +84,12 @@ export function handleCommerceWebhook(req: IncomingMessage, res: ServerResponse)
         return;
       }
       logger.error({ err: errorSummary(error) }, "webhook request failed");
-      writeAnswer(req, res, { status: 503, body: "Could not record the webhook; Shopify will retry" });
+      writeAnswer(res, { status: 503, body: "Could not record the webhook; Shopify will retry" });
     },
   );
 }
 
-function writeAnswer(req: IncomingMessage, res: ServerResponse, answer: WebhookAnswer): void {
+function writeAnswer(res: ServerResponse, answer: WebhookAnswer): void {
   if (res.headersSent) {
     res.end();
     return;
