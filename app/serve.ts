@@ -1,35 +1,38 @@
 /**
  * `npm start`: the production server. It serves what remix-serve would (the build's
- * assets, then every request through Remix), except POST /webhooks/commerce, which
- * Node's HTTP server hands straight to the webhook path exported by the build
- * (decision 007): the busiest route skips Express and Remix's request translation.
+ * assets, then every request through Remix), except /webhooks/commerce, which Node's
+ * HTTP server hands straight to the webhook path exported by the build (decision 007):
+ * the busiest route skips Express and Remix's request translation.
  *
  *   tsx app/serve.ts [build/server/index.js]
  *
- * PORT (default 3000) and HOST (default all interfaces) as remix-serve reads them.
+ * PORT (default 3000) and HOST (default all interfaces) as remix-serve reads them;
+ * HTTP_HEADERS_TIMEOUT_MS and HTTP_REQUEST_TIMEOUT_MS as below (decision 011).
  * This file imports nothing of the app: the build holds it, in one module graph
  * with the routes and the embedded worker.
  */
+import "./node-version";
 import { createRequestHandler } from "@remix-run/express";
 import { installGlobals, type ServerBuild } from "@remix-run/node";
 import compression from "compression";
 import express from "express";
 import { existsSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-
-type WebhookHandler = (req: IncomingMessage, res: ServerResponse) => void;
-
-const COMMERCE_WEBHOOK_PATH = "/webhooks/commerce";
+import { createProductionServer, timeoutsFromEnv, type NodeHandler } from "./production-server";
 
 async function main() {
   process.env.NODE_ENV ??= "production";
+  const timeouts = timeoutsFromEnv();
   const buildPath = resolve(process.argv[2] ?? "build/server/index.js");
   if (!existsSync(buildPath)) throw new Error(`No server build at ${buildPath}: run \`npm run build\` first.`);
   const build = (await import(pathToFileURL(buildPath).href)) as ServerBuild;
-  installGlobals({ nativeFetch: build.future.v3_singleFetch });
-  const handleCommerceWebhook = (build.entry.module as { handleCommerceWebhook?: WebhookHandler }).handleCommerceWebhook;
+  // Node's own fetch, Request and Response (as Shopify's Remix template does), not Remix's polyfill:
+  // a request aborted by its timeout while the polyfill held the body's reader threw an unhandled
+  // "Cannot cancel a stream that already has a reader" and killed the process (issue 8, break 1).
+  // Everything else (the Admin API calls of shopify-api, the tests) already runs on Node's own.
+  installGlobals({ nativeFetch: true });
+  const handleCommerceWebhook = (build.entry.module as { handleCommerceWebhook?: NodeHandler }).handleCommerceWebhook;
   if (!handleCommerceWebhook) throw new Error(`${buildPath} does not export handleCommerceWebhook from app/entry.server.tsx`);
 
   const app = express();
@@ -39,12 +42,7 @@ async function main() {
   app.use(express.static("public", { maxAge: "1h" }));
   app.all("*", createRequestHandler({ build, mode: process.env.NODE_ENV }));
 
-  const server = createServer((req, res) => {
-    if (req.method === "POST" && isCommerceWebhook(req.url)) handleCommerceWebhook(req, res);
-    else app(req, res);
-  });
-  // Shopify waits 5 s for an answer; keep connections open for its next delivery.
-  server.keepAliveTimeout = 65_000;
+  const server = createProductionServer({ commerceWebhook: handleCommerceWebhook, app }, timeouts);
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST;
   await new Promise<void>((done) => (host ? server.listen(port, host, done) : server.listen(port, done)));
@@ -52,12 +50,6 @@ async function main() {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => server.close((error) => error && console.error(error)));
   }
-}
-
-function isCommerceWebhook(url: string | undefined): boolean {
-  if (!url?.startsWith(COMMERCE_WEBHOOK_PATH)) return false;
-  const rest = url.slice(COMMERCE_WEBHOOK_PATH.length);
-  return rest === "" || rest.startsWith("?");
 }
 
 main().catch((error: unknown) => {

@@ -27,11 +27,25 @@ const summarySelect = {
 } as const;
 
 /**
+ * A shop's permanent domain as Shopify makes it: `<name>.myshopify.com`, the name in lower-case
+ * letters, digits and hyphens, one DNS label (at most 63 characters). Webhook headers and admin
+ * sessions are checked against it before a shop is created.
+ */
+const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$/;
+
+export function isShopDomain(value: string): boolean {
+  return SHOP_DOMAIN.test(value);
+}
+
+/**
  * Makes sure the shop has its row and, once in its life, the default mappings.
  * Safe to call concurrently from several processes: the seeding is claimed by a
  * conditional update, so only one caller inserts the defaults.
  */
 export async function ensureShop(prisma: Database, domain: string): Promise<void> {
+  // Callers check first (webhooks answer 400); this keeps a row of default mappings from ever
+  // being made for a value like `a.myshopify.com/x` or 5,000 characters of header.
+  if (!isShopDomain(domain)) throw new Error(`Not a shop domain (<name>.myshopify.com): ${JSON.stringify(domain.slice(0, 100))}`);
   const existing = await prisma.shop.findUnique({ where: { domain }, select: { mappingsSeeded: true } });
   if (existing?.mappingsSeeded) return;
   try {

@@ -54,31 +54,47 @@ export async function handleComplianceWebhook(
   });
 }
 
+/**
+ * Ids per statement. SQLite refuses a statement with more than 999 parameters (32,766 in newer
+ * builds) and PostgreSQL more than 65,535; a customers/redact can name any number of orders
+ * (one of 997 failed forever), so every `IN` list is cut to this size.
+ */
+export const REDACT_CHUNK = 200;
+
+function chunks<T>(items: readonly T[], size = REDACT_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export async function redactCustomer(
   prisma: Database,
   shop: string,
   customer: { orderIds: string[]; email: string | null },
 ): Promise<void> {
-  const webhooks = await prisma.webhook.findMany({
-    where: { shop, orderId: { in: customer.orderIds } },
-    select: { id: true },
-  });
-  const webhookIds = webhooks.map((webhook) => webhook.id);
-  const deliveryWhere = {
-    shop,
-    OR: [{ webhookRecordId: { in: webhookIds } }, ...(customer.email ? [{ email: customer.email }] : [])],
-  };
-  const deliveries = await prisma.delivery.findMany({ where: deliveryWhere, select: { id: true } });
+  // Reads first, a bounded list of ids at a time; then every write in one transaction, so the
+  // customer is erased entirely or (the webhook answers 503, Shopify sends it again) not at all.
+  const webhookIds: string[] = [];
+  for (const orderIds of chunks([...new Set(customer.orderIds)])) {
+    const rows = await prisma.webhook.findMany({ where: { shop, orderId: { in: orderIds } }, select: { id: true } });
+    webhookIds.push(...rows.map((row) => row.id));
+  }
+  const deliveryIds = new Set<string>();
+  for (const ids of chunks(webhookIds)) {
+    const rows = await prisma.delivery.findMany({ where: { shop, webhookRecordId: { in: ids } }, select: { id: true } });
+    for (const row of rows) deliveryIds.add(row.id);
+  }
+  if (customer.email) {
+    const rows = await prisma.delivery.findMany({ where: { shop, email: customer.email }, select: { id: true } });
+    for (const row of rows) deliveryIds.add(row.id);
+  }
+  const deliveries = chunks([...deliveryIds]);
   await prisma.$transaction([
-    prisma.webhook.updateMany({ where: { id: { in: webhookIds } }, data: { body: REDACTED_BODY } }),
-    prisma.delivery.updateMany({
-      where: { id: { in: deliveries.map((delivery) => delivery.id) } },
-      data: { request: null, response: null, email: null, orderName: null },
-    }),
-    prisma.deliveryAttempt.updateMany({
-      where: { deliveryId: { in: deliveries.map((delivery) => delivery.id) } },
-      data: { response: null },
-    }),
+    ...chunks(webhookIds).map((ids) => prisma.webhook.updateMany({ where: { id: { in: ids } }, data: { body: REDACTED_BODY } })),
+    ...deliveries.map((ids) =>
+      prisma.delivery.updateMany({ where: { id: { in: ids } }, data: { request: null, response: null, email: null, orderName: null } }),
+    ),
+    ...deliveries.map((ids) => prisma.deliveryAttempt.updateMany({ where: { deliveryId: { in: ids } }, data: { response: null } })),
   ]);
 }
 

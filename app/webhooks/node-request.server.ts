@@ -13,8 +13,8 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
     readBody(maxBytes) {
       return new Promise<Buffer>((resolve, reject) => {
         const declared = Number(req.headers["content-length"] ?? "NaN");
+        // Refused unread: the answer closes the connection (BODY_TOO_LARGE), so the body is never pulled in.
         if (Number.isFinite(declared) && declared > maxBytes) {
-          req.resume();
           reject(new BodyTooLargeError(`body of ${declared} bytes`));
           return;
         }
@@ -25,14 +25,18 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
           if (settled) return;
           settled = true;
           chunks.length = 0;
+          // Stop pulling the body: the 413 closes the connection once written.
+          req.off("data", onData);
+          req.pause();
           reject(error);
         };
-        req.on("data", (chunk: Buffer) => {
+        const onData = (chunk: Buffer) => {
           if (settled) return;
           total += chunk.byteLength;
           if (total > maxBytes) fail(new BodyTooLargeError(`body over ${maxBytes} bytes`));
           else chunks.push(chunk);
-        });
+        };
+        req.on("data", onData);
         req.on("end", () => {
           if (settled) return;
           settled = true;

@@ -15,7 +15,10 @@ export async function readBodyWithLimit(request: Request, maxBytes: number): Pro
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
+      // Not cancel(): on Node's server that destroys the request and its socket before the 413 is
+      // written. Left unread, the body stops flowing (backpressure), and the 413's
+      // `connection: close` ends the connection once it is sent.
+      reader.releaseLock();
       throw new BodyTooLargeError(`body over ${maxBytes} bytes`);
     }
     chunks.push(value);

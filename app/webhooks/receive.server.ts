@@ -6,13 +6,14 @@
 import type { Database } from "~/db.server";
 import { logger } from "~/logger.server";
 import { isMappableTopic } from "~/mapping/types";
-import { ensureShop, markUninstalled } from "~/models/Shop.server";
+import { ensureShop, isShopDomain, markUninstalled } from "~/models/Shop.server";
 import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
 import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
 import { ingestStoreOf, type IngestRow } from "./ingest-store.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
+import { acceptsTopic, type WebhookRoute } from "./topics";
 
 /** Shopify order bodies with hundreds of lines stay well under this. */
 export const DEFAULT_MAX_WEBHOOK_BYTES = 2 * 1024 * 1024;
@@ -40,7 +41,17 @@ export interface WebhookRequest {
 export interface WebhookAnswer {
   status: number;
   body?: string;
+  headers?: Record<string, string>;
 }
+
+/** Webhooks are POSTs: anything else is told so, quietly (a probe or a browser is not an error). */
+export const METHOD_NOT_ALLOWED: WebhookAnswer = { status: 405, body: "Webhooks are POST requests", headers: { allow: "POST" } };
+
+/**
+ * A body over the limit: the connection is closed after the answer, so a client cannot keep
+ * streaming the rest of it into a connection that has already been refused.
+ */
+export const BODY_TOO_LARGE: WebhookAnswer = { status: 413, body: "Webhook body too large", headers: { connection: "close" } };
 
 export interface ReceiveOptions {
   prisma: Database;
@@ -57,12 +68,18 @@ export type RecordOutcome =
   | { kind: "duplicate" }
   | { kind: "handled" };
 
-export async function receiveWebhook(request: WebhookRequest, options: ReceiveOptions): Promise<WebhookAnswer> {
+/** What one route passes in: the ingest wiring, and the topics that route is subscribed to. */
+export interface RouteReceiveOptions extends ReceiveOptions {
+  route: WebhookRoute;
+}
+
+export async function receiveWebhook(request: WebhookRequest, options: RouteReceiveOptions): Promise<WebhookAnswer> {
+  if (request.method !== "POST") return METHOD_NOT_ALLOWED;
   let bytes: Buffer;
   try {
     bytes = await request.readBody(options.maxBytes ?? DEFAULT_MAX_WEBHOOK_BYTES);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) return { status: 413, body: "Webhook body too large" };
+    if (error instanceof BodyTooLargeError) return BODY_TOO_LARGE;
     throw error;
   }
 
@@ -80,7 +97,17 @@ export async function receiveWebhook(request: WebhookRequest, options: ReceiveOp
     return { status: 503, body: "Could not check the webhook; Shopify will retry" };
   }
 
+  // Both checked after the HMAC, so an unsigned probe learns nothing; both before anything is
+  // stored, erased or created. The HMAC covers the body only: these headers are the sender's word.
   const topic = request.header("x-shopify-topic") ?? "";
+  if (!acceptsTopic(options.route, topic)) {
+    logger.warn({ route: options.route.path, topic: topic.slice(0, 100) }, "webhook refused: topic not subscribed to this route");
+    return { status: 400, body: `Topic ${JSON.stringify(topic.slice(0, 100))} is not accepted on ${options.route.path}` };
+  }
+  if (!isShopDomain(context.shop)) {
+    logger.warn({ route: options.route.path, shop: context.shop.slice(0, 100) }, "webhook refused: not a shop domain");
+    return { status: 400, body: "X-Shopify-Shop-Domain is not a shop's <name>.myshopify.com domain" };
+  }
   // The exact text is what is kept and sent from (JSON.parse would round ids above 2^53).
   const text = bytes.toString("utf8");
   let body: JsonValue;
@@ -114,7 +141,7 @@ export function fetchWebhookRequest(request: Request): WebhookRequest {
 }
 
 export function webhookResponse(answer: WebhookAnswer): Response {
-  return new Response(answer.body ?? null, { status: answer.status });
+  return new Response(answer.body ?? null, { status: answer.status, headers: answer.headers ?? {} });
 }
 
 /** A webhook ready to record: from Shopify's request, or rebuilt by the reconciliation job. */

@@ -3,31 +3,61 @@ import { db } from "~/db.server";
 import { wakeWorkers } from "~/delivery/wake.server";
 import { env } from "~/env.server";
 import { logger } from "~/logger.server";
+import { isShopDomain } from "~/models/Shop.server";
 import { authenticate } from "~/shopify.server";
 import { verifyShopifyWebhook } from "~/shopify/webhook-hmac.server";
 import { nodeWebhookRequest } from "./node-request.server";
-import { errorSummary, fetchWebhookRequest, receiveWebhook, webhookResponse, type ReceiveOptions } from "./receive.server";
+import {
+  errorSummary,
+  fetchWebhookRequest,
+  METHOD_NOT_ALLOWED,
+  receiveWebhook,
+  webhookResponse,
+  type RouteReceiveOptions,
+  type WebhookAnswer,
+} from "./receive.server";
+import { WEBHOOK_ROUTES, type WebhookRoute } from "./topics";
+
+/** The route a request's path names, or one that accepts no topic (a path no route serves). */
+function routeOfPath(request: Request): WebhookRoute {
+  const path = new URL(request.url).pathname;
+  return Object.values(WEBHOOK_ROUTES).find((route) => route.path === path) ?? { path, topics: [] };
+}
 
 /**
  * The production wiring of the app and compliance webhook routes: low volume, checked
- * by the library's `authenticate.webhook`.
+ * by the library's `authenticate.webhook`. Each accepts only its own topics (app/webhooks/topics.ts).
  */
-export async function webhookAction(request: Request): Promise<Response> {
+export async function webhookAction(request: Request, route: WebhookRoute = routeOfPath(request)): Promise<Response> {
   const answer = await receiveWebhook(fetchWebhookRequest(request), {
+    route,
     prisma: db(),
-    // The library reads the body itself: hand it a copy of the bytes already read.
-    authenticate: (input, body) =>
-      authenticate.webhook(new Request(request.url, { method: input.method, headers: request.headers, body: input.method === "POST" ? new Uint8Array(body) : undefined })),
+    authenticate: async (input, body) => {
+      // The library throws a plain error (not a Response) on a shop header that is not a shop
+      // domain, which would read as a database failure: a 503 that Shopify retries for 48 hours.
+      // Check the HMAC and headers here first; a shop the library cannot look up is not handed to
+      // it, and receiveWebhook refuses it (400).
+      const checked = await verifyShopifyWebhook(env().SHOPIFY_API_SECRET)(input, body);
+      if (!isShopDomain(checked.shop)) return checked;
+      // The library reads the body itself: hand it a copy of the bytes already read.
+      return authenticate.webhook(new Request(request.url, { method: input.method, headers: request.headers, body: new Uint8Array(body) }));
+    },
     onRecorded: wakeWorkers,
   });
   return webhookResponse(answer);
 }
 
-let commerceOptions: ReceiveOptions | undefined;
+/** GET or HEAD on a webhook route (Remix sends them to the loader): a quiet 405, not a logged error. */
+export function webhookLoader(): Response {
+  return webhookResponse(METHOD_NOT_ALLOWED);
+}
 
-/** The commerce route's wiring (orders/fulfilled, refunds/create): the busy one (decision 007). */
-function commerce(): ReceiveOptions {
+let commerceOptions: RouteReceiveOptions | undefined;
+
+/** The commerce route's wiring (its topics: WEBHOOK_ROUTES.commerce): the busy one (decision 007). */
+function commerce(): RouteReceiveOptions {
   commerceOptions ??= {
+    route: WEBHOOK_ROUTES.commerce,
     prisma: db(),
     authenticate: verifyShopifyWebhook(env().SHOPIFY_API_SECRET),
     onRecorded: wakeWorkers,
@@ -46,14 +76,26 @@ export async function commerceWebhookAction(request: Request): Promise<Response>
  */
 export function handleCommerceWebhook(req: IncomingMessage, res: ServerResponse): void {
   receiveWebhook(nodeWebhookRequest(req), commerce()).then(
-    (answer) => {
-      res.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8" });
-      res.end(answer.body);
-    },
+    (answer) => writeAnswer(res, answer),
     (error: unknown) => {
+      // A client that hung up (or was cut by the server's requestTimeout) gets no answer.
+      if (req.destroyed || res.destroyed) {
+        logger.warn({ err: errorSummary(error) }, "webhook connection closed before its body was read");
+        return;
+      }
       logger.error({ err: errorSummary(error) }, "webhook request failed");
-      if (!res.headersSent) res.writeHead(503, { "content-type": "text/plain; charset=utf-8" });
-      res.end("Could not record the webhook; Shopify will retry");
+      writeAnswer(res, { status: 503, body: "Could not record the webhook; Shopify will retry" });
     },
   );
+}
+
+function writeAnswer(res: ServerResponse, answer: WebhookAnswer): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8", ...answer.headers });
+  // `connection: close` (the 413) makes Node close the socket once the answer is written; until
+  // then nothing more of the body is read (no data listener, and the stream is paused).
+  res.end(answer.body);
 }

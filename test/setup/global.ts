@@ -1,3 +1,5 @@
+// First: on Node older than 22, stop here with one line saying what to do.
+import "../../app/node-version";
 import pg from "pg";
 import { testPostgresUrl } from "../support/test-database";
 
