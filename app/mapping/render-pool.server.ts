@@ -36,6 +36,8 @@ export interface RenderPoolOptions {
   testHooks?: boolean;
   /** The thread module; found next to this module or the build by default. */
   entry?: string;
+  /** Called as each render is handed to a thread (tests observe the order of turns with it). */
+  onDispatch?: (shop: string) => void;
 }
 
 export interface RenderPoolStats {
@@ -54,6 +56,13 @@ interface Job {
   message: RenderJobMessage;
   settle: (outcome: RenderOutcome) => void;
   fail: (error: Error) => void;
+}
+
+/** One shop's renders: those waiting for a thread and how many are running. Dropped when both are none. */
+interface ShopTurns {
+  waiting: Job[];
+  running: number;
+  lastTurn: number;
 }
 
 interface Slot {
@@ -105,10 +114,11 @@ export class RenderPool {
   private readonly threadMemoryMb: number;
   private readonly testHooks: boolean;
   private readonly entry: string;
+  private readonly onDispatch: ((shop: string) => void) | undefined;
   private readonly slots: Slot[] = [];
-  /** Waiting renders per shop; Map order is the round-robin order (a served shop moves to the back). */
-  private readonly queues = new Map<string, Job[]>();
-  private readonly inFlight = new Map<string, number>();
+  private readonly shops = new Map<string, ShopTurns>();
+  /** Counts turns given; a shop's last turn orders who goes next. */
+  private turn = 0;
   /** Shops whose render hit the deadline, until when (ms since the epoch). */
   private readonly suspects = new Map<string, number>();
   private waiting = 0;
@@ -117,6 +127,7 @@ export class RenderPool {
   private referenced = false;
   private closed = false;
   private readonly counts = { started: 0, stoppedAtDeadline: 0, crashed: 0 };
+  private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
   constructor(options: RenderPoolOptions) {
     if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error(`A render pool needs at least one thread (got ${options.threads}).`);
@@ -129,6 +140,7 @@ export class RenderPool {
     this.threadMemoryMb = options.threadMemoryMb ?? 256;
     this.testHooks = options.testHooks ?? false;
     this.entry = options.entry ?? findThreadEntry();
+    this.onDispatch = options.onDispatch;
   }
 
   /** Never rejects for template problems (those are `error` outcomes); rejects if the pool is closed or cannot start a thread. */
@@ -153,14 +165,39 @@ export class RenderPool {
     };
     return new Promise<RenderOutcome>((settle, fail) => {
       const job: Job = { shop: input.shop, message, settle, fail };
-      const queue = this.queues.get(job.shop);
-      if (queue) queue.push(job);
-      else this.queues.set(job.shop, [job]);
+      const turns = this.shops.get(job.shop);
+      if (turns) turns.waiting.push(job);
+      else this.shops.set(job.shop, { waiting: [job], running: 0, lastTurn: 0 });
       this.waiting++;
       this.updateRef();
       while (this.slots.length < this.threads) this.spawn();
       this.dispatch();
     });
+  }
+
+  /** Starts the threads and resolves when all are ready (rejects if one cannot start). */
+  warm(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("The mapping render pool is closed."));
+    while (this.slots.length < this.threads) this.spawn();
+    if (this.allReady()) return Promise.resolve();
+    // Kept alive until ready: a script that only awaits this must not exit first.
+    this.slots.forEach((slot) => slot.worker.ref());
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  private allReady(): boolean {
+    return this.slots.length >= this.threads && this.slots.every((slot) => slot.ready);
+  }
+
+  private settleReadyWaiters(error?: Error): void {
+    if (error === undefined && !this.allReady()) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    if (error === undefined && !this.referenced) this.slots.forEach((slot) => slot.worker.unref());
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
   }
 
   stats(): RenderPoolStats {
@@ -171,8 +208,8 @@ export class RenderPool {
   async close(): Promise<void> {
     this.closed = true;
     const closedError = () => new Error("The mapping render pool was closed before this render finished.");
-    for (const queue of this.queues.values()) for (const job of queue) job.fail(closedError());
-    this.queues.clear();
+    for (const turns of this.shops.values()) for (const job of turns.waiting) job.fail(closedError());
+    this.shops.clear();
     this.waiting = 0;
     const slots = this.slots.splice(0);
     for (const slot of slots) {
@@ -182,7 +219,7 @@ export class RenderPool {
       slot.job = null;
     }
     this.running = 0;
-    this.inFlight.clear();
+    this.settleReadyWaiters(new Error("The mapping render pool was closed."));
     await Promise.all(slots.map((slot) => slot.worker.terminate().catch(() => 0)));
   }
 
@@ -210,6 +247,7 @@ export class RenderPool {
     if (slot.retired) return;
     if (message.type === "ready") {
       slot.ready = true;
+      this.settleReadyWaiters();
       this.dispatch();
       return;
     }
@@ -251,7 +289,9 @@ export class RenderPool {
       const startable = this.slots.some((other) => !other.retired);
       if (!startable) {
         const reason = slot.lastError?.message ?? `it exited with code ${code}`;
-        this.failWaiting(new Error(`Mappings cannot be rendered: the render thread did not start (${reason}).`));
+        const error = new Error(`Mappings cannot be rendered: the render thread did not start (${reason}).`);
+        this.failWaiting(error);
+        this.settleReadyWaiters(error);
       }
       return;
     }
@@ -272,8 +312,11 @@ export class RenderPool {
   }
 
   private failWaiting(error: Error): void {
-    for (const queue of this.queues.values()) for (const job of queue) job.fail(error);
-    this.queues.clear();
+    for (const [shop, turns] of this.shops) {
+      for (const job of turns.waiting) job.fail(error);
+      turns.waiting = [];
+      if (turns.running === 0) this.shops.delete(shop);
+    }
     this.waiting = 0;
     this.updateRef();
   }
@@ -294,9 +337,11 @@ export class RenderPool {
     slot.timer = null;
     slot.job = null;
     this.running--;
-    const count = (this.inFlight.get(job.shop) ?? 1) - 1;
-    if (count > 0) this.inFlight.set(job.shop, count);
-    else this.inFlight.delete(job.shop);
+    const turns = this.shops.get(job.shop);
+    if (turns) {
+      turns.running--;
+      if (turns.running === 0 && turns.waiting.length === 0) this.shops.delete(job.shop);
+    }
     this.updateRef();
   }
 
@@ -318,22 +363,26 @@ export class RenderPool {
   }
 
   /** Past its cap a shop waits while any other shop has work, and always once it has needed the deadline. */
-  private mayStart(shop: string): boolean {
-    if ((this.inFlight.get(shop) ?? 0) < this.cap) return true;
-    return this.queues.size === 1 && !this.isSuspect(shop);
+  private mayStart(shop: string, turns: ShopTurns, shopsWaiting: number): boolean {
+    if (turns.running < this.cap) return true;
+    return shopsWaiting === 1 && !this.isSuspect(shop);
   }
 
+  /** Round-robin: of the shops allowed to start one more, the one whose last turn is oldest (never served first). */
   private nextJob(): Job | null {
-    for (const [shop, queue] of this.queues) {
-      if (!this.mayStart(shop)) continue;
-      const job = queue.shift();
-      this.queues.delete(shop);
-      if (queue.length > 0) this.queues.set(shop, queue);
-      if (job === undefined) continue;
-      this.waiting--;
-      return job;
+    let shopsWaiting = 0;
+    for (const turns of this.shops.values()) if (turns.waiting.length > 0) shopsWaiting++;
+    let chosen: ShopTurns | null = null;
+    for (const [shop, turns] of this.shops) {
+      if (turns.waiting.length === 0 || !this.mayStart(shop, turns, shopsWaiting)) continue;
+      if (chosen === null || turns.lastTurn < chosen.lastTurn) chosen = turns;
     }
-    return null;
+    const job = chosen?.waiting.shift();
+    if (chosen === null || job === undefined) return null;
+    chosen.lastTurn = ++this.turn;
+    chosen.running++;
+    this.waiting--;
+    return job;
   }
 
   private dispatch(): void {
@@ -348,11 +397,11 @@ export class RenderPool {
   private start(slot: Slot, job: Job): void {
     slot.job = job;
     this.running++;
-    this.inFlight.set(job.shop, (this.inFlight.get(job.shop) ?? 0) + 1);
     const guarded = this.isSuspect(job.shop);
     job.message.guardMs = guarded ? this.deadlineMs : 0;
     slot.timer = setTimeout(() => this.onDeadline(slot), guarded ? this.deadlineMs + this.graceMs : this.deadlineMs);
     slot.worker.postMessage(job.message);
+    this.onDispatch?.(job.shop);
   }
 
   /** Threads keep the process alive only while renders wait or run, so scripts and test files can exit. */

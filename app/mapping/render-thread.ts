@@ -34,8 +34,9 @@ function bodyOf(job: RenderJobMessage): JsonValue {
 const guardContext = vm.createContext({ work: () => {} });
 const guardScript = new vm.Script("work()");
 
+/** The timeout error comes from the context's realm, so it is not an `instanceof Error` here. */
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && "code" in error && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
+  return typeof error === "object" && error !== null && "code" in error && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
 }
 
 function run(job: RenderJobMessage): RenderThreadMessage {

@@ -48,6 +48,14 @@ export async function renderMapping(mapping: MappingDefinition, input: RenderCon
   return pool().render(mapping, input);
 }
 
+/**
+ * Starts the render threads and resolves once each is ready, so the first renders do not wait for them (the
+ * server may call this at start; tests do, so that start-up is not part of what they order).
+ */
+export async function warmRenderPool(): Promise<void> {
+  await pool().warm();
+}
+
 /** Ends the render threads (tests, scripts that want to exit at once); the next render starts new ones. */
 export async function closeRenderPool(): Promise<void> {
   const closing = shared;
