@@ -3,9 +3,10 @@
  * and fair turns between shops, so that one merchant's runaway template cannot stall webhooks or other shops'
  * deliveries (decision 009).
  *
- * - Deadline: a render that has not answered `deadlineMs` after it was handed to a thread is stopped by terminating
- *   the thread (V8 interrupts any synchronous code, even inside one filter call), its outcome is an error naming the
- *   template it was in, and a fresh thread replaces it. From then on that shop's renders run under a `vm` timeout
+ * - Deadline: a render that has used `deadlineMs` of its thread's CPU time (or, where Node cannot tell, of clock
+ *   time; and at most 8 times that by the clock) is stopped by terminating the thread (V8 interrupts any synchronous
+ *   code, even inside one filter call), its outcome is an error naming the template it was in, and a fresh thread
+ *   replaces it. CPU time, so that a busy machine does not cut ordinary renders short. From then on that shop's renders run under a `vm` timeout
  *   inside the thread ("guarded"), which stops them without losing the thread; the thread is still terminated if
  *   one overruns by `graceMs` more.
  * - Fairness: each shop has its own queue, served round-robin. A shop may have at most ceil(threads / 2) renders
@@ -74,10 +75,18 @@ interface Slot {
   /** Set when the pool terminated the thread itself, so its exit is not a crash. */
   retired: boolean;
   lastError: Error | null;
+  /** The thread's CPU time (µs) when it last went idle, as it reported; null when it cannot. */
+  idleCpuUs: number | null;
+  /** When the running job was handed over (ms, performance.now()). */
+  startedAt: number;
 }
 
 const THREAD_FILE = "render-thread.ts";
 const MAX_SUSPECTS = 10_000;
+/** A render slowed by a busy machine may take this many times its CPU budget by the clock before it is stopped. */
+const WALL_CLOCK_FACTOR = 8;
+/** Shortest wait before looking at a render's CPU time again. */
+const MIN_RECHECK_MS = 20;
 
 /**
  * The thread is started from source with tsx. This module is either itself in app/mapping/ (tsx, vitest) or
@@ -232,7 +241,7 @@ export class RenderPool {
       workerData,
       resourceLimits: { maxOldGenerationSizeMb: this.threadMemoryMb },
     });
-    const slot: Slot = { worker, progress, ready: false, job: null, timer: null, retired: false, lastError: null };
+    const slot: Slot = { worker, progress, ready: false, job: null, timer: null, retired: false, lastError: null, idleCpuUs: null, startedAt: 0 };
     this.slots.push(slot);
     this.counts.started++;
     if (!this.referenced) worker.unref();
@@ -245,6 +254,7 @@ export class RenderPool {
 
   private onMessage(slot: Slot, message: RenderThreadMessage): void {
     if (slot.retired) return;
+    slot.idleCpuUs = message.cpuUs ?? null;
     if (message.type === "ready") {
       slot.ready = true;
       this.settleReadyWaiters();
@@ -259,10 +269,36 @@ export class RenderPool {
     this.dispatch();
   }
 
-  /** The render in the slot ran past its deadline: stop it for real and put a fresh thread in its place. */
-  private onDeadline(slot: Slot): void {
-    const job = slot.job;
-    if (job === null || slot.retired) return;
+  /**
+   * The render's time is up by the clock. Where Node can read the thread's CPU time, a render that has used less
+   * CPU than its budget (the machine is busy, not the template) gets the rest, up to WALL_CLOCK_FACTOR times the
+   * budget by the clock; otherwise it is stopped.
+   */
+  private onDeadline(slot: Slot, job: Job, budgetMs: number): void {
+    if (slot.job !== job || slot.retired) return;
+    const baseline = slot.idleCpuUs;
+    const wallMs = performance.now() - slot.startedAt;
+    if (baseline === null || typeof slot.worker.cpuUsage !== "function" || wallMs >= budgetMs * WALL_CLOCK_FACTOR) {
+      this.stop(slot, job);
+      return;
+    }
+    slot.worker.cpuUsage().then(
+      (usage) => {
+        if (slot.job !== job || slot.retired) return;
+        const usedMs = (usage.user + usage.system - baseline) / 1000;
+        if (usedMs >= budgetMs) this.stop(slot, job);
+        else slot.timer = setTimeout(() => this.onDeadline(slot, job, budgetMs), Math.max(MIN_RECHECK_MS, budgetMs - usedMs));
+      },
+      (error: unknown) => {
+        // A thread that is no longer running is ending on its own: its exit settles the job as a crash.
+        const ended = typeof error === "object" && error !== null && "code" in error && error.code === "ERR_WORKER_NOT_RUNNING";
+        if (!ended && slot.job === job && !slot.retired) this.stop(slot, job);
+      },
+    );
+  }
+
+  /** Stops a render for real: terminates its thread and puts a fresh one in its place. */
+  private stop(slot: Slot, job: Job): void {
     const step = Atomics.load(slot.progress, 0);
     this.retire(slot);
     this.counts.stoppedAtDeadline++;
@@ -399,7 +435,9 @@ export class RenderPool {
     this.running++;
     const guarded = this.isSuspect(job.shop);
     job.message.guardMs = guarded ? this.deadlineMs : 0;
-    slot.timer = setTimeout(() => this.onDeadline(slot), guarded ? this.deadlineMs + this.graceMs : this.deadlineMs);
+    const budgetMs = guarded ? this.deadlineMs + this.graceMs : this.deadlineMs;
+    slot.startedAt = performance.now();
+    slot.timer = setTimeout(() => this.onDeadline(slot, job, budgetMs), budgetMs);
     slot.worker.postMessage(job.message);
     this.onDispatch?.(job.shop);
   }

@@ -29,8 +29,12 @@ export interface RenderJobMessage {
   hook?: "exit";
 }
 
+/**
+ * `cpuUs` is the thread's CPU time so far (µs, user + system) as it goes idle, when Node can tell: the pool's
+ * deadline counts the CPU a render uses from there, so a render slowed by a busy machine is not cut short.
+ */
 export type RenderThreadMessage =
-  | { type: "ready" }
-  | { type: "done"; id: number; outcome: RenderOutcome }
+  | { type: "ready"; cpuUs?: number }
+  | { type: "done"; id: number; outcome: RenderOutcome; cpuUs?: number }
   /** A bug, not a template problem: the render threw something the renderer does not turn into an outcome. */
-  | { type: "failed"; id: number; message: string };
+  | { type: "failed"; id: number; message: string; cpuUs?: number };

@@ -66,7 +66,7 @@ port.on("message", (job: RenderJobMessage) => {
     reply = { type: "failed", id: job.id, message: error instanceof Error ? error.message : String(error) };
   }
   track(RenderStep.none);
-  port.postMessage(reply);
+  port.postMessage({ ...reply, ...cpuSoFar() });
 });
 
 /**
@@ -91,5 +91,12 @@ function warmUp(): void {
   );
 }
 
+/** process.threadCpuUsage is in Node 22.19 and later; without it the pool falls back to wall-clock time. */
+function cpuSoFar(): { cpuUs?: number } {
+  if (typeof process.threadCpuUsage !== "function") return {};
+  const usage = process.threadCpuUsage();
+  return { cpuUs: usage.user + usage.system };
+}
+
 warmUp();
-port.postMessage({ type: "ready" } satisfies RenderThreadMessage);
+port.postMessage({ type: "ready", ...cpuSoFar() } satisfies RenderThreadMessage);
