@@ -3,7 +3,7 @@
  * - renderOnly: renders/s of the renderer itself on one core (what each render thread does per render).
  * - parseAndRender: the same with the body parsed each time, as it was on the main thread before decision 009.
  * - pooled: renders/s through renderMapping (the thread pool) with 32 renders in flight, the body sent as text.
- * - mainUs*: main-thread time per render (event-loop utilisation), before (parse + render on the main thread)
+ * - mainUs*: main-thread CPU time per render, before (parse + render on the main thread)
  *   and after (parse, as the worker still does, + hand the render to the pool, with the text or a parsed copy).
  * Prints one JSON line.
  */
@@ -48,7 +48,7 @@ async function measure(work: () => Promise<unknown>): Promise<number> {
   return count / ((performance.now() - start) / 1000);
 }
 
-/** Renders/s and main-thread µs per render with `inFlight` renders kept going. */
+/** Renders/s and main-thread CPU µs per render (process.threadCpuUsage, Node 22.19+) with `inFlight` renders kept going. */
 async function measureConcurrent(work: () => Promise<unknown>, inFlight: number): Promise<{ perSecond: number; mainUs: number }> {
   const runFor = async (ms: number) => {
     let count = 0;
@@ -64,11 +64,11 @@ async function measureConcurrent(work: () => Promise<unknown>, inFlight: number)
     return count;
   };
   await runFor(500);
-  const elu = performance.eventLoopUtilization();
+  const cpu = process.threadCpuUsage();
   const start = performance.now();
   const count = await runFor(seconds * 1000);
-  const used = performance.eventLoopUtilization(elu);
-  return { perSecond: count / ((performance.now() - start) / 1000), mainUs: (used.active * 1000) / count };
+  const used = process.threadCpuUsage(cpu);
+  return { perSecond: count / ((performance.now() - start) / 1000), mainUs: (used.user + used.system) / count };
 }
 
 const body = parseShopifyJson(ORDER_BODY);
