@@ -34,7 +34,7 @@ function errorOf(outcome: RenderOutcome): string {
 beforeAll(async () => {
   // Threads start on first use; started here so that a thread's start-up is not part of what a test orders.
   await warmRenderPool();
-});
+}, 120_000);
 
 afterAll(async () => {
   await closeRenderPool();

@@ -43,7 +43,7 @@ function errorOf(outcome: RenderOutcome): string {
 }
 
 describe("rendering in threads", () => {
-  it("renders from the body's text, keeping big ids exact", async () => {
+  it("renders from the body's text, keeping big ids exact", { timeout: 60_000 }, async () => {
     const pool = makePool({ threads: 1 });
     const outcome = await pool.render(mapping({ name: "{{ name }}", id: "{{ id }}" }), input("a.myshopify.com"));
     expect(outcome).toMatchObject({ kind: "event", event: { properties: { name: "#1001", id: "820982911946154508" }, user: { email: "jon@example.com" } } });
@@ -114,7 +114,7 @@ describe("turns between shops", () => {
     expect(pool.stats()).toMatchObject({ started: 3, stoppedAtDeadline: 1, crashed: 0, waiting: 0, inFlight: 0 });
   });
 
-  it("refuses renders past the queue bound as retryable, without starting them", async () => {
+  it("refuses renders past the queue bound as retryable, without starting them", { timeout: 60_000 }, async () => {
     const pool = makePool({ threads: 1, maxQueued: 1 });
     const first = pool.render(mapping({ name: "{{ name }}" }), input("a.myshopify.com"));
     const refused = await pool.render(mapping({ name: "{{ name }}" }), input("b.myshopify.com"));
