@@ -1,9 +1,15 @@
 /**
- * Scenario 5, run in its own process (one thread, so one core): renders/s of a 10-property mapping on the
- * 15 KB orders/fulfilled body with the app's renderMapping, and the same with the body parsed each time
- * (what the worker does per delivery). Prints one JSON line.
+ * Scenario 5, run in its own process: a 10-property mapping on the 15 KB orders/fulfilled body.
+ * - renderOnly: renders/s of the renderer itself on one core (what each render thread does per render).
+ * - parseAndRender: the same with the body parsed each time, as it was on the main thread before decision 009.
+ * - pooled: renders/s through renderMapping (the thread pool) with 32 renders in flight, the body sent as text.
+ * - mainUs*: main-thread CPU time per render, before (parse + render on the main thread)
+ *   and after (parse, as the worker still does, + hand the render to the pool, with the text or a parsed copy).
+ * Prints one JSON line.
  */
-import { renderMapping } from "~/mapping/render.server";
+import { performance } from "node:perf_hooks";
+import { closeRenderPool, renderMapping, warmRenderPool } from "~/mapping/render.server";
+import { renderNow, type RenderContextInput } from "~/mapping/renderer";
 import type { MappingDefinition } from "~/mapping/types";
 import { parseShopifyJson } from "~/shopify/json";
 import { ORDER_BODY } from "../lib/load";
@@ -42,12 +48,59 @@ async function measure(work: () => Promise<unknown>): Promise<number> {
   return count / ((performance.now() - start) / 1000);
 }
 
+/** Renders/s and main-thread CPU µs per render (process.threadCpuUsage, Node 22.19+) with `inFlight` renders kept going. */
+async function measureConcurrent(work: () => Promise<unknown>, inFlight: number): Promise<{ perSecond: number; mainUs: number }> {
+  const runFor = async (ms: number) => {
+    let count = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (performance.now() < end) {
+          await work();
+          count++;
+        }
+      }),
+    );
+    return count;
+  };
+  await runFor(500);
+  const cpu = process.threadCpuUsage();
+  const start = performance.now();
+  const count = await runFor(seconds * 1000);
+  const used = process.threadCpuUsage(cpu);
+  return { perSecond: count / ((performance.now() - start) / 1000), mainUs: (used.user + used.system) / count };
+}
+
 const body = parseShopifyJson(ORDER_BODY);
-const input = { topic: "orders/fulfilled" as const, shop: "bench.myshopify.com", body };
-const check = await renderMapping(TEN_PROPERTY_MAPPING, input);
+const input: RenderContextInput = { topic: "orders/fulfilled", shop: "bench.myshopify.com", body };
+const check = renderNow(TEN_PROPERTY_MAPPING, input);
 if (check.kind !== "event") throw new Error(`the bench mapping does not render: ${JSON.stringify(check)}`);
-const renderOnly = await measure(() => renderMapping(TEN_PROPERTY_MAPPING, input));
-const parseAndRender = await measure(() => renderMapping(TEN_PROPERTY_MAPPING, { ...input, body: parseShopifyJson(ORDER_BODY) }));
+
+const renderOnly = await measure(async () => renderNow(TEN_PROPERTY_MAPPING, input));
+const parseAndRender = await measure(async () => renderNow(TEN_PROPERTY_MAPPING, { ...input, body: parseShopifyJson(ORDER_BODY) }));
 const parseOnly = await measure(async () => parseShopifyJson(ORDER_BODY));
 const plainParse = await measure(async () => JSON.parse(ORDER_BODY) as unknown);
-console.log(JSON.stringify({ renderOnly, parseAndRender, parseOnly, plainParse }));
+
+// Before: everything on the main thread, as the worker did per delivery.
+const before = await measureConcurrent(async () => renderNow(TEN_PROPERTY_MAPPING, { ...input, body: parseShopifyJson(ORDER_BODY) }), 1);
+
+await warmRenderPool();
+const pooledCheck = await renderMapping(TEN_PROPERTY_MAPPING, { ...input, bodyText: ORDER_BODY });
+if (pooledCheck.kind !== "event") throw new Error(`the bench mapping does not render in the pool: ${JSON.stringify(pooledCheck)}`);
+// After: the worker still parses the body (for the order id and name), then hands the render to a thread.
+const withText = await measureConcurrent(() => renderMapping(TEN_PROPERTY_MAPPING, { ...input, body: parseShopifyJson(ORDER_BODY), bodyText: ORDER_BODY }), 32);
+const withCopy = await measureConcurrent(() => renderMapping(TEN_PROPERTY_MAPPING, { ...input, body: parseShopifyJson(ORDER_BODY) }), 32);
+await closeRenderPool();
+
+console.log(
+  JSON.stringify({
+    renderOnly,
+    parseAndRender,
+    parseOnly,
+    plainParse,
+    pooled: withText.perSecond,
+    mainUsBefore: before.mainUs,
+    mainUsWithText: withText.mainUs,
+    mainUsWithCopy: withCopy.mainUs,
+  }),
+);
