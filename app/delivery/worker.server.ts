@@ -403,7 +403,8 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     }
   }
 
-  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, order });
+  // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
+  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, bodyText: delivery.webhook.body, order });
   if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
     // A refund without a customer is explained by the order look-up when that failed.
@@ -414,7 +415,8 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
         reason: `${rendered.reason} The refunded order could not be read: ${lookupProblem.reason}`,
       };
     }
-    return { kind: "failed", errorKind: "terminal", reason: rendered.reason };
+    // A full render queue or a render thread that died says nothing about the mapping: try again later.
+    return { kind: "failed", errorKind: rendered.retryable ? "retryable" : "terminal", reason: rendered.reason };
   }
 
   let apiKey: string;

@@ -17,6 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
 import { externalEventId } from "~/delivery/external-event-id";
+import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 
 export interface IngestRow {
   shop: string;
@@ -96,7 +97,7 @@ class SqliteIngestStore implements IngestStore {
 
   constructor(db: Sqlite.Database, lockWaitMs: number) {
     this.shopSeeded = db.prepare(`SELECT "mappingsSeeded" FROM "Shop" WHERE domain = ?`);
-    this.mappings = db.prepare(`SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC`);
+    this.mappings = db.prepare(`SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC LIMIT ${MAX_MAPPINGS_PER_SHOP}`);
     this.insertWebhook = db.prepare(
       `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop, topic, "eventKey") DO NOTHING`,
@@ -161,7 +162,7 @@ class PostgresIngestStore implements IngestStore {
       name: "ingest-mappings",
       text: `SELECT s."mappingsSeeded" AS seeded, m.id, m."eventType"
              FROM "Shop" s LEFT JOIN "Mapping" m ON m.shop = s.domain AND m.topic = $2 AND m.enabled
-             WHERE s.domain = $1 ORDER BY m.position ASC`,
+             WHERE s.domain = $1 ORDER BY m.position ASC LIMIT ${MAX_MAPPINGS_PER_SHOP}`,
       values: [row.shop, row.topic],
     });
     if (lookup.rows.length === 0 || !lookup.rows[0]!.seeded) return { kind: "unseeded" };

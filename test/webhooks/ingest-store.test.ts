@@ -7,6 +7,7 @@ import Sqlite from "better-sqlite3";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { externalEventId } from "~/delivery/external-event-id";
+import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { ensureShop } from "~/models/Shop.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
 import { openIngestStore, type IngestRow } from "~/webhooks/ingest-store.server";
@@ -45,6 +46,28 @@ describe("the webhook write", () => {
   it("says a shop without its default mappings is unseeded, and writes nothing", async () => {
     expect(await store.record(row(1, { shop: "new-shop.myshopify.com" }))).toEqual({ kind: "unseeded" });
     expect(await db().webhook.count()).toBe(0);
+  });
+
+  it("makes at most MAX_MAPPINGS_PER_SHOP deliveries per webhook, the first by position, even when rows written before the limit exceed it", async () => {
+    await ensureShop(db(), SHOP);
+    await db().mapping.deleteMany({ where: { shop: SHOP } });
+    // Written straight to the table, as a shop that saved 20,000 mappings before the limit existed would have them.
+    await db().mapping.createMany({
+      data: Array.from({ length: MAX_MAPPINGS_PER_SHOP + 25 }, (_, i) => ({
+        shop: SHOP,
+        position: i,
+        topic: "orders/fulfilled",
+        eventType: `Event ${i}`,
+        properties: "{}",
+      })),
+    });
+    const result = await store.record(row(70));
+    expect(result).toMatchObject({ kind: "recorded", deliveries: MAX_MAPPINGS_PER_SHOP });
+    const types = (await db().delivery.findMany({ select: { eventType: true } })).map((d) => d.eventType);
+    expect(types).toHaveLength(MAX_MAPPINGS_PER_SHOP);
+    expect(new Set(types)).toEqual(new Set(Array.from({ length: MAX_MAPPINGS_PER_SHOP }, (_, i) => `Event ${i}`)));
+    await db().mapping.deleteMany({ where: { shop: SHOP } });
+    await db().shop.deleteMany({ where: { domain: SHOP } });
   });
 
   it("records the webhook and one pending delivery per enabled mapping, in position order, as Prisma reads them", async () => {
