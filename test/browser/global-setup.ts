@@ -1,4 +1,6 @@
 /** Builds (or reuses) the app once per `npm run test:browser`, before any test file starts its server. */
+// First: on Node older than 22, stop here with one line saying what to do.
+import "../../app/node-version";
 import type { TestProject } from "vitest/node";
 import { prepareBuild } from "./build";
 

@@ -37,11 +37,12 @@ export function workerOptions(standIn: Pick<AttentiveStandIn, "graphqlUrl">, ove
   return {
     prisma: db(),
     secretBox: secretBoxFromEnv(),
-    attentive: { apiUrl: standIn.graphqlUrl, timeoutMs: 1_000, propertiesEncoding: "object" },
+    // Generous: on a busy machine a 1 s timeout expired on loopback and an event Attentive had recorded was sent again.
+    attentive: { apiUrl: standIn.graphqlUrl, timeoutMs: 10_000, propertiesEncoding: "object" },
     orderLookup: createOrderLookup(db(), (shop) => unauthenticated.admin(shop)),
     logger: pino({ level: "silent" }),
     retry: FAST_RETRY,
-    leaseMs: 5_000,
+    leaseMs: 60_000,
     ...overrides,
   };
 }
