@@ -48,13 +48,19 @@ type ActionResult = { ok: true; message: string } | { ok: false; message: string
 
 const NOT_IMPORTED = "The file was not imported; nothing was changed.";
 
+/**
+ * The rest of an oversized body is left unread (not cancelled: on Node's server that destroys the socket before the
+ * 413 is written); closing the connection after the answer stops the client from streaming it on.
+ */
+const CLOSE_AFTER_ANSWER = { connection: "close" };
+
 export const action = async ({ request }: ActionFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   // Bounded before anything is buffered: the same ceiling for every intent, since only an import is large.
   const body = await readFormWithLimit(request, MAX_IMPORT_REQUEST_BYTES);
   if (!body.ok) {
     return body.reason === "too-large"
-      ? json<ActionResult>({ ok: false, message: NOT_IMPORTED, errors: [importSizeProblem(null)!] }, { status: 413 })
+      ? json<ActionResult>({ ok: false, message: NOT_IMPORTED, errors: [importSizeProblem(null)!] }, { status: 413, headers: CLOSE_AFTER_ANSWER })
       : json<ActionResult>({ ok: false, message: "The form could not be read: reload the page and try again." }, { status: 400 });
   }
   const form = body.form;

@@ -44,20 +44,17 @@ async function signedPost(path: string, body: BodyInit, headers: Record<string, 
 
 /**
  * A body of `bytes` (the ceiling and 1 MiB more: finite, so the code before the fix read it all and failed rather
- * than reading forever) that counts how often it was read, and whether the reader gave up on it.
+ * than reading forever) that counts how often it was read.
  */
 function oversizedBody(ceiling: number) {
   const chunks = Math.ceil((ceiling + 1024 * 1024) / CHUNK.byteLength);
-  const state = { reads: 0, cancelled: false };
+  const state = { reads: 0 };
   const stream = new ReadableStream<Uint8Array>(
     {
       pull(controller) {
         state.reads++;
         if (state.reads > chunks) controller.close();
         else controller.enqueue(CHUNK);
-      },
-      cancel() {
-        state.cancelled = true;
       },
     },
     { highWaterMark: 0 },
@@ -105,7 +102,9 @@ describe("the admin import's size", () => {
     const { stream, state } = oversizedBody(MAX_IMPORT_REQUEST_BYTES);
     const result = await call(mappings.action, await signedPost("/app/mappings", stream, { "content-type": "application/x-www-form-urlencoded" }));
     expect(result.status).toBe(413);
-    expect(state.cancelled).toBe(true);
+    // The rest is left unread and the connection closed after the answer (cancelling would destroy the socket
+    // before the 413 is written on Node's server: decision 011).
+    expect(result.headers.get("connection")).toBe("close");
     // What was read: at most the request ceiling and the chunk that crossed it.
     expect(state.reads * CHUNK.byteLength).toBeLessThanOrEqual(MAX_IMPORT_REQUEST_BYTES + CHUNK.byteLength);
     expect(await mappingsOfShop()).toEqual(["Order Shipped"]);
