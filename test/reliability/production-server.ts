@@ -99,7 +99,10 @@ function sqlFor(database: TestDatabase): { sql: Sql; close(): Promise<void> } {
     const prepare = (text: string) => sqlite.prepare(text.replace(/\$\d+/g, "?"));
     const sql: Sql = {
       async all<T>(text: string, ...params: unknown[]) {
-        return prepare(text).all(...params) as T[];
+        const statement = prepare(text);
+        if (statement.reader) return statement.all(...params) as T[];
+        statement.run(...params);
+        return [];
       },
       async count(text: string, ...params: unknown[]) {
         const row = prepare(text).raw().get(...params) as unknown[] | undefined;
@@ -217,6 +220,21 @@ export async function startProductionServer(options: ProductionServerOptions): P
     throw error;
   }
 
+  let connecting: Promise<unknown> = Promise.resolve();
+  const connectWithCli = (shop: string, apiKey: string) =>
+    new Promise<void>((resolve, reject) => {
+      const cli = spawn(process.execPath, ["--import", "tsx", "app/cli/main.ts", "shops", "connect", shop, "--api-key", apiKey, "--skip-verify"], {
+        cwd: dir,
+        env: { ...env, LOG_LEVEL: "silent" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let said = "";
+      cli.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
+      cli.stderr.on("data", (chunk: Buffer) => (said += chunk.toString()));
+      cli.on("error", reject);
+      cli.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`shops connect ${shop} failed (${code}):\n${said}`))));
+    });
+
   const server: ProductionServer = {
     origin,
     pid: child.pid!,
@@ -231,19 +249,11 @@ export async function startProductionServer(options: ProductionServerOptions): P
       if (!alive()) throw new Error(died());
     },
     connectShop(shop, apiKey) {
-      // The operator CLI from the same snapshot, against the same database and encryption key.
-      return new Promise((resolve, reject) => {
-        const cli = spawn(process.execPath, ["--import", "tsx", "app/cli/main.ts", "shops", "connect", shop, "--api-key", apiKey, "--skip-verify"], {
-          cwd: dir,
-          env: { ...env, LOG_LEVEL: "silent" },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let said = "";
-        cli.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
-        cli.stderr.on("data", (chunk: Buffer) => (said += chunk.toString()));
-        cli.on("error", reject);
-        cli.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`shops connect ${shop} failed (${code}):\n${said}`))));
-      });
+      // The operator CLI from the same snapshot, against the same database and encryption key; one at a
+      // time (two CLI processes writing one SQLite file beside the server time out on its lock).
+      const connected = connecting.then(() => connectWithCli(shop, apiKey));
+      connecting = connected.catch(() => undefined);
+      return connected;
     },
     async postWebhook(webhook, path) {
       const started = performance.now();
