@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { loadOrderId, orderBody, reportFigures } from "../support/load";
 import { envInteger } from "../support/seeded-random";
-import { startProductionServer, type ProductionServer } from "./production-server";
+import { SETUP_TIMEOUT_MS, startProductionServer, type ProductionServer } from "./production-server";
 
 const SHOP = "huge-test.myshopify.com";
 const KEY = "huge-test-key-0001";
@@ -27,7 +27,7 @@ beforeAll(async () => {
   standIn = await startAttentiveStandIn({ apiKeys: [KEY] });
   app = await startProductionServer({ attentiveUrl: standIn.graphqlUrl, attentiveTimeoutMs: 20_000 });
   await app.connectShop(SHOP, KEY);
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await app?.stop();

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { loadOrderId, orderBody, reportFigures } from "../support/load";
 import { envInteger } from "../support/seeded-random";
-import { deliveries, percentile, startProductionServer, type ProductionServer } from "./production-server";
+import { deliveries, percentile, SETUP_TIMEOUT_MS, startProductionServer, type ProductionServer } from "./production-server";
 
 const HANG_MS = envInteger("RELIABILITY_HANG_MS", 30_000);
 const SHOPS = ["outage-a.myshopify.com", "outage-b.myshopify.com"];
@@ -26,7 +26,7 @@ beforeAll(async () => {
   standIn = await startAttentiveStandIn({ apiKeys: KEYS });
   app = await startProductionServer({ attentiveUrl: standIn.graphqlUrl, attentiveTimeoutMs: 1_000 });
   await Promise.all(SHOPS.map((shop, i) => app!.connectShop(shop, KEYS[i]!)));
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await app?.stop();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { loadOrderId, orderBody } from "../support/load";
 import { startRecordingServer, type RecordingServer } from "../support/recording-server";
-import { deliveries, startProductionServer, type ProductionServer } from "./production-server";
+import { deliveries, SETUP_TIMEOUT_MS, startProductionServer, type ProductionServer } from "./production-server";
 
 const SHOP = "redirect-test.myshopify.com";
 const KEY = "redirect-test-key-0001";
@@ -22,7 +22,7 @@ beforeAll(async () => {
   elsewhere = await startRecordingServer();
   app = await startProductionServer({ attentiveUrl: standIn.graphqlUrl });
   await app.connectShop(SHOP, KEY);
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await app?.stop();

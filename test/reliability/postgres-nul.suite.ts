@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { loadOrderId, orderBody } from "../support/load";
-import { startProductionServer, type ProductionServer } from "./production-server";
+import { SETUP_TIMEOUT_MS, startProductionServer, type ProductionServer } from "./production-server";
 
 const SHOP = "nul-test.myshopify.com";
 const KEY = "nul-test-key-0001";
@@ -19,7 +19,7 @@ beforeAll(async () => {
   standIn = await startAttentiveStandIn({ apiKeys: [KEY] });
   app = await startProductionServer({ attentiveUrl: standIn.graphqlUrl, provider: "postgresql" });
   await app.connectShop(SHOP, KEY);
-});
+}, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   await app?.stop();
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 describe("a NUL in order data on PostgreSQL", () => {
-  it("is sent once and the delivery ends delivered", async () => {
+  it("is sent at most once and the delivery settles", async () => {
     const server = app!;
     // \u0000 escaped in the JSON text, as Shopify would send it: the name, a line item title and the first name.
     const body = orderBody(loadOrderId(95_000))
@@ -36,9 +36,8 @@ describe("a NUL in order data on PostgreSQL", () => {
     expect(body).toContain("\\u0000");
     const answer = await server.postWebhook({ topic: "orders/fulfilled", shop: SHOP, body });
     expect(answer.status, answer.body).toBe(200);
-    await server.whileAlive(standIn.waitForRequests(1, 30_000));
     const [delivery] = await server.sql.all<{ externalEventId: string }>(`SELECT "externalEventId" FROM "Delivery" WHERE "shop" = $1`, SHOP);
-    // Settled one way or the other, or sent a second time: whichever comes first.
+    // Settled one way or the other, or sent a second time (today's break): whichever comes first.
     await server.waitFor(
       "the delivery to settle or be sent again",
       async () => {
@@ -51,6 +50,14 @@ describe("a NUL in order data on PostgreSQL", () => {
     );
     const sends = standIn.requestLog.filter((request) => request.externalEventId === delivery!.externalEventId).length;
     const [row] = await server.sql.all<{ status: string; lastError: string | null }>(`SELECT "status", "lastError" FROM "Delivery" WHERE "shop" = $1`, SHOP);
-    expect({ sends, status: row!.status, lastError: row!.lastError }).toEqual({ sends: 1, status: "delivered", lastError: null });
+    // Attentive takes a NUL in a string, so delivered is the expected end; a fix that refuses the data
+    // before sending may end it failed instead, but then with a reason that does not blame the mapping.
+    expect(sends, "sends of the event").toBeLessThanOrEqual(1);
+    if (sends === 1) {
+      expect({ status: row!.status, lastError: row!.lastError }).toEqual({ status: "delivered", lastError: null });
+    } else {
+      expect(row!.status).toBe("failed");
+      expect(row!.lastError ?? "").not.toMatch(/mapping/i);
+    }
   });
 });

@@ -28,6 +28,11 @@ import { createTestDatabase, type TestDatabase } from "../support/test-database"
 import { TEST_SECRET, WEBHOOK_PATH, webhookHeaders, type SignedWebhookOptions } from "../support/webhooks";
 
 export const APP_API_KEY = "prodsuite-api-key";
+/**
+ * For a suite's beforeAll: a build on first use, the server's start and a CLI run per shop. About 10-30 s on
+ * a quiet machine; minutes when other work shares the 2 cores.
+ */
+export const SETUP_TIMEOUT_MS = 300_000;
 /** What a browser sends: shopify-app-remix answers bots (isbot, which counts "node") with 410. */
 const BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
 
