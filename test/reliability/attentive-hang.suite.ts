@@ -95,7 +95,9 @@ describe("an Attentive that hangs while a merchant waits", () => {
     );
     expect(answer.status, answer.body).toBe(200);
     expect(answer.body).toMatch(/did not answer|timed out|time/i);
-    expect(answer.ms).toBeLessThan(TIMEOUT_MS + 5_000);
+    // The client's timeout plus the admin request's own work, generously: 12 s was seen on a machine with a
+    // load average of 20; what matters is that it ends, with words, instead of hanging or killing the process.
+    expect(answer.ms).toBeLessThan(TIMEOUT_MS + 30_000);
     // The abort happens after the answer; give the process the chance to die of it before declaring it alive.
     await app.whileAlive(app.admin(SHOP, "/app/mappings/new?_data=routes%2Fapp.mappings.new", { intent: "preview", source: "sample", form: editorForm() }));
     app.assertAlive();

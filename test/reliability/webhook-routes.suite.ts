@@ -4,7 +4,8 @@
  *   customers/redact) is refused with a 4xx and erases nothing;
  * - an X-Shopify-Shop-Domain that is not one *.myshopify.com name is refused and creates no shop;
  * - customers/redact naming 5,000 orders is answered 200 and erases the customer's orders;
- * - a body over the limit gets its 413 and the connection is closed early (not 200 MB read);
+ * - a body over the limit gets its 413 (or a reset that destroys it) and the connection is closed early
+ *   (not 200 MB read);
  * - a body sent one byte at a time is cut by the server's request timeout (bound: RELIABILITY_SLOW_BODY_BOUND_MS,
  *   default 90 s: Node checks requestTimeout every 30 s, so a 30-60 s timeout may take that long to fire;
  *   today Node's default holds it 5 minutes);
@@ -200,11 +201,13 @@ describe("compliance", () => {
 });
 
 describe("the HTTP server's limits", () => {
-  it.each([true, false])("a body over the limit (length declared: %s) gets 413 and the connection is closed early", async (declareLength) => {
+  it.each([true, false])("a body over the limit (length declared: %s) is refused and the connection closed early", async (declareLength) => {
     const server = app!;
     const result = await server.whileAlive(sendOversized(server.origin, declareLength));
     reportFigures(`prod-413-${declareLength ? "declared" : "chunked"}`, { ...result, bytesSentMb: Math.round(result.bytesSent / 1024 / 1024) });
-    expect(result.status).toBe("413");
+    // A server that closes while our bytes are still arriving resets the connection, and the reset can
+    // destroy its 413 before we read it (TCP discards what is unread): a 413 or nothing, never a 2xx.
+    expect([null, "413"]).toContain(result.status);
     expect(result.closed, "the server closed the connection").toBe(true);
     expect(result.bytesSent).toBeLessThan(READ_BOUND_BYTES);
   });
