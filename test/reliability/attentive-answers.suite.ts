@@ -166,9 +166,12 @@ describe("errors that echo the key", () => {
     // What the app wrote about Attentive's answers: no email or phone, and short.
     const errors = await server.sql.all<{ text: string | null }>(
       `SELECT "lastError" AS "text" FROM "Delivery" WHERE "shop" = $1
-       UNION ALL SELECT "response" FROM "Delivery" WHERE "shop" = $1
-       UNION ALL SELECT a."error" FROM "DeliveryAttempt" a JOIN "Delivery" d ON d."id" = a."deliveryId" WHERE d."shop" = $1
-       UNION ALL SELECT a."response" FROM "DeliveryAttempt" a JOIN "Delivery" d ON d."id" = a."deliveryId" WHERE d."shop" = $1`,
+       UNION ALL SELECT "response" FROM "Delivery" WHERE "shop" = $2
+       UNION ALL SELECT a."error" FROM "DeliveryAttempt" a JOIN "Delivery" d ON d."id" = a."deliveryId" WHERE d."shop" = $3
+       UNION ALL SELECT a."response" FROM "DeliveryAttempt" a JOIN "Delivery" d ON d."id" = a."deliveryId" WHERE d."shop" = $4`,
+      ECHO_SHOP,
+      ECHO_SHOP,
+      ECHO_SHOP,
       ECHO_SHOP,
     );
     const stored = errors.map((row) => row.text ?? "");

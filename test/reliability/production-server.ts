@@ -35,6 +35,7 @@ export const APP_API_KEY = "prodsuite-api-key";
 export const SETUP_TIMEOUT_MS = 300_000;
 /** How long postWebhook waits for an answer (Shopify gives up after 5 s; this only keeps a stalled test moving). */
 const WEBHOOK_GIVE_UP_MS = 60_000;
+const ADMIN_GIVE_UP_MS = 120_000;
 /** What a browser sends: shopify-app-remix answers bots (isbot, which counts "node") with 410. */
 const BROWSER_USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
 
@@ -298,18 +299,24 @@ export async function startProductionServer(options: ProductionServerOptions): P
       await server.storeOfflineSession(shop);
       const token = signSessionToken({ shop, apiKey: APP_API_KEY, secret: TEST_SECRET });
       const started = performance.now();
-      const response = await fetch(`${origin}${path}`, {
-        method: form ? "POST" : "GET",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "user-agent": BROWSER_USER_AGENT,
-          ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
-        },
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-        signal: AbortSignal.timeout(60_000),
-      });
-      const body = await response.text();
-      return { status: response.status, body, ms: performance.now() - started };
+      try {
+        const response = await fetch(`${origin}${path}`, {
+          method: form ? "POST" : "GET",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "user-agent": BROWSER_USER_AGENT,
+            ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+          },
+          ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+          signal: AbortSignal.timeout(ADMIN_GIVE_UP_MS),
+        });
+        const body = await response.text();
+        return { status: response.status, body, ms: performance.now() - started };
+      } catch (error) {
+        // As for webhooks: status 0 and the time waited, rather than a bare "fetch failed".
+        const reason = error instanceof Error && error.name === "TimeoutError" ? `no answer within ${ADMIN_GIVE_UP_MS} ms` : String(error);
+        return { status: 0, body: alive() ? reason : died(), ms: performance.now() - started };
+      }
     },
     rssKb() {
       if (!alive()) throw new Error(died());
