@@ -4,11 +4,12 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { request as httpRequest } from "node:http";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { eventTypeProblem, propertyKeyProblem } from "~/attentive/rules";
-import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
+import { keyEchoingAnswer, startAttentiveStandIn, unicodeEscaped, type AttentiveStandIn } from "../stand-ins/attentive";
 
 const KEY = "stand-in-test-key";
 const MUTATION = `mutation Send($input: CreateCustomEventInput!) {
@@ -403,6 +404,129 @@ describe("faults", () => {
     started = Date.now();
     await getMe(standIn, KEY);
     expect(Date.now() - started).toBeLessThan(100);
+  });
+});
+
+describe("misbehaving the way real services do (the production-server suites)", () => {
+  function rawMutation(signal?: AbortSignal) {
+    return fetch(standIn.graphqlUrl, {
+      method: "POST",
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: MUTATION, variables: { input: validInput() } }),
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  it("resets the connection for a reset fault", async () => {
+    standIn.injectFaults({ kind: "reset" });
+    await expect(mutate(standIn, validInput())).rejects.toThrow(/fetch failed/);
+    expect(standIn.received).toHaveLength(0);
+    expect(standIn.requestLog.map((request) => request.fault)).toEqual(["reset"]);
+  });
+
+  it("hangs without end until the client hangs up, processing nothing", async () => {
+    standIn.injectFaults({ kind: "hang" });
+    const controller = new AbortController();
+    const sending = rawMutation(controller.signal);
+    await standIn.waitForRequests(1, 5_000);
+    expect(standIn.hanging).toBe(1);
+    controller.abort();
+    await expect(sending).rejects.toThrow();
+    await expect.poll(() => standIn.hanging).toBe(0);
+    expect(standIn.received).toHaveLength(0);
+  });
+
+  it("drops what hangs on dropHanging(), unprocessed", async () => {
+    standIn.injectFaults({ kind: "hang" }, { kind: "hang" });
+    const sending = [rawMutation(), rawMutation()];
+    await standIn.waitForRequests(2, 5_000);
+    standIn.dropHanging();
+    const settled = await Promise.allSettled(sending);
+    expect(settled.map((result) => result.status)).toEqual(["rejected", "rejected"]);
+    expect(standIn.hanging).toBe(0);
+    expect(standIn.received).toHaveLength(0);
+  });
+
+  it.each([301, 302, 307, 308] as const)("redirects with %i to the given location", async (status) => {
+    standIn.injectFaults({ kind: "redirect", status, location: "http://127.0.0.1:9/elsewhere" });
+    const response = await fetch(standIn.graphqlUrl, { method: "POST", redirect: "manual", body: "{}" });
+    expect([response.status, response.headers.get("location")]).toEqual([status, "http://127.0.0.1:9/elsewhere"]);
+    expect(standIn.received).toHaveLength(0);
+  });
+
+  it("streams a huge answer and records how much it wrote before the client hung up", async () => {
+    const bytes = 64 * 1024 * 1024;
+    standIn.injectFaults({ kind: "huge-body", bytes });
+    // node:http rather than fetch: hanging up mid-body must close the socket at once.
+    const read = await new Promise<{ length: string | undefined; read: number }>((resolve, reject) => {
+      const req = httpRequest(standIn.graphqlUrl, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+        let received = 0;
+        res.on("data", (chunk: Buffer) => {
+          received += chunk.length;
+          if (received >= 1024 * 1024) {
+            res.destroy();
+            resolve({ length: res.headers["content-length"], read: received });
+          }
+        });
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+    expect(read.length).toBe(String(bytes));
+    const [answer] = standIn.hugeAnswers;
+    await answer!.finished;
+    expect(answer!.abandoned).toBe(true);
+    expect(answer!.bytesWritten).toBeGreaterThanOrEqual(read.read);
+    expect(answer!.bytesWritten).toBeLessThan(bytes);
+  });
+
+  it("writes the whole huge answer to a client that reads it all", async () => {
+    standIn.injectFaults({ kind: "huge-body", bytes: 300_000 });
+    const text = await (await rawMutation()).text();
+    expect(text).toHaveLength(300_000);
+    expect(text.startsWith('{"data":{"createCustomEvent":')).toBe(true);
+    await standIn.hugeAnswers[0]!.finished;
+    expect(standIn.hugeAnswers[0]).toMatchObject({ bytesWritten: 300_000, abandoned: false });
+  });
+
+  it("sends absurd or malformed Retry-After and rate-limit headers as they are", async () => {
+    standIn.injectFaults(
+      { kind: "rate-limited", retryAfter: "1e20", headers: { "x-ratelimit-limit": "garbage" } },
+      { kind: "ok-with-headers", headers: { "x-ratelimit-limit": "1000000000" } },
+    );
+    const limited = await mutate(standIn, validInput());
+    expect([limited.status, limited.headers.get("retry-after"), limited.headers.get("x-ratelimit-limit")]).toEqual([429, "1e20", "garbage"]);
+    const accepted = await mutate(standIn, validInput());
+    expect([accepted.status, accepted.headers.get("x-ratelimit-limit")]).toEqual([200, "1000000000"]);
+    expect(standIn.received).toHaveLength(1);
+  });
+
+  it("echoes the key raw, base64, URL-encoded and \\u-escaped (decoding back to the key) in an error answer", async () => {
+    const key = "k+y/=~1";
+    const text = keyEchoingAnswer(key, "jon@example.com", "+13115552368");
+    expect(text).toContain(key);
+    expect(text).toContain(Buffer.from(key).toString("base64"));
+    expect(text).toContain(encodeURIComponent(key));
+    expect(text).toContain(unicodeEscaped(key));
+    const message = answerSchema.parse(JSON.parse(text)).errors?.[0]?.message ?? "";
+    expect(message.split(key).length - 1).toBe(2); // raw, and the \\u form decoded
+    expect(message).toContain("jon@example.com");
+  });
+
+  it("logs every request and tells when they arrive", async () => {
+    const seen: number[] = [];
+    const stop = standIn.onRequest((request) => seen.push(request.number));
+    const waiting = standIn.waitForRequests(2, 5_000);
+    await mutate(standIn, validInput());
+    await getMe(standIn, KEY);
+    await waiting;
+    stop();
+    expect(seen).toEqual([1, 2]);
+    expect(standIn.requestLog.map((request) => [request.method, request.path, request.externalEventId])).toEqual([
+      ["POST", "/v1/graphql", validInput().externalEventId],
+      ["GET", "/v1/me", undefined],
+    ]);
+    await expect(standIn.waitForRequests(3, 50)).rejects.toThrow(/saw 2 requests/);
   });
 });
 

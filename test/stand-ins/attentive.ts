@@ -40,12 +40,52 @@ export interface AttentiveStandInOptions {
 
 export type Fault =
   | { kind: "status"; status: number; body?: string; headers?: Record<string, string> }
+  /** Closes the connection without an answer once the request is read. */
   | { kind: "refuse" }
-  /** Stalls this long, then answers normally if the client is still there; an abandoned request is not processed. */
-  | { kind: "hang"; ms: number }
+  /** Resets the connection (TCP RST) once the request is read. */
+  | { kind: "reset" }
+  /**
+   * Stalls `ms`, then answers normally if the client is still there: with `ms` past the client's
+   * timeout, this is "answers after the timeout". Without `ms` it stalls until the client hangs up or
+   * `dropHanging()`. An abandoned or dropped request is not processed.
+   */
+  | { kind: "hang"; ms?: number }
+  /** Sends the client elsewhere; `location` is absolute. */
+  | { kind: "redirect"; status: 301 | 302 | 303 | 307 | 308; location: string }
+  /**
+   * An answer of `bytes` bytes (a JSON object opened and never usefully closed), streamed as the client
+   * reads, until the client hangs up. What was written is in `hugeAnswers`.
+   */
+  | { kind: "huge-body"; bytes: number; status?: number; declareLength?: boolean }
   | { kind: "graphql-error"; code?: string; message?: string }
   | { kind: "malformed" }
-  | { kind: "rate-limited"; retryAfterSeconds?: number };
+  /** 429; `retryAfter` is sent as it is (absurd or malformed values included), `headers` added or overriding. */
+  | { kind: "rate-limited"; retryAfterSeconds?: number; retryAfter?: string; headers?: Record<string, string> }
+  /** Processes the event normally but answers with these headers added or overriding (e.g. x-ratelimit-limit). */
+  | { kind: "ok-with-headers"; headers: Record<string, string> };
+
+export interface RequestRecord {
+  /** Counts from 1, like the fault plan's argument. */
+  number: number;
+  method: string;
+  path: string;
+  /** Milliseconds since the epoch when the request arrived. */
+  receivedAt: number;
+  /** The fault applied to it, if any. */
+  fault?: Fault["kind"];
+  /** The `externalEventId` the request carried, if its body was a createCustomEvent. */
+  externalEventId?: string;
+}
+
+export interface HugeAnswerRecord {
+  request: number;
+  /** Bytes of body written to the socket before the client hung up (or all of them). */
+  bytesWritten: number;
+  bytesPlanned: number;
+  /** The client hung up before the whole body was written. */
+  abandoned: boolean;
+  finished: Promise<void>;
+}
 
 const userInputSchema = z.object({
   phone: z.string().nullish(),
@@ -93,6 +133,18 @@ export interface AttentiveStandIn {
    */
   setFaultPlan(plan: ((request: number) => Fault | undefined) | null): void;
   setLatency(ms: number): void;
+  /** Every request in arrival order. */
+  readonly requestLog: readonly RequestRecord[];
+  /** Every huge-body answer, in the order they started. */
+  readonly hugeAnswers: readonly HugeAnswerRecord[];
+  /** Requests stalled by a hang without `ms` and still connected. */
+  readonly hanging: number;
+  /** Drops every request stalled by a hang without `ms` (connection destroyed, nothing processed). */
+  dropHanging(): void;
+  /** Called for every request as it arrives (after its body is read); returns a function that removes it. */
+  onRequest(listener: (record: RequestRecord) => void): () => void;
+  /** Resolves once `count` requests in all (since start or reset) have arrived; rejects after `timeoutMs`. */
+  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   /** Forgets received events, the request count, pending faults, latency and rate-limit windows; keeps keys. */
   reset(): void;
   close(): Promise<void>;
@@ -351,6 +403,10 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
   /** Arrival times of admitted requests in the last second, per key and endpoint. */
   let windows = new Map<string, number[]>();
   const timers = new Set<NodeJS.Timeout>();
+  const requestLog: RequestRecord[] = [];
+  const hugeAnswers: HugeAnswerRecord[] = [];
+  const hangingRequests = new Set<() => void>();
+  const listeners = new Set<(record: RequestRecord) => void>();
 
   function sleep(ms: number): Promise<void> {
     if (ms <= 0) return Promise.resolve();
@@ -386,6 +442,54 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     return JSON.stringify({ error: { id: status, message } });
   }
 
+  /** Holds the request open until its client hangs up or dropHanging(); nothing is processed either way. */
+  function stallUntilDropped(req: IncomingMessage): Promise<void> {
+    return new Promise((resolve) => {
+      const drop = () => {
+        hangingRequests.delete(drop);
+        req.socket.destroy();
+        resolve();
+      };
+      hangingRequests.add(drop);
+      req.socket.once("close", drop);
+    });
+  }
+
+  function streamHugeBody(res: ServerResponse, request: number, fault: Extract<Fault, { kind: "huge-body" }>) {
+    const chunk = Buffer.alloc(64 * 1024, "a");
+    const head = Buffer.from('{"data":{"createCustomEvent":{"externalEventId":"');
+    let resolveFinished: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (resolveFinished = resolve));
+    const record: HugeAnswerRecord = { request, bytesWritten: 0, bytesPlanned: fault.bytes, abandoned: false, finished };
+    hugeAnswers.push(record);
+    res.writeHead(fault.status ?? 200, {
+      "content-type": "application/json; charset=utf-8",
+      ...(fault.declareLength === false ? {} : { "content-length": fault.bytes }),
+    });
+    let done = false;
+    const finish = (abandoned: boolean) => {
+      if (done) return;
+      done = true;
+      record.abandoned = abandoned;
+      resolveFinished();
+    };
+    // "close" before "finish" means the client went away mid-body.
+    res.once("close", () => finish(record.bytesWritten < fault.bytes));
+    const pump = () => {
+      while (!res.destroyed && record.bytesWritten < fault.bytes) {
+        const source = record.bytesWritten === 0 ? head : chunk;
+        const piece = source.subarray(0, Math.min(source.length, fault.bytes - record.bytesWritten));
+        record.bytesWritten += piece.length;
+        if (!res.write(piece)) {
+          res.once("drain", pump);
+          return;
+        }
+      }
+      if (!res.destroyed) res.end(() => finish(false));
+    };
+    pump();
+  }
+
   function bearerKey(req: IncomingMessage): string | undefined {
     const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "");
     return match?.[1] && keys.has(match[1]) ? match[1] : undefined;
@@ -402,16 +506,42 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
       return;
     }
 
-    const fault = faults.shift() ?? faultPlan?.(requests);
+    const number = requests;
+    const fault = faults.shift() ?? faultPlan?.(number);
+    const record: RequestRecord = {
+      number,
+      method: req.method ?? "",
+      path: new URL(req.url ?? "/", "http://stand-in").pathname,
+      receivedAt,
+      ...(fault ? { fault: fault.kind } : {}),
+      ...externalEventIdOf(body),
+    };
+    requestLog.push(record);
+    for (const listener of [...listeners]) listener(record);
+
     if (fault?.kind === "refuse") {
       req.socket.destroy();
       return;
     }
-    await sleep((fault?.kind === "hang" ? fault.ms : 0) + latencyMs);
+    if (fault?.kind === "reset") {
+      req.socket.resetAndDestroy();
+      return;
+    }
+    if (fault?.kind === "hang" && fault.ms === undefined) {
+      await stallUntilDropped(req);
+      return;
+    }
+    await sleep((fault?.kind === "hang" ? (fault.ms ?? 0) : 0) + latencyMs);
     // A client that gave up meanwhile gets nothing processed, so a test can tell a lost request from a slow one.
     if (res.destroyed || req.socket.destroyed) return;
 
     switch (fault?.kind) {
+      case "redirect":
+        send(res, fault.status, restError(fault.status, "Moved."), { location: fault.location });
+        return;
+      case "huge-body":
+        streamHugeBody(res, number, fault);
+        return;
       case "status":
         send(res, fault.status, fault.body ?? restError(fault.status, STATUS_CODES[fault.status] ?? "Error"), fault.headers ?? {});
         return;
@@ -435,13 +565,17 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
       case "malformed":
         send(res, 200, '{"data": {"createCustomEvent": {"externalEventId": "', {});
         return;
-      case "rate-limited":
+      case "rate-limited": {
+        const retryAfter = fault.retryAfter ?? (fault.retryAfterSeconds !== undefined ? String(fault.retryAfterSeconds) : undefined);
         send(res, 429, restError(429, "Too many requests."), {
           "x-ratelimit-remaining": 0,
-          ...(fault.retryAfterSeconds !== undefined ? { "retry-after": String(fault.retryAfterSeconds) } : {}),
+          ...(retryAfter !== undefined ? { "retry-after": retryAfter } : {}),
+          ...fault.headers,
         });
         return;
+      }
     }
+    const extraHeaders = fault?.kind === "ok-with-headers" ? fault.headers : {};
 
     const path = new URL(req.url ?? "/", "http://stand-in").pathname;
     const route = req.method === "POST" && path === "/v1/graphql" ? "graphql" : req.method === "GET" && path === "/v1/me" ? "me" : undefined;
@@ -457,7 +591,7 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
       return;
     }
     const { admitted, remaining } = admit(`${apiKey}\n${route}`, receivedAt);
-    const rateHeaders = { "x-ratelimit-remaining": remaining };
+    const rateHeaders = { "x-ratelimit-remaining": remaining, ...extraHeaders };
     if (!admitted) {
       send(res, 429, restError(429, "Too many requests."), rateHeaders);
       return;
@@ -519,8 +653,38 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     setLatency(ms) {
       latencyMs = ms;
     },
+    requestLog,
+    hugeAnswers,
+    get hanging() {
+      return hangingRequests.size;
+    },
+    dropHanging() {
+      for (const drop of [...hangingRequests]) drop();
+    },
+    onRequest(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    waitForRequests(count, timeoutMs = 60_000) {
+      if (requests >= count) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          listeners.delete(listener);
+          reject(new Error(`the Attentive stand-in saw ${requests} requests, not ${count}, within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const listener = () => {
+          if (requests < count) return;
+          clearTimeout(timer);
+          listeners.delete(listener);
+          resolve();
+        };
+        listeners.add(listener);
+      });
+    },
     reset() {
       received.length = 0;
+      requestLog.length = 0;
+      hugeAnswers.length = 0;
       requests = 0;
       faults = [];
       faultPlan = null;
@@ -530,12 +694,48 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      for (const drop of [...hangingRequests]) drop();
       return new Promise((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       });
     },
   };
+}
+
+const externalEventIdProbe = z.object({ variables: z.object({ input: z.object({ externalEventId: z.string() }) }) });
+
+function externalEventIdOf(body: string): { externalEventId?: string } {
+  try {
+    const parsed = externalEventIdProbe.safeParse(JSON.parse(body));
+    return parsed.success ? { externalEventId: parsed.data.variables.input.externalEventId } : {};
+  } catch {
+    return {};
+  }
+}
+
+/** `text` as JSON \\u escapes, every character (what a JSON encoder set to escape everything writes). */
+export function unicodeEscaped(text: string): string {
+  return [...text].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+}
+
+/**
+ * A GraphQL answer (send it as a `status` fault's body) whose error echoes `apiKey` the ways a careless
+ * service might: as it is, base64, URL-encoded, and JSON \\u-escaped in the raw text (so it decodes back
+ * to the key), beside a customer's email and phone. None of it may reach a log or the delivery log.
+ */
+export function keyEchoingAnswer(apiKey: string, email: string, phone: string, code = "BAD_USER_INPUT"): string {
+  const placeholder = "@@ESCAPED_KEY@@";
+  const message = [
+    `Invalid token ${apiKey}`,
+    `Authorization: Basic ${Buffer.from(`${apiKey}:`).toString("base64")}`,
+    `token=${encodeURIComponent(apiKey)}`,
+    `key (base64) ${Buffer.from(apiKey).toString("base64")}`,
+    `escaped ${placeholder}`,
+    `user ${email} ${phone}`,
+  ].join("; ");
+  const text = JSON.stringify({ data: { createCustomEvent: null }, errors: [{ message, path: ["createCustomEvent"], extensions: { code } }] });
+  return text.replace(placeholder, unicodeEscaped(apiKey));
 }
 
 function isAddressInfo(address: string | AddressInfo | null): address is AddressInfo {
