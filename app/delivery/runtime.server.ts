@@ -6,6 +6,7 @@ import { z } from "zod";
 import { db } from "~/db.server";
 import { env } from "~/env.server";
 import { logger } from "~/logger.server";
+import { warmRenderPool } from "~/mapping/render.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import type { PeriodicJob } from "~/jobs/periodic-job.server";
 import { startReconciliationJob, type ReconcileOptions } from "~/reconciliation/reconcile.server";
@@ -84,6 +85,10 @@ const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: P
 export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Promise<DeliveryWorker> {
   globalForWorker.__attentiveEmbeddedWorker ??= (async () => {
     const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), ...overrides });
+    // Threads take seconds to start on a busy machine: start them now rather than on the first webhook.
+    warmRenderPool().catch((error: unknown) => {
+      logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
+    });
     onWork(() => worker.wake());
     const jobs = startBackgroundJobs();
     const stop = () => {
