@@ -83,7 +83,8 @@ export interface ProductionServer {
   connectShop(shop: string, apiKey: string): Promise<void>;
   postWebhook(options: SignedWebhookOptions, path?: string): Promise<WebhookAnswer>;
   /** An admin route called as the embedded app's fetches are: a session token for `shop` (offline session stored first). */
-  admin(shop: string, path: string, form?: Record<string, string>): Promise<{ status: number; body: string; ms: number }>;
+  /** `form` as fields, or already URL-encoded (a large one: encoding it here would stall the test's own clock). */
+  admin(shop: string, path: string, form?: Record<string, string> | Uint8Array<ArrayBuffer>): Promise<{ status: number; body: string; ms: number }>;
   storeOfflineSession(shop: string): Promise<void>;
   /** Resident memory of the server process in kB (from /proc/<pid>/status). */
   rssKb(): number;
@@ -307,7 +308,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
             "user-agent": BROWSER_USER_AGENT,
             ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
           },
-          ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+          ...(form ? { body: form instanceof Uint8Array ? form : new URLSearchParams(form).toString() } : {}),
           signal: AbortSignal.timeout(ADMIN_GIVE_UP_MS),
         });
         const body = await response.text();
