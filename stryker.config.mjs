@@ -19,6 +19,9 @@ export default {
   // The machine has 2 cores shared with other work; STRYKER_CONCURRENCY=2 on a quiet one.
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 1),
   coverageAnalysis: "perTest",
+  // Re-runs only mutants whose code or covering tests changed since the last run (reports/ is gitignored).
+  incremental: true,
+  incrementalFile: "reports/mutation/stryker-incremental.json",
   reporters: ["clear-text", "progress", "html", "json"],
   htmlReporter: { fileName: "reports/mutation/index.html" },
   jsonReporter: { fileName: "reports/mutation/mutation.json" },
