@@ -29,5 +29,6 @@ export default {
   // Only what the tests need is copied into the sandbox.
   ignorePatterns: ["build", "bench", "docs", "extensions", "prisma/*.db", "test-output", ".tools", "reports", ".cache", ".shopify"],
   tempDirName: ".stryker-tmp",
-  cleanTempDir: true,
+  // Also after a failed run, so lint and typecheck never see the instrumented copies.
+  cleanTempDir: "always",
 };

@@ -43,6 +43,8 @@ describe("eventIdentity for orders/* topics", () => {
       });
     }
     expect(eventIdentity("orders/fulfilled", { admin_graphql_api_id: 12, id: 7 }, HEADERS).orderId).toBe("7");
+    // Not text, even when it would read as a GraphQL id once turned into text.
+    expect(eventIdentity("orders/fulfilled", { admin_graphql_api_id: ["gid://shopify/Order/5"], id: 7 }, HEADERS).orderId).toBe("7");
   });
 
   it("reads the digits of any resource type name and of a many-digit id", () => {

@@ -70,6 +70,16 @@ describe("parseShopifyJson keeps integers exact", () => {
     for (const text of texts) expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
   });
 
+  it("reads on after a number with an exponent: later long integers and nesting still count", () => {
+    expect(parseShopifyJson('[1e5, 12345678901234567890, {"a": 2.5E-3}, 12345678901234567891]')).toEqual([
+      1e5,
+      "12345678901234567890",
+      { a: 2.5e-3 },
+      "12345678901234567891",
+    ]);
+    expect(jsonDepth("[1e5, [[[1]]]]")).toBe(4);
+  });
+
   it("keeps the text around each long integer as it was", () => {
     expect(parseShopifyJson('{"a": "x", "id": 820982911946154508, "b": [true, null], "c": 820982911946154509}')).toEqual({
       a: "x",
