@@ -176,6 +176,12 @@ describe("Pacing's budget", () => {
     expect(pacing.budget("s")).toBe(100);
   });
 
+  it("ignores a limit that is not a positive number", async () => {
+    const pacing = new Pacing(150, () => 0);
+    (await pacing.take("s"))({ limit: -5 });
+    expect(pacing.budget("s")).toBe(150);
+  });
+
   it("never falls below one send per window", async () => {
     const { clock, sleep } = drivenClock();
     const pacing = new Pacing(1, clock, sleep);
@@ -226,6 +232,59 @@ describe("Pacing and another client of the key", () => {
     expect(pacing.budget("s")).toBe(100 - (100 - 50 - 3));
     inFlight();
     later();
+  });
+
+  it("counts its own send answered just inside the window before, and not one answered exactly at its start", async () => {
+    const { time, clock } = drivenClock();
+    const inside = new Pacing(100, clock);
+    (await inside.take("s"))();
+    time.now = WINDOW_MS + 5;
+    (await inside.take("s"))({ remaining: 50 });
+    // The window before reaches back 1,010 ms: the send answered at 0 may still be counted by Attentive.
+    expect(inside.budget("s")).toBe(100 - (100 - 50 - 2));
+    time.now = 0;
+    const edge = new Pacing(100, clock);
+    (await edge.take("s"))();
+    time.now = WINDOW_MS + WINDOW_GUARD_MS;
+    (await edge.take("s"))({ remaining: 50 });
+    expect(edge.budget("s")).toBe(100 - (100 - 50 - 1));
+  });
+
+  it("counts its own send in flight late in the run too", async () => {
+    const { time, clock } = drivenClock();
+    const pacing = new Pacing(100, clock);
+    time.now = 5_000;
+    const inFlight = await pacing.take("s");
+    const answered = await pacing.take("s");
+    time.now = 5_010;
+    answered({ remaining: 50 });
+    expect(pacing.budget("s")).toBe(100 - (100 - 50 - 2));
+    inFlight();
+  });
+
+  it("refreshes an equal share within half a window, so it stays free a window from then", async () => {
+    const { time, clock } = drivenClock();
+    const pacing = new Pacing(100, clock);
+    (await pacing.take("s"))({ remaining: 49 });
+    time.now = 300;
+    (await pacing.take("s"))({ remaining: 48 });
+    time.now = 1_200;
+    expect(pacing.budget("s")).toBe(50);
+  });
+
+  it("keeps a larger share for exactly half a window, counted from when it was seen", async () => {
+    const { time, clock } = drivenClock();
+    const atHalf = new Pacing(100, clock);
+    (await atHalf.take("s"))({ remaining: 40 });
+    time.now = WINDOW_MS / 2;
+    (await atHalf.take("s"))({ remaining: 90 });
+    expect(atHalf.budget("s")).toBe(41);
+    time.now = 300;
+    const late = new Pacing(100, clock);
+    (await late.take("s"))({ remaining: 40 });
+    time.now = 400;
+    (await late.take("s"))({ remaining: 90 });
+    expect(late.budget("s")).toBe(41);
   });
 
   it("never counts less than nothing for the other client", async () => {

@@ -76,6 +76,9 @@ describe("describeLiquidError", () => {
     expect(describeLiquidError(new Error("boom, line:1, col:10"), 6)).toBe("boom (line 1, column 4)");
     expect(describeLiquidError(new Error("boom line:2, col:10"), 6)).toBe("boom (line 2, column 10)");
     expect(describeLiquidError(new Error("boom, line:1, col:3"), 6)).toBe("boom (line 1, column 1)");
+    expect(describeLiquidError(new Error("boom, line:12, col:34"))).toBe("boom (line 12, column 34)");
+    expect(describeLiquidError(new Error("boom,line:1, col:3"))).toBe("boom (line 1, column 3)");
+    expect(describeLiquidError(new Error(" boom, line:1, col:3 "))).toBe("boom (line 1, column 3)");
   });
 
   it("keeps a message without a position as it is, whatever was thrown", () => {
@@ -250,6 +253,7 @@ describe("validateMapping's result", () => {
     expect(result.ok && Object.keys(result.mapping.user!)).toEqual(["phone"]);
     const withEmail = validateMapping(mapping({ user: { email: "{{ email }}", clientUserId: "{{ customer.id }}" } }));
     expect(withEmail.ok && withEmail.mapping.user).toEqual({ email: "{{ email }}", clientUserId: "{{ customer.id }}" });
+    expect(withEmail.ok && Object.keys(withEmail.mapping.user!)).toEqual(["email", "clientUserId"]);
     const result2 = validateMapping(mapping());
     expect(result2.ok && Object.keys(result2.mapping)).toEqual(["topic", "eventType", "enabled", "properties"]);
   });
