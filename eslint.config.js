@@ -3,7 +3,7 @@ import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["build/**", "node_modules/**", "app/generated/**", ".tools/**", "test-output/**", "bench/results/**"] },
+  { ignores: ["build/**", "node_modules/**", "app/generated/**", ".tools/**", "test-output/**", "bench/results/**", ".stryker-tmp/**", "reports/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
