@@ -4,6 +4,8 @@ import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prism
 import { db } from "./db.server";
 import { env } from "./env.server";
 import { markInstalled } from "./models/Shop.server";
+import { EncryptedSessionStorage } from "./secrets/encrypted-session-storage.server";
+import { secretBoxFromEnv } from "./secrets/secret-box.server";
 
 export const SHOPIFY_API_VERSION = ApiVersion.October26;
 
@@ -16,7 +18,8 @@ const shopify = shopifyApp({
   scopes: config.SCOPES.split(","),
   appUrl: config.SHOPIFY_APP_URL,
   authPathPrefix: "/auth",
-  sessionStorage: new PrismaSessionStorage(db()),
+  // Offline Admin API tokens are encrypted at rest like the Attentive key (docs/decisions/013).
+  sessionStorage: new EncryptedSessionStorage(new PrismaSessionStorage(db()), () => secretBoxFromEnv()),
   distribution: AppDistribution.AppStore,
   future: { unstable_newEmbeddedAuthStrategy: true },
   hooks: {

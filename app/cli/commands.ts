@@ -13,6 +13,7 @@ import { exportCustomerData } from "~/models/CustomerData.server";
 import { DELIVERY_STATUSES, isDeliveryStatus, listDeliveries, retryDeliveries } from "~/models/Delivery.server";
 import { definitionOf, listMappings, replaceMappings } from "~/models/Mapping.server";
 import { connectAttentive, ensureShop } from "~/models/Shop.server";
+import { rotateSessionTokens } from "~/secrets/encrypted-session-storage.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 
 export class CliError extends Error {
@@ -238,6 +239,11 @@ async function secretsRotate(context: CliContext) {
     rotated++;
   }
   context.out(`Re-encrypted ${rotated} of ${shops.length} stored API key${shops.length === 1 ? "" : "s"} with the current APP_ENCRYPTION_KEY.`);
+  // Shopify's offline tokens too; rows stored before they were encrypted get encrypted here.
+  const sessions = await rotateSessionTokens(context.prisma, box);
+  context.out(
+    `Re-encrypted ${sessions.rewritten} of ${sessions.sessions} stored Shopify session${sessions.sessions === 1 ? "" : "s"} with the current APP_ENCRYPTION_KEY.`,
+  );
 }
 
 async function runWorkerWithJobs(context: CliContext) {

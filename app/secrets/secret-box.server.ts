@@ -46,7 +46,7 @@ export interface SecretBox {
 export function createSecretBox(currentKey: string | undefined, previousKeys?: string): SecretBox {
   if (!currentKey) {
     throw new SecretKeyError(
-      "APP_ENCRYPTION_KEY is not set, so the Attentive API key cannot be stored or read. " +
+      "APP_ENCRYPTION_KEY is not set, so secrets (the Attentive API key, Shopify's access tokens) cannot be stored or read. " +
         "Set it to 32 random bytes (`openssl rand -base64 32`).",
     );
   }
