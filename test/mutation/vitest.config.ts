@@ -19,6 +19,10 @@ export default defineConfig({
       "test/mapping/mapping-file*.test.ts",
       "test/mapping/event-time.test.ts",
       "test/pipeline/pacing.test.ts",
+      // The settle step's pure retry decision (retry-policy.ts) and the merchant-input limits (rules, identity,
+      // mapping-file): pure tests too.
+      "test/pipeline/retry-decision.test.ts",
+      "test/mapping/input-limits.test.ts",
     ],
     testTimeout: 20_000,
     env: { NODE_ENV: "test", LOG_LEVEL: "silent" },
