@@ -195,7 +195,7 @@ describe("a rate limit", () => {
     expect(delayOf(decide(1, { kind: "held-back", until: new Date(NOW.getTime() + 2_000) }))).toBe(2_000);
     expect(delayOf(decide(1, { kind: "held-back", until: new Date(NOW.getTime() + 10 * 86_400_000) }))).toBe(MAX_RATE_LIMIT_COOLDOWN_MS);
     expect(delayOf(decide(1, { kind: "held-back", until: new Date(Number.NaN) }))).toBe(0);
-    expect(decide(1, { kind: "held-back", until: NOW })).toMatchObject({ spendsAttempt: false });
+    expect(decide(1, { kind: "held-back", until: NOW })).toMatchObject({ spendsAttempt: false, errorKind: "retryable", status: "pending" });
   });
 });
 
@@ -244,5 +244,64 @@ describe("stored text", () => {
     expect(describeUnexpected(wrapped).database).toBe(true);
     const bug = describeUnexpected(new TypeError("cannot read name of ada@example.com"));
     expect(bug).toEqual({ database: false, summary: "TypeError: cannot read name of [email]" });
+  });
+});
+
+describe("what the merchant reads when Attentive asks for longer than the app waits", () => {
+  // Policy capped at 30 s, so every Retry-After above it is named in the reason, in the largest plain unit.
+  const SHORT: RetryPolicy = { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 30_000 };
+  const SECOND = 1_000;
+  const MINUTE = 60 * SECOND;
+  const HOUR = 60 * MINUTE;
+  it.each([
+    [45 * SECOND, "45 seconds"],
+    [60 * SECOND, "1 minute"],
+    [61 * SECOND, "61 seconds"],
+    [90 * SECOND, "90 seconds"],
+    [119 * SECOND, "119 seconds"],
+    [120 * SECOND, "2 minutes"],
+    [60 * MINUTE, "60 minutes"],
+    [119 * MINUTE, "119 minutes"],
+    [120 * MINUTE, "2 hours"],
+    [HOUR * 24, "24 hours"],
+    [HOUR * 47, "47 hours"],
+    [HOUR * 48, "2 days"],
+    [HOUR * 72, "3 days"],
+    [HOUR * 24 * 365 * 3000, "1095000 days"],
+  ])("Retry-After of %i ms reads as %s", (asked, words) => {
+    const settlement = decide(1, failed(asked), { policy: SHORT });
+    expect(settlement.reason).toBe(
+      `Attentive answered HTTP 503: will retry. Attentive asked to wait ${words}; the app tries again in 30 seconds, the longest it waits between attempts.`,
+    );
+  });
+
+  it("names a rate limit's wait the same way, capped at a minute", () => {
+    expect(decide(1, rateLimited(HOUR * 72)).reason).toBe(
+      "Attentive's rate limit was reached. Attentive asked to wait 3 days; the app tries again in 1 minute, since its limit is counted per second.",
+    );
+  });
+});
+
+describe("odd values from the random source and Retry-After", () => {
+  it.each([Number.NaN, -1, 2, Number.POSITIVE_INFINITY])("a random source giving %s counts as the middle", (value) => {
+    expect(delayOf(decide(3, failed(), { random: () => value }))).toBe(delayOf(decide(3, failed(), { random: MIDDLE })));
+  });
+
+  it("a random source at its ends is used as it is", () => {
+    expect(delayOf(decide(3, failed(), { random: () => 0 }))).toBe(2_000);
+    expect(delayOf(decide(3, failed(), { random: () => 1 }))).toBe(4_000);
+  });
+
+  it("Retry-After: 0 on a 429 means try again now, not after the default second", () => {
+    const settlement = decide(1, rateLimited(0));
+    expect(settlement).toMatchObject({ status: "pending", nextAttemptAt: NOW, errorKind: "retryable", spendsAttempt: false });
+  });
+
+  it("a rate limit that has lasted past the give-up time becomes a retryable failure that spends an attempt", () => {
+    expect(decide(1, rateLimited(undefined, RATE_LIMIT_GIVE_UP_MS))).toMatchObject({
+      status: "pending",
+      errorKind: "retryable",
+      spendsAttempt: true,
+    });
   });
 });
