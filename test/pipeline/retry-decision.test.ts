@@ -305,3 +305,29 @@ describe("odd values from the random source and Retry-After", () => {
     });
   });
 });
+
+describe("edges the wording and the clamps turn on", () => {
+  const SHORT: RetryPolicy = { maxAttempts: 5, baseDelayMs: 1_000, maxDelayMs: 30_000 };
+
+  it("gives up on a rate limit after exactly a day", () => {
+    expect(RATE_LIMIT_GIVE_UP_MS).toBe(86_400_000);
+  });
+
+  it("rounds a wait past two minutes to whole minutes", () => {
+    expect(decide(1, failed(150_000), { policy: SHORT }).reason).toContain("Attentive asked to wait 3 minutes;");
+  });
+
+  it("says nothing about Attentive's wish when it asked for exactly the longest wait", () => {
+    expect(decide(1, failed(30_000), { policy: SHORT }).reason).toBe("Attentive answered HTTP 503: will retry.");
+  });
+
+  it("a policy without a base delay retries at once", () => {
+    expect(delayOf(decide(1, failed(), { policy: { maxAttempts: 5, baseDelayMs: 0, maxDelayMs: 30_000 } }))).toBe(0);
+  });
+
+  it("a held-back delivery says why it waits", () => {
+    expect(decide(1, { kind: "held-back", until: NOW }).reason).toBe(
+      "Attentive's rate limit for this shop's key was reached: waiting for its window to pass.",
+    );
+  });
+});
