@@ -6,7 +6,7 @@
 import { json, redirect } from "@remix-run/node";
 import { z } from "zod";
 import { validateMapping } from "~/mapping/mapping-file";
-import { bodyPaths, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
+import { bodyPaths, templateScope, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
 import type { MappableTopic, MappingDefinition } from "~/mapping/types";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { createMapping, updateMapping } from "~/models/Mapping.server";
@@ -93,7 +93,7 @@ export function definitionFromForm(form: EditorForm): { ok: true; mapping: Mappi
 
 export async function editorSources(context: AdminContext, topic: MappableTopic) {
   const source = await previewBody(context.prisma, context.shop, topic, "latest");
-  return { hasLatest: source.source === "webhook", paths: bodyPaths(source.body) };
+  return { hasLatest: source.source === "webhook", paths: bodyPaths(templateScope(topic, source)) };
 }
 
 const actionForm = z.object({
@@ -151,7 +151,7 @@ export async function editorAction(context: AdminContext, request: Request, mapp
       source: source.source,
       receivedAt: source.receivedAt?.toISOString() ?? null,
       outcome,
-      paths: bodyPaths(source.body),
+      paths: bodyPaths(templateScope(definition.mapping.topic, source)),
     });
   }
   const apiKey = await attentiveApiKey(context.prisma, secretBoxFromEnv(), context.shop);

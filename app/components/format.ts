@@ -1,3 +1,5 @@
+import { CATALOG, MAPPABLE_TOPICS } from "~/topics/catalog";
+
 /** Dates as a merchant reads them, in their browser's locale and time zone. */
 export function formatDateTime(value: string | Date | null | undefined): string {
   if (!value) return "—";
@@ -16,10 +18,7 @@ export function formatRelative(value: string | Date | null | undefined, now = Da
   return `${Math.round(hours / 24)} days ago`;
 }
 
-export const TOPIC_LABELS: Record<string, string> = {
-  "orders/fulfilled": "Order fulfilled",
-  "refunds/create": "Refund created",
-};
+export const TOPIC_LABELS: Record<string, string> = Object.fromEntries(MAPPABLE_TOPICS.map((topic) => [topic, CATALOG[topic].label]));
 
 export const TOPIC_OPTIONS = Object.entries(TOPIC_LABELS).map(([value, label]) => ({ value, label: `${label} (${value})` }));
 

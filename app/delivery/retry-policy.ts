@@ -27,6 +27,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 10, baseDelayMs:
 export const MAX_RATE_LIMIT_COOLDOWN_MS = 60_000;
 /** Wait after a 429 that says nothing about when to come back: one window. */
 export const DEFAULT_RATE_LIMIT_COOLDOWN_MS = 1_000;
+/** Longest one wait for something the event needs (its order's webhook) puts a delivery back for. */
+export const MAX_ARRIVAL_WAIT_STEP_MS = 60_000;
 /** A delivery rate limited for longer than this fails like any retryable error. */
 export const RATE_LIMIT_GIVE_UP_MS = 24 * 60 * 60 * 1000;
 
@@ -46,6 +48,11 @@ export type AttemptEnd =
   | { kind: "rate-limited"; reason: string; retryAfterMs?: number; waitingMs: number }
   /** Not sent: the shop is cooling down after a 429 another delivery got; it goes back until `until`. */
   | { kind: "held-back"; until: Date }
+  /**
+   * Not sent yet: what the event needs has not arrived (its order's webhook, which Shopify may send after it); it
+   * comes back at `until`. The worker bounds how long a delivery may wait (worker.server.ts).
+   */
+  | { kind: "waiting"; reason: string; until: Date }
   /** Something this code did not expect (a bug, an unreadable row, the database). `reason` is already safe to show. */
   | { kind: "unexpected"; reason: string; database: boolean };
 
@@ -137,6 +144,10 @@ export function decideSettlement(input: SettleInput): Settlement {
         reason: "Attentive's rate limit for this shop's key was reached: waiting for its window to pass.",
         spendsAttempt: false,
       };
+    }
+    case "waiting": {
+      const waitMs = Math.min(Math.max(0, end.until.getTime() - now.getTime()) || 0, MAX_ARRIVAL_WAIT_STEP_MS);
+      return { status: "pending", nextAttemptAt: after(now, waitMs), errorKind: "retryable", reason: end.reason, spendsAttempt: false };
     }
     case "failed": {
       if (end.errorKind === "terminal") return { status: "failed", finishedAt: now, errorKind: "terminal", reason: end.reason };

@@ -23,14 +23,16 @@ import { STALE_AFTER_MS } from "~/attentive/rules";
 import type { Database } from "~/db.server";
 import { renderMapping } from "~/mapping/render.server";
 import { isMappableTopic } from "~/mapping/types";
+import { CATALOG } from "~/topics/catalog";
 import { nextDueAt } from "~/models/Delivery.server";
 import { storedMapping } from "~/models/Mapping.server";
 import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
-import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { isJsonObject, parseShopifyJson } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
 import { claimStoreOf, type ClaimedDelivery } from "./claim-store.server";
 import { Pacing } from "./pacing";
+import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
 import { describeUnexpected } from "./stored-text";
 import { renewLease, type SentRecord, settle, settleUnexpected } from "./settle.server";
@@ -54,6 +56,11 @@ export interface WorkerOptions {
    * (x-ratelimit-limit). Sends are paced a little under it.
    */
   rateLimitPerSecond?: number;
+  /**
+   * How long a delivery whose order's webhook has not arrived waits for it before the Admin API is asked
+   * (DEFAULT_ORDER_ARRIVAL_WAIT_MS; 0 asks at once).
+   */
+  orderArrivalWaitMs?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -78,6 +85,7 @@ function resolve(options: WorkerOptions): Resolved {
     leaseMs: Math.max(60_000, options.attentive.timeoutMs * 3),
     idlePollMs: 1_000,
     rateLimitPerSecond: 150,
+    orderArrivalWaitMs: DEFAULT_ORDER_ARRIVAL_WAIT_MS,
     now: () => new Date(),
     random: Math.random,
     ...options,
@@ -311,7 +319,8 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: P
 
   const prepared = await prepare(config, cache, delivery);
   if ("kind" in prepared) {
-    await settle(config, delivery, prepared, { startedAt });
+    // A wait for the order's webhook is not an attempt: nothing was tried.
+    await settle(config, delivery, prepared, { startedAt: prepared.kind === "waiting" ? null : startedAt });
     return;
   }
 
@@ -367,7 +376,7 @@ function attemptEnd(config: Resolved, delivery: DeliveryRow, outcome: SendOutcom
 type DeliveryRow = ClaimedDelivery;
 
 type Prepared =
-  | Extract<AttemptEnd, { kind: "skipped" | "failed" }>
+  | Extract<AttemptEnd, { kind: "skipped" | "failed" | "waiting" }>
   | { input: CustomEventInput; apiKey: string; orderName: string | null; email: string | null };
 
 async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
@@ -390,29 +399,27 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   if (!isMappableTopic(topic)) return { kind: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
 
   const body = parseShopifyJson(delivery.webhook.body);
-  let order: JsonValue | null = null;
-  let lookupProblem: { reason: string; retryable: boolean } | null = null;
-  if (topic === "refunds/create") {
-    const orderId = isJsonObject(body) ? idText(body.order_id) : null;
-    if (orderId) {
-      const lookup = await config.orderLookup(delivery.shop, orderId);
-      if (lookup.kind === "found") order = lookup.order;
-      else lookupProblem = { reason: lookup.reason, retryable: lookup.kind === "unavailable" && lookup.retryable };
-    } else {
-      lookupProblem = { reason: "The refund has no order_id, so its customer cannot be found.", retryable: false };
-    }
+  const entry = CATALOG[topic];
+  const unusable = isJsonObject(body) ? (entry.validate?.(body) ?? null) : null;
+  if (unusable !== null) return { kind: "skipped", reason: unusable };
+  const found = await findRelated(config, entry, delivery, body, config.now());
+  if (found.kind === "waiting") {
+    config.logger.info({ deliveryId: delivery.id, shop: delivery.shop, topic }, "delivery waits for its order's webhook");
+    return found;
   }
+  const { related, problem: lookupProblem } = found;
+  const order = related.order;
 
   // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
-  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, bodyText: delivery.webhook.body, order });
+  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, bodyText: delivery.webhook.body, order, fulfillment: related.fulfillment });
   if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
-    // A refund without a customer is explained by the order look-up when that failed.
+    // An event without a customer is explained by the order look-up when that failed.
     if (lookupProblem) {
       return {
         kind: "failed",
         errorKind: lookupProblem.retryable ? "retryable" : "terminal",
-        reason: `${rendered.reason} The refunded order could not be read: ${lookupProblem.reason}`,
+        reason: `${rendered.reason} ${capitalized(entry.orderNoun)} could not be read: ${lookupProblem.reason}`,
       };
     }
     // A full render queue or a render thread that died says nothing about the mapping: try again later.
@@ -439,10 +446,8 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   return { input, apiKey, orderName, email: event.user.email?.toLowerCase() ?? null };
 }
 
-function idText(value: JsonValue | undefined): string | null {
-  if (typeof value === "string" && /^\d+$/.test(value)) return value;
-  if (typeof value === "number" && Number.isSafeInteger(value)) return String(value);
-  return null;
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function errorText(error: unknown): string {

@@ -6,11 +6,12 @@
 import { randomUUID } from "node:crypto";
 import { customEventRequestBody, type AttentiveClientOptions, type CustomEventInput, sendCustomEvent } from "~/attentive/client.server";
 import type { Database } from "~/db.server";
+import { findRelated } from "~/delivery/related.server";
 import { occurredAtFor } from "~/shopify/event-time";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
-import orderSampleText from "~/shopify/samples/orders_fulfilled.json?raw";
-import refundSampleText from "~/shopify/samples/refunds_create.json?raw";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
+import { CATALOG } from "~/topics/catalog";
+import type { Related } from "~/topics/entry";
 import { renderMapping } from "./render.server";
 import type { MappableTopic, MappingDefinition } from "./types";
 
@@ -20,10 +21,27 @@ export interface PreviewBody {
   source: "webhook" | "sample";
   receivedAt: Date | null;
   body: JsonValue;
-  order: JsonValue | null;
+  /** What the topic's templates read beyond the body (the order of a refund, the parcel of a delivery update). */
+  related: Related;
+}
+
+/** Every catalog topic's sample text, by file name (app/topics/samples/). */
+const SAMPLES = import.meta.glob<string>("../topics/samples/*.json", { query: "?raw", import: "default", eager: true });
+
+function sampleText(file: string): string {
+  const text = SAMPLES[`../topics/samples/${file}`];
+  if (text === undefined) throw new Error(`The sample ${file} is missing from app/topics/samples/`);
+  return text;
+}
+
+/** The samples are one order's life, so a sample's order and parcel are that order's. */
+function sampleRelated(): Related {
+  const order = parseShopifyJson(sampleText(CATALOG["orders/fulfilled"].sample));
+  return { order, fulfillment: parseShopifyJson(sampleText(CATALOG["fulfillments/create"].sample)) };
 }
 
 export async function previewBody(prisma: Database, shop: string, topic: MappableTopic, source: PreviewSource, orderLookup?: OrderLookup): Promise<PreviewBody> {
+  const entry = CATALOG[topic];
   if (source === "latest") {
     const latest = await prisma.webhook.findFirst({
       where: { shop, topic },
@@ -32,18 +50,17 @@ export async function previewBody(prisma: Database, shop: string, topic: Mappabl
     });
     if (latest) {
       const body = parseShopifyJson(latest.body);
-      let order: JsonValue | null = null;
-      if (topic === "refunds/create" && orderLookup && isJsonObject(body) && (typeof body.order_id === "string" || typeof body.order_id === "number")) {
-        const found = await orderLookup(shop, String(body.order_id));
-        order = found.kind === "found" ? found.order : null;
+      let related: Related = { order: null, fulfillment: null };
+      if (orderLookup) {
+        // The preview never waits: what the app has, else the Admin API.
+        const found = await findRelated({ prisma, orderLookup, orderArrivalWaitMs: 0 }, entry, { shop, createdAt: latest.receivedAt }, body, new Date());
+        if (found.kind === "ready") related = found.related;
       }
-      return { source: "webhook", receivedAt: latest.receivedAt, body, order };
+      return { source: "webhook", receivedAt: latest.receivedAt, body, related };
     }
   }
-  if (topic === "refunds/create") {
-    return { source: "sample", receivedAt: null, body: parseShopifyJson(refundSampleText), order: parseShopifyJson(orderSampleText) };
-  }
-  return { source: "sample", receivedAt: null, body: parseShopifyJson(orderSampleText), order: null };
+  const related = entry.needs.order === "body" && entry.needs.fulfillment !== true ? { order: null, fulfillment: null } : sampleRelated();
+  return { source: "sample", receivedAt: null, body: parseShopifyJson(sampleText(entry.sample)), related };
 }
 
 export type PreviewOutcome =
@@ -58,7 +75,7 @@ export async function previewMapping(
   encoding: AttentiveClientOptions["propertiesEncoding"],
   externalEventId = "(set when sent: a UUID fixed per shop, event and mapping)",
 ): Promise<PreviewOutcome> {
-  const rendered = await renderMapping(mapping, { topic: mapping.topic, shop, body: source.body, order: source.order });
+  const rendered = await renderMapping(mapping, { topic: mapping.topic, shop, body: source.body, order: source.related.order, fulfillment: source.related.fulfillment });
   if (rendered.kind !== "event") return rendered;
   const input: CustomEventInput = {
     type: rendered.event.type,
@@ -84,6 +101,12 @@ export async function sendTestEvent(
   return outcome.ok
     ? { ok: true as const, externalEventId: preview.input.externalEventId, response: outcome.responseBody }
     : { ok: false as const, reason: outcome.reason };
+}
+
+/** What a template of the topic can read: the body's fields and the topic's own names (`order`, `fulfillment`). */
+export function templateScope(topic: MappableTopic, source: PreviewBody): JsonValue {
+  const body = isJsonObject(source.body) ? source.body : {};
+  return { ...body, ...CATALOG[topic].context(body, source.related) };
 }
 
 /** Paths of the body's fields for the editor's field picker (bounded; lists shown by their first item). */

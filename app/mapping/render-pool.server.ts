@@ -168,6 +168,7 @@ export class RenderPool {
       topic: input.topic,
       shop: input.shop,
       order: input.order ?? null,
+      fulfillment: input.fulfillment ?? null,
       guardMs: 0,
       ...(input.bodyText !== undefined ? { bodyText: input.bodyText } : { body: input.body }),
       ...(hook !== undefined ? { hook } : {}),

@@ -20,6 +20,7 @@ export interface RenderJobMessage {
   body?: JsonValue;
   bodyText?: string;
   order: JsonValue | null;
+  fulfillment: JsonValue | null;
   /**
    * When above 0, the thread runs the render under a `vm` timeout of this many ms, so a runaway stops inside the
    * thread and the thread lives on. 0 for shops that have not needed it (the timeout costs a timer thread per call).

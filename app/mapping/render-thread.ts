@@ -40,7 +40,7 @@ function isTimeout(error: unknown): boolean {
 }
 
 function run(job: RenderJobMessage): RenderThreadMessage {
-  const input = { topic: job.topic, shop: job.shop, body: bodyOf(job), order: job.order };
+  const input = { topic: job.topic, shop: job.shop, body: bodyOf(job), order: job.order, fulfillment: job.fulfillment };
   const work = () => renderNow(job.mapping, input, track);
   if (job.guardMs <= 0) return { type: "done", id: job.id, outcome: work() };
   let outcome: RenderOutcome | undefined;

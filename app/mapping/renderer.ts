@@ -10,6 +10,8 @@ import { isJsonObject, type JsonValue } from "~/shopify/json";
 import { defaultClientUserId, defaultEmail, defaultPhone, looksLikeEmail, normalizePhone, orderCountry, phoneWarning } from "./identity";
 import { MAX_TEMPLATE_LENGTH, conditionTemplate, createLiquidEngine, describeLiquidError } from "./mapping-file";
 import type { MappableTopic, MappingDefinition } from "./types";
+import { CATALOG } from "~/topics/catalog";
+import type { Related } from "~/topics/entry";
 
 export interface RenderContextInput {
   topic: MappableTopic;
@@ -20,7 +22,10 @@ export interface RenderContextInput {
    * and parses this string instead of a structured copy of `body`, which costs the main thread far less.
    */
   bodyText?: string;
+  /** The order, for topics whose body is not the order (the worker or the preview found it). */
   order?: JsonValue | null;
+  /** The fulfillment, for topics that need it (fulfillment events). */
+  fulfillment?: JsonValue | null;
 }
 
 export interface RenderedEvent {
@@ -293,17 +298,27 @@ class MappingRenderer {
   }
 }
 
+function relatedOf(input: RenderContextInput): Related {
+  return { order: input.order ?? null, fulfillment: input.fulfillment ?? null };
+}
+
 function scopeFor(input: RenderContextInput): Scope {
-  // A shallow copy, so the body itself is never modified and never deep-copied; shop/topic/order win over body keys.
-  const scope: Scope = isJsonObject(input.body) ? { ...input.body } : {};
+  // A shallow copy, so the body itself is never modified and never deep-copied; the topic's context, then
+  // shop and topic, win over body keys.
+  const body = isJsonObject(input.body) ? input.body : {};
+  const scope: Scope = { ...body };
+  Object.assign(scope, CATALOG[input.topic].context(body, relatedOf(input)));
   scope.shop = input.shop;
   scope.topic = input.topic;
-  if (input.topic === "refunds/create") scope.order = input.order ?? null;
   return scope;
 }
 
+function identitySourceFor(input: RenderContextInput): JsonValue | null {
+  return CATALOG[input.topic].identitySource(isJsonObject(input.body) ? input.body : {}, relatedOf(input));
+}
+
 function subjectOf(topic: MappableTopic): string {
-  return topic === "refunds/create" ? "refund" : "order";
+  return CATALOG[topic].subject;
 }
 
 function resolveUser(
@@ -352,7 +367,7 @@ function resolveUser(
 
 function noIdentifierReason(topic: MappableTopic): string {
   const subject = subjectOf(topic);
-  const where = topic === "refunds/create" ? "the refunded order" : "the order";
+  const where = CATALOG[topic].orderNoun;
   return (
     `No email, phone or customer id for this ${subject}: Attentive needs at least one. ` +
     `Add an email or phone to ${where} in Shopify, or set user.email, user.phone or user.clientUserId in the mapping.`
@@ -390,7 +405,7 @@ export function renderNow(mapping: MappingDefinition, input: RenderContextInput,
       entries.push([key, value]);
     }
 
-    const identitySource = input.topic === "refunds/create" ? (input.order ?? null) : input.body;
+    const identitySource = identitySourceFor(input);
     const user = resolveUser(mapping, renderer, identitySource, warnings, track);
     if (user.email === undefined && user.phone === undefined && user.externalIdentifiers === undefined) {
       return { kind: "error", reason: noIdentifierReason(input.topic) };

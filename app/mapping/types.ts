@@ -1,10 +1,7 @@
-/** Topics whose webhooks can be mapped to Attentive custom events. */
-export const MAPPABLE_TOPICS = ["orders/fulfilled", "refunds/create"] as const;
-export type MappableTopic = (typeof MAPPABLE_TOPICS)[number];
+import type { MappableTopic } from "~/topics/catalog";
 
-export function isMappableTopic(topic: string): topic is MappableTopic {
-  return (MAPPABLE_TOPICS as readonly string[]).includes(topic);
-}
+/** Topics whose webhooks can be mapped to Attentive custom events: the topic catalog's (app/topics/). */
+export { MAPPABLE_TOPICS, isMappableTopic, type MappableTopic } from "~/topics/catalog";
 
 /** Liquid templates that say who the event is about; a missing field uses the default. */
 export interface UserTemplates {

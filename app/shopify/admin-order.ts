@@ -81,3 +81,30 @@ export function orderIdentityBody(order: AdminOrderIdentity): { [key: string]: J
     billing_address: addressBody(order.billingAddress),
   };
 }
+
+/** A fulfillment (parcel) as the order look-up selects it (order-identity.graphql.ts). */
+export const adminFulfillment = z.object({
+  id: z.string(),
+  legacyResourceId: z.string().nullish(),
+  name: z.string().nullish(),
+  status: z.string().nullish(),
+  createdAt: z.string().nullish(),
+  trackingInfo: z.array(z.object({ number: z.string().nullish(), url: z.string().nullish(), company: z.string().nullish() })).nullish(),
+});
+export type AdminFulfillment = z.infer<typeof adminFulfillment>;
+
+/** The fulfillment's fields as a fulfillments/create webhook has them. */
+export function fulfillmentBody(fulfillment: AdminFulfillment, orderId: string): { [key: string]: JsonValue } {
+  const tracking = fulfillment.trackingInfo?.[0];
+  return {
+    id: fulfillment.legacyResourceId ?? fulfillment.id.replace(/^.*\//, ""),
+    admin_graphql_api_id: fulfillment.id,
+    order_id: orderId,
+    name: fulfillment.name ?? null,
+    status: fulfillment.status?.toLowerCase() ?? null,
+    created_at: fulfillment.createdAt ?? null,
+    tracking_number: tracking?.number ?? null,
+    tracking_url: tracking?.url ?? null,
+    tracking_company: tracking?.company ?? null,
+  };
+}

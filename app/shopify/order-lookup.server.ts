@@ -1,21 +1,31 @@
 /**
- * Finds the order a refund belongs to, shaped like an order webhook body so the same
- * templates and identity defaults work for it: first from an order webhook this app
- * already recorded for the shop, else from the Admin GraphQL API with the shop's
- * offline session.
+ * Finds the order a webhook belongs to when its body is not the order (refunds, fulfillments, fulfillment events,
+ * returns), shaped like an order webhook body so the same templates and identity defaults work for it: first from
+ * an order webhook this app recorded for the shop, else from the Admin GraphQL API with the shop's offline
+ * session, one query per order (answers are kept for a while, and concurrent look-ups of one order share one query).
  */
 import { z } from "zod";
 import type { Database } from "~/db.server";
-import { adminOrderIdentity, orderIdentityBody } from "./admin-order";
+import { adminFulfillment, adminOrderIdentity, fulfillmentBody, orderIdentityBody } from "./admin-order";
 import { parseShopifyJson, type JsonValue } from "./json";
-import { REFUND_ORDER_QUERY } from "./refund-order.graphql";
+import { ORDER_IDENTITY_QUERY } from "./order-identity.graphql";
 
 export type OrderLookupResult =
   | { kind: "found"; order: JsonValue; source: "webhook" | "admin-api" }
   | { kind: "not-found"; reason: string }
-  | { kind: "unavailable"; reason: string; retryable: boolean };
+  | { kind: "unavailable"; reason: string; retryable: boolean }
+  /** Only with `adminApi: false`: no order webhook of this order is recorded (yet). */
+  | { kind: "not-recorded" };
 
-export type OrderLookup = (shop: string, orderId: string) => Promise<OrderLookupResult>;
+export interface OrderLookupOptions {
+  /**
+   * Where to look: "recorded" only among recorded order webhooks, "admin-api" only the Admin API (for fields a
+   * recorded webhook lacked), "any" (the default) recorded webhooks, then the Admin API.
+   */
+  from?: "recorded" | "admin-api" | "any";
+}
+
+export type OrderLookup = (shop: string, orderId: string, options?: OrderLookupOptions) => Promise<OrderLookupResult>;
 
 /** The slice of shopify-app-remix's admin context we use. */
 export interface AdminGraphqlClient {
@@ -24,19 +34,48 @@ export interface AdminGraphqlClient {
 export type AdminForShop = (shop: string) => Promise<{ admin: AdminGraphqlClient }>;
 
 const orderResponse = z.object({
-  data: z.object({ order: adminOrderIdentity.nullable() }).nullable().optional(),
+  data: z.object({ order: adminOrderIdentity.extend({ fulfillments: z.array(adminFulfillment).nullish() }).nullable() }).nullable().optional(),
   errors: z.array(z.object({ message: z.string() })).optional(),
 });
 
-export function createOrderLookup(prisma: Database, adminForShop: AdminForShop): OrderLookup {
-  return async (shop, orderId) => {
-    const seen = await prisma.webhook.findFirst({
-      where: { shop, orderId, topic: { startsWith: "orders/" } },
-      orderBy: { receivedAt: "desc" },
-      select: { body: true },
+/** How long an Admin API answer is reused, and how many are kept. */
+export const ORDER_CACHE_MS = 10 * 60_000;
+const ORDER_CACHE_SIZE = 1_000;
+
+export interface OrderLookupConfig {
+  now?: () => number;
+}
+
+export function createOrderLookup(prisma: Database, adminForShop: AdminForShop, config: OrderLookupConfig = {}): OrderLookup {
+  const now = config.now ?? Date.now;
+  const cache = new Map<string, { at: number; answer: Promise<OrderLookupResult> }>();
+
+  const fromAdminApi = (shop: string, orderId: string): Promise<OrderLookupResult> => {
+    const key = `${shop} ${orderId}`;
+    const hit = cache.get(key);
+    if (hit !== undefined && now() - hit.at < ORDER_CACHE_MS) return hit.answer;
+    const answer = lookupWithAdminApi(adminForShop, shop, orderId);
+    cache.set(key, { at: now(), answer });
+    if (cache.size > ORDER_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    // Only a found order is worth keeping: a failure is asked again next time.
+    void answer.then((result) => {
+      if (result.kind !== "found" && cache.get(key)?.answer === answer) cache.delete(key);
     });
-    if (seen) return { kind: "found", order: parseShopifyJson(seen.body), source: "webhook" };
-    return lookupWithAdminApi(adminForShop, shop, orderId);
+    return answer;
+  };
+
+  return async (shop, orderId, options = {}) => {
+    const from = options.from ?? "any";
+    if (from !== "admin-api") {
+      const seen = await prisma.webhook.findFirst({
+        where: { shop, orderId, topic: { startsWith: "orders/" } },
+        orderBy: { receivedAt: "desc" },
+        select: { body: true },
+      });
+      if (seen) return { kind: "found", order: parseShopifyJson(seen.body), source: "webhook" };
+      if (from === "recorded") return { kind: "not-recorded" };
+    }
+    return fromAdminApi(shop, orderId);
   };
 }
 
@@ -53,7 +92,7 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
   }
   let payload: unknown;
   try {
-    const response = await admin.graphql(REFUND_ORDER_QUERY, { variables: { id: `gid://shopify/Order/${orderId}` } });
+    const response = await admin.graphql(ORDER_IDENTITY_QUERY, { variables: { id: `gid://shopify/Order/${orderId}` } });
     payload = await response.json();
   } catch (error) {
     const status = error instanceof Response ? error.status : undefined;
@@ -61,7 +100,7 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
     return {
       kind: "unavailable",
       retryable,
-      reason: `Shopify's Admin API did not return the refunded order${status ? ` (HTTP ${status})` : ""}${retryable ? ": will retry" : ""}.`,
+      reason: `Shopify's Admin API did not return the order${status ? ` (HTTP ${status})` : ""}${retryable ? ": will retry" : ""}.`,
     };
   }
   const parsed = orderResponse.safeParse(payload);
@@ -71,5 +110,7 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
   }
   const order = parsed.data.data?.order;
   if (!order) return { kind: "not-found", reason: `Order ${orderId} was not found in the shop.` };
-  return { kind: "found", order: orderIdentityBody(order), source: "admin-api" };
+  const body = orderIdentityBody(order);
+  if (order.fulfillments) body.fulfillments = order.fulfillments.map((fulfillment) => fulfillmentBody(fulfillment, order.legacyResourceId));
+  return { kind: "found", order: body, source: "admin-api" };
 }

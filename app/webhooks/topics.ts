@@ -4,10 +4,11 @@
  * HMAC covers only the body, so a captured order body re-posted with another
  * `X-Shopify-Topic` is authentic; the route is what tells an order from an erase request.
  */
+import { MAPPABLE_TOPICS } from "~/topics/catalog";
 import { COMPLIANCE_TOPICS } from "./compliance.server";
 
 export const WEBHOOK_ROUTES = {
-  commerce: { path: "/webhooks/commerce", topics: ["orders/fulfilled", "refunds/create"] },
+  commerce: { path: "/webhooks/commerce", topics: MAPPABLE_TOPICS },
   app: { path: "/webhooks/app", topics: ["app/uninstalled", "app/scopes_update"] },
   compliance: { path: "/webhooks/compliance", topics: COMPLIANCE_TOPICS },
 } as const satisfies Record<string, { path: string; topics: readonly string[] }>;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { defaultMappings } from "~/mapping/defaults";
+import { catalogMappings, defaultMappings } from "~/mapping/defaults";
+import { MAPPABLE_TOPICS } from "~/topics/catalog";
 import { formatMappingFile, parseMappingFile, validateMapping } from "~/mapping/mapping-file";
 import { renderMapping, type RenderOutcome, type RenderedEvent } from "~/mapping/render.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
@@ -25,11 +26,26 @@ function mappingFor(topic: string) {
 }
 
 describe("defaultMappings", () => {
-  it("has Order Fulfilled and Order Refunded, enabled, for their topics", () => {
+  it("starts a shop with shipping, delivery, fulfilment, cancellation and refund events, enabled", () => {
     expect(defaultMappings().map((m) => [m.topic, m.eventType, m.enabled])).toEqual([
+      ["fulfillments/create", "Order Shipped", true],
+      ["fulfillment_events/create", "Order Out For Delivery", true],
+      ["fulfillment_events/create", "Order Delivered", true],
       ["orders/fulfilled", "Order Fulfilled", true],
+      ["orders/cancelled", "Order Cancelled", true],
       ["refunds/create", "Order Refunded", true],
     ]);
+  });
+
+  it("offers one mapping at least for every catalog topic, the rest off", () => {
+    const offered = catalogMappings();
+    expect(new Set(offered.map((m) => m.topic))).toEqual(new Set(MAPPABLE_TOPICS));
+    expect(offered.filter((m) => m.enabled)).toEqual(defaultMappings());
+    for (const mapping of offered) {
+      const result = validateMapping(mapping);
+      expect(result.ok ? [] : result.errors, mapping.eventType).toEqual([]);
+    }
+    expect(new Set(offered.map((m) => m.eventType)).size).toBe(offered.length);
   });
 
   it("passes validateMapping and survives a trip through the file format", () => {
@@ -42,8 +58,8 @@ describe("defaultMappings", () => {
 
   it("returns fresh objects, so a caller editing one cannot change the next shop's defaults", () => {
     const first = defaultMappings();
-    first[0]!.properties.orderName = "changed";
-    expect(defaultMappings()[0]!.properties.orderName).toBe("{{ name }}");
+    first.find((m) => m.topic === "orders/fulfilled")!.properties.orderName = "changed";
+    expect(mappingFor("orders/fulfilled").properties.orderName).toBe("{{ name }}");
   });
 
   it("renders the shipping details of the derived fulfilled order", async () => {

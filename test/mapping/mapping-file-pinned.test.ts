@@ -177,9 +177,9 @@ describe("validateMapping's messages", () => {
 
   it("for a missing or mistyped field, with the hint for that field", () => {
     const cases: Array<[Record<string, unknown>, string, string]> = [
-      [{ eventType: "X", properties: {} }, "topic", "topic is missing. Set topic to one of: orders/fulfilled, refunds/create."],
-      [mapping({ topic: 5 }), "topic", "topic cannot be a number. Set topic to one of: orders/fulfilled, refunds/create."],
-      [mapping({ topic: "orders/create" }), "topic", '"orders/create" is not a topic this app can map. Set topic to one of: orders/fulfilled, refunds/create.'],
+      [{ eventType: "X", properties: {} }, "topic", "topic is missing. Set topic to one of: orders/create, orders/paid, fulfillments/create, fulfillment_events/create, orders/fulfilled, orders/cancelled, refunds/create, returns/request, returns/approve, returns/decline, returns/close."],
+      [mapping({ topic: 5 }), "topic", "topic cannot be a number. Set topic to one of: orders/create, orders/paid, fulfillments/create, fulfillment_events/create, orders/fulfilled, orders/cancelled, refunds/create, returns/request, returns/approve, returns/decline, returns/close."],
+      [mapping({ topic: "orders/updated" }), "topic", '"orders/updated" is not a topic this app can map. Set topic to one of: orders/create, orders/paid, fulfillments/create, fulfillment_events/create, orders/fulfilled, orders/cancelled, refunds/create, returns/request, returns/approve, returns/decline, returns/close.'],
       [{ topic: "orders/fulfilled", properties: {} }, "eventType", 'eventType is missing. Set eventType to the name of the Attentive event, such as "Order Shipped".'],
       [mapping({ enabled: "yes" }), "enabled", "enabled cannot be a string. Set enabled to true or false (or leave it out: it defaults to true)."],
       [mapping({ when: 1 }), "when", 'when cannot be a number. Set when to a Liquid condition in a string, such as "total_price > 0", or leave it out.'],

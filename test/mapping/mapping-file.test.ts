@@ -70,11 +70,11 @@ describe("formatMappingFile", () => {
 
 describe("parseMappingFile rejects, naming the mapping and field", () => {
   it("an unknown topic, listing the mappable ones", () => {
-    const error = onlyError(mapping({ topic: "orders/create" }));
+    const error = onlyError(mapping({ topic: "orders/updated" }));
     expect(error.field).toBe("topic");
     expect(error.message).toContain('Mapping 2 ("Order Shipped")');
-    expect(error.message).toContain('"orders/create"');
-    expect(error.message).toContain("orders/fulfilled, refunds/create");
+    expect(error.message).toContain('"orders/updated"');
+    expect(error.message).toContain("orders/create, orders/paid, fulfillments/create, fulfillment_events/create, orders/fulfilled, orders/cancelled, refunds/create, returns/request, returns/approve, returns/decline, returns/close");
   });
 
   it("a missing topic", () => {

@@ -43,6 +43,9 @@ export function workerOptions(standIn: Pick<AttentiveStandIn, "graphqlUrl">, ove
     logger: pino({ level: "silent" }),
     retry: FAST_RETRY,
     leaseMs: 60_000,
+    // Suites here test what happens once the order is looked for; the wait for an order webhook that has not
+    // arrived yet (90 s by default) is tested on the default in test/pipeline/order-of-arrival.test.ts.
+    orderArrivalWaitMs: 0,
     ...overrides,
   };
 }

@@ -1,0 +1,29 @@
+/** orders/cancelled: the order was cancelled (by the customer, the merchant, fraud, or inventory). */
+import { defineTopic } from "./entry";
+import { firstDate } from "./fields";
+import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
+
+export const ordersCancelled = defineTopic({
+  topic: "orders/cancelled",
+  label: "Order cancelled",
+  description: "The order was cancelled; cancel_reason says why (customer, fraud, inventory, declined, staff, other).",
+  stage: "cancelled",
+  scope: "read_orders",
+  subject: "order",
+  orderNoun: "the order",
+  identify: orderIdentity,
+  occurredAt: (body) => firstDate(body, "cancelled_at", "updated_at"),
+  needs: { order: "body" },
+  identitySource: (body) => body,
+  context: () => ({}),
+  contextFields: ORDER_CONTEXT_FIELDS,
+  defaults: [
+    {
+      eventType: "Order Cancelled",
+      enabled: true,
+      properties: { ...ORDER_PROPERTIES, cancelReason: "{{ cancel_reason }}", cancelledAt: "{{ cancelled_at }}" },
+    },
+  ],
+  sample: "orders_cancelled.json",
+  reconciliation: { kind: "query", description: "Orders cancelled in the window (cancelled_at)." },
+});

@@ -1,0 +1,27 @@
+/** orders/paid: the order's payment was captured in full. */
+import { defineTopic } from "./entry";
+import { firstDate } from "./fields";
+import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
+
+export const ordersPaid = defineTopic({
+  topic: "orders/paid",
+  label: "Order paid",
+  description: "The order is paid in full (at checkout, or later when payment is captured or marked as received).",
+  stage: "paid",
+  scope: "read_orders",
+  subject: "order",
+  orderNoun: "the order",
+  identify: orderIdentity,
+  // The body has no payment time; the order changes (updated_at) when it becomes paid.
+  occurredAt: (body) => firstDate(body, "updated_at", "processed_at", "created_at"),
+  needs: { order: "body" },
+  identitySource: (body) => body,
+  context: () => ({}),
+  contextFields: ORDER_CONTEXT_FIELDS,
+  defaults: [{ eventType: "Order Paid", enabled: false, properties: { ...ORDER_PROPERTIES, paymentGateways: "{{ payment_gateway_names | join: ', ' }}" } }],
+  sample: "orders_paid.json",
+  reconciliation: {
+    kind: "none",
+    why: "The Admin API does not say when an order became paid, so a missed orders/paid cannot be dated or told from one paid at checkout days earlier.",
+  },
+});

@@ -1,0 +1,52 @@
+/** What the returns/* topics share: the return is the subject, and the body names only its order. */
+import type { JsonValue } from "~/shopify/json";
+import { defineTopic, type DefaultMapping, type TopicEntry } from "./entry";
+import { fieldOf, gidOf, idString, resourceId } from "./fields";
+import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
+
+/** returns/request and most others carry `order: { id, admin_graphql_api_id }`; returns/close carries `order_id`. */
+function returnOrderId(body: { [key: string]: JsonValue }): string | null {
+  const order = fieldOf(body, "order");
+  return resourceId(order) ?? idString(fieldOf(body, "order_id"));
+}
+
+export const RETURN_PROPERTIES: Readonly<Record<string, string>> = {
+  orderName: "{{ order.name }}",
+  firstName: "{{ order.customer.first_name | default: order.shipping_address.first_name }}",
+  returnName: "{{ name }}",
+  returnStatus: "{{ status }}",
+  itemCount: "{{ total_return_line_items }}",
+  orderStatusUrl: "{{ order.order_status_url }}",
+};
+
+export function returnTopic<const T extends `returns/${string}`>(spec: {
+  topic: T;
+  label: string;
+  description: string;
+  defaults: readonly DefaultMapping[];
+}): TopicEntry<T> {
+  return defineTopic({
+    ...spec,
+    stage: "returned",
+    scope: "read_returns",
+    subject: "return",
+    orderNoun: "the returned order",
+    // One return is requested, approved and closed once each: the topic is part of the key (decision 014).
+    identify: (body) => ({ subjectId: gidOf("Return", resourceId(body)), orderId: returnOrderId(body) }),
+    // Return bodies carry no time: the webhook's X-Shopify-Triggered-At stands for it.
+    occurredAt: () => null,
+    needs: { order: "lookup" },
+    identitySource: (_body, related) => related.order,
+    // The body's `order` is only the order's ids: the order found replaces it.
+    context: (_body, related) => ({ order: related.order }),
+    contextFields: [
+      { name: "(the return's own fields)", description: "name, status, return_line_items (return_reason, quantity, …), total_return_line_items" },
+      LOOKED_UP_ORDER_FIELD,
+    ],
+    sample: `${spec.topic.replace("/", "_")}.json`,
+    reconciliation: {
+      kind: "none",
+      why: "The Admin API does not say when a return was requested, approved, declined or closed, so a missed one cannot be placed in a window.",
+    },
+  });
+}
