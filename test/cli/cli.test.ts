@@ -8,6 +8,7 @@ import { CliError, runCommand } from "~/cli/commands";
 import { db } from "~/db.server";
 import { readEnv } from "~/env.server";
 import { MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
+import { defaultMappings } from "~/mapping/defaults";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { SPEC_EXAMPLE_MAPPING } from "../support/mappings";
@@ -84,7 +85,7 @@ describe("shops connect", () => {
 describe("mappings import / export", () => {
   it("replaces the shop's mappings and exports the same format", async () => {
     await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
-    expect(await db().mapping.count({ where: { shop: SHOP } })).toBe(2); // the defaults
+    expect(await db().mapping.count({ where: { shop: SHOP } })).toBe(defaultMappings().length); // the defaults
     await cli("mappings", "import", SHOP, file("valid.json", validFile));
     const exported = JSON.parse(await cli("mappings", "export", SHOP)) as unknown;
     expect(exported).toEqual(validFile);
