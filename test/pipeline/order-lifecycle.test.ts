@@ -9,7 +9,6 @@
 import { Session } from "@shopify/shopify-api";
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
-import { DEFAULT_ORDER_ARRIVAL_WAIT_MS } from "~/delivery/related.server";
 import { catalogMappings } from "~/mapping/defaults";
 import { sessionStorage } from "~/shopify.server";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
@@ -245,8 +244,9 @@ describe("an order's whole life, every catalog mapping on", () => {
 
     const clock = virtualClock();
     const options = withProductionWait(workerOptions(pipeline.standIn, { now: clock.now }));
-    // All arrivals within the production wait: arrival order alone must not make anything fail or ask the Admin API.
-    const stepMs = Math.floor(DEFAULT_ORDER_ARRIVAL_WAIT_MS / arrivals.length / 2);
+    // All arrivals well within the production wait (90 s): arrival order alone must not make anything fail or ask
+    // the Admin API.
+    const stepMs = Math.floor(90_000 / arrivals.length / 2);
     let waited = 0;
     for (const { webhook, headers } of arrivals) {
       await post(webhook, headers);
