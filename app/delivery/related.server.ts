@@ -64,7 +64,8 @@ export async function findRelated(
   if (entry.needs.fulfillment === true) {
     const fulfillmentId = idString(fieldOf(object, "fulfillment_id"));
     if (fulfillmentId !== null) {
-      const found = await findFulfillment(deps, delivery.shop, orderId, fulfillmentId, related.order, waitLeftMs > 0);
+      // The order's look-up just failed: asking the Admin API again for its parcel would be the same query.
+      const found = await findFulfillment(deps, delivery.shop, orderId, fulfillmentId, related.order, waitLeftMs > 0, problem === null);
       if (found === "wait") return waiting(`the parcel's webhook (fulfillment ${fulfillmentId})`);
       related = { ...related, fulfillment: found };
     }
@@ -72,7 +73,10 @@ export async function findRelated(
   return { kind: "ready", related, problem };
 }
 
-/** A recorded fulfillments/create webhook, else the order's own list, else (once the wait is over) the Admin API's. */
+/**
+ * A recorded fulfillments/create webhook, else the order's own list, else (once the wait is over, and unless the
+ * order's own look-up failed) the Admin API's.
+ */
 async function findFulfillment(
   deps: RelatedDeps,
   shop: string,
@@ -80,6 +84,7 @@ async function findFulfillment(
   fulfillmentId: string,
   order: JsonValue | null,
   mayWait: boolean,
+  mayAskAdminApi: boolean,
 ): Promise<JsonValue | "wait"> {
   const recorded = await deps.prisma.webhook.findUnique({
     where: { shop_topic_eventKey: { shop, topic: "fulfillments/create", eventKey: gidOf("Fulfillment", fulfillmentId)! } },
@@ -89,6 +94,7 @@ async function findFulfillment(
   const inOrder = fulfillmentIn(order, fulfillmentId);
   if (inOrder !== null) return inOrder;
   if (mayWait) return "wait";
+  if (!mayAskAdminApi) return null;
   const fresh: OrderLookupResult = await deps.orderLookup(shop, orderId, { from: "admin-api" });
   return fresh.kind === "found" ? fulfillmentIn(fresh.order, fulfillmentId) : null;
 }

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CliError, runCommand } from "~/cli/commands";
 import { db } from "~/db.server";
 import { readEnv } from "~/env.server";
+import { catalogMappings, defaultMappings } from "~/mapping/defaults";
 import { MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
-import { defaultMappings } from "~/mapping/defaults";
+import { MAPPABLE_TOPICS } from "~/topics/catalog";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { startAttentiveStandIn, type AttentiveStandIn } from "../stand-ins/attentive";
 import { SPEC_EXAMPLE_MAPPING } from "../support/mappings";
@@ -85,10 +86,32 @@ describe("shops connect", () => {
 describe("mappings import / export", () => {
   it("replaces the shop's mappings and exports the same format", async () => {
     await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
-    expect(await db().mapping.count({ where: { shop: SHOP } })).toBe(defaultMappings().length); // the defaults
+    expect(await db().mapping.count({ where: { shop: SHOP } })).toBe(defaultMappings().length);
     await cli("mappings", "import", SHOP, file("valid.json", validFile));
     const exported = JSON.parse(await cli("mappings", "export", SHOP)) as unknown;
     expect(exported).toEqual(validFile);
+  });
+
+  it("accepts a mapping for every catalog topic (every default the catalog offers)", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    const everyTopic = { mappings: catalogMappings() };
+    expect(new Set(everyTopic.mappings.map((mapping) => mapping.topic))).toEqual(new Set(MAPPABLE_TOPICS));
+    await cli("mappings", "import", SHOP, file("every-topic.json", everyTopic));
+    expect(JSON.parse(await cli("mappings", "export", SHOP))).toEqual(everyTopic);
+  });
+
+  it("refuses a topic outside the catalog, listing the topics it can map, and changes nothing", async () => {
+    await cli("shops", "connect", SHOP, "--api-key", "k-0000", "--skip-verify");
+    const before = await cli("mappings", "export", SHOP);
+    for (const topic of ["orders/updated", "returns/process", "Orders/Create", ""]) {
+      const unknown = { mappings: [{ ...SPEC_EXAMPLE_MAPPING, topic }] };
+      const error = await cli("mappings", "import", SHOP, file("unknown-topic.json", unknown)).catch((e: unknown) => e);
+      expect(error, topic).toBeInstanceOf(CliError);
+      expect((error as CliError).message).toContain(
+        `${JSON.stringify(topic)} is not a topic this app can map. Set topic to one of: ${MAPPABLE_TOPICS.join(", ")}.`,
+      );
+      expect(await cli("mappings", "export", SHOP)).toBe(before);
+    }
   });
 
   it("changes nothing on an invalid file and names the mapping and field", async () => {
