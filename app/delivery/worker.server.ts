@@ -409,6 +409,11 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   }
   const { related, problem: lookupProblem } = found;
   const order = related.order;
+  // Shopify could not say who the order's customer is right now: try again later rather than send an event
+  // without the order (a parcel would still have its own email, but not the order's name or customer).
+  if (lookupProblem?.retryable) {
+    return { kind: "failed", errorKind: "retryable", reason: `${capitalized(entry.orderNoun)} could not be read: ${lookupProblem.reason}` };
+  }
 
   // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
   const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, bodyText: delivery.webhook.body, order, fulfillment: related.fulfillment });
@@ -418,7 +423,7 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     if (lookupProblem) {
       return {
         kind: "failed",
-        errorKind: lookupProblem.retryable ? "retryable" : "terminal",
+        errorKind: "terminal",
         reason: `${rendered.reason} ${capitalized(entry.orderNoun)} could not be read: ${lookupProblem.reason}`,
       };
     }

@@ -95,7 +95,7 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
     const response = await admin.graphql(ORDER_IDENTITY_QUERY, { variables: { id: `gid://shopify/Order/${orderId}` } });
     payload = await response.json();
   } catch (error) {
-    const status = error instanceof Response ? error.status : undefined;
+    const status = httpStatusOf(error);
     const retryable = status === undefined || status === 429 || status >= 500;
     return {
       kind: "unavailable",
@@ -113,4 +113,13 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
   const body = orderIdentityBody(order);
   if (order.fulfillments) body.fulfillments = order.fulfillments.map((fulfillment) => fulfillmentBody(fulfillment, order.legacyResourceId));
   return { kind: "found", order: body, source: "admin-api" };
+}
+
+/** The HTTP status of a failed Admin API call: a thrown Response, or shopify-api's HttpResponseError (`response.code`). */
+export function httpStatusOf(error: unknown): number | undefined {
+  if (error instanceof Response) return error.status;
+  if (typeof error !== "object" || error === null || !("response" in error)) return undefined;
+  const response: unknown = error.response;
+  if (typeof response !== "object" || response === null || !("code" in response)) return undefined;
+  return typeof response.code === "number" && Number.isInteger(response.code) ? response.code : undefined;
 }

@@ -7,6 +7,7 @@
 import { Session } from "@shopify/shopify-api";
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
+import { DEFAULT_RETRY_POLICY } from "~/delivery/retry-policy";
 import type { WorkerOptions } from "~/delivery/worker.server";
 import { topicDefaults } from "~/mapping/defaults";
 import { replaceMappings } from "~/models/Mapping.server";
@@ -216,6 +217,38 @@ describe("news about an order before the order's webhook", () => {
     expect(pipeline.standIn.received).toHaveLength(0);
     // The delivery update does not ask again for its parcel once the order was not found.
     expect(admin.calls.map((call) => call.variables.id)).toEqual(Array.from({ length: 3 }, () => `gid://shopify/Order/${ORDER_ID}`));
+  });
+});
+
+describe("when the Admin API cannot answer for now", () => {
+  it("a parcel is retried rather than sent without its order, then sent with the order's name and customer", async () => {
+    await mapOnly("fulfillments/create");
+    let failing = true;
+    admin.answer({
+      RefundOrderIdentity: (variables) =>
+        failing ? { status: 503, body: { errors: "Service unavailable" } } : { body: { data: { order: adminOrders[String(variables.id)] ?? null } } },
+    });
+    adminOrders[`gid://shopify/Order/${ORDER_ID}`] = adminOrder(ORDER_ID, "buyer@example.com", "#9999");
+    await post("fulfillments/create", fixtureText("fulfillments_create.derived.json"));
+    const clock = virtualClock();
+    // The production retry delays (5 s and up), so the retry waits for the clock to move.
+    const worker = productionWorker(clock, { retry: DEFAULT_RETRY_POLICY });
+    clock.advance(ORDER_ARRIVAL_WAIT_MS);
+    await runPasses(worker);
+
+    // The parcel names an email of its own, but an event without the order's name would be a worse text.
+    const waiting = await db().delivery.findFirstOrThrow();
+    expect(waiting).toMatchObject({ status: "pending", errorKind: "retryable", attempts: 1 });
+    expect(waiting.lastError).toMatch(/^The shipped order could not be read: Shopify's Admin API did not return the order \(HTTP 503\): will retry\./);
+    expect(pipeline.standIn.received).toHaveLength(0);
+
+    failing = false;
+    clock.advance(60_000);
+    await runPasses(worker);
+    expect(await db().delivery.findFirstOrThrow()).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(pipeline.standIn.received).toHaveLength(1);
+    expect(pipeline.standIn.received[0]!.properties.orderName).toBe("#9999");
+    expect(pipeline.standIn.received[0]!.input.user.email).toBe("buyer@example.com");
   });
 });
 
