@@ -2,17 +2,22 @@
  * `npm run demo`: the whole product on the embedded default, end to end, offline.
  * Migrates a fresh SQLite file, builds and starts the app (with its embedded worker)
  * the way production does, starts the local Attentive stand-in, connects a demo shop
- * through the CLI, sends Shopify's sample webhooks signed like Shopify signs them to
- * the app's real HTTP endpoints, then prints what Attentive received and the
- * delivery log. Exits 0 only when every event arrived exactly once.
+ * through the CLI and imports the catalog's mappings for the events it plays, then sends
+ * one order's whole life and a second order's creation and cancellation (demo-scenario.ts)
+ * to the app's real HTTP endpoints as webhooks signed like Shopify signs them, one at a
+ * time, and prints what Attentive received for each; then a redelivery, a forged webhook
+ * and the delivery log. Exits 0 only when each webhook produced exactly its events, once.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startAttentiveStandIn } from "../../test/stand-ins/attentive";
-import { closeDatabase, openDatabase } from "../db.server";
+import { closeDatabase, openDatabase, type Database } from "../db.server";
+import { formatMappingFile } from "../mapping/mapping-file";
+import { demoMappings, demoProblems, demoWebhooks, formatDemo, playDemo } from "./demo-scenario";
 import { productionServerCommand } from "./serve-command";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -46,10 +51,6 @@ function runOrFail(command: string, args: string[], env: NodeJS.ProcessEnv, what
   });
 }
 
-function fixture(name: string): string {
-  return readFileSync(join(root, "test", "fixtures", "shopify", name), "utf8");
-}
-
 async function waitFor<T>(what: string, check: () => Promise<T | null>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -80,6 +81,7 @@ async function main() {
     LOG_LEVEL: "warn",
   };
   let app: ChildProcess | undefined;
+  let prisma: Database | undefined;
   try {
     step(`Migrating a fresh SQLite database at ${databaseFile}`);
     for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(databaseFile + suffix, { force: true });
@@ -101,8 +103,16 @@ async function main() {
     step(`Connecting ${SHOP} to Attentive through the CLI (the key is verified with GET /v1/me)`);
     await runOrFail("npx", ["tsx", "app/cli/main.ts", "shops", "connect", SHOP, "--api-key", ATTENTIVE_KEY], env, "shops connect");
 
-    step("Sending Shopify's sample webhooks, signed with the app secret");
-    const send = async (topic: string, body: string, options: { eventId?: string; hmac?: string } = {}) => {
+    const now = new Date();
+    const webhooks = demoWebhooks(now);
+    const mappingDir = mkdtempSync(join(tmpdir(), "attentive-demo-"));
+    const mappingFile = join(mappingDir, "demo-mappings.json");
+    writeFileSync(mappingFile, formatMappingFile(demoMappings(webhooks)));
+    step("Turning on the catalog's mappings for every event the demo plays (mappings import, through the CLI)");
+    await runOrFail("npx", ["tsx", "app/cli/main.ts", "mappings", "import", SHOP, mappingFile], env, "mappings import");
+    rmSync(mappingDir, { recursive: true, force: true });
+
+    const send = async (topic: string, body: string, headers: { eventId: string; triggeredAt: Date; hmac?: string }) => {
       const response = await fetch(`${appUrl}/webhooks/commerce`, {
         method: "POST",
         headers: {
@@ -111,49 +121,59 @@ async function main() {
           "x-shopify-shop-domain": SHOP,
           "x-shopify-api-version": "2026-10",
           "x-shopify-webhook-id": randomUUID(),
-          "x-shopify-event-id": options.eventId ?? randomUUID(),
-          "x-shopify-triggered-at": new Date().toISOString(),
-          "x-shopify-hmac-sha256": options.hmac ?? createHmac("sha256", APP_SECRET).update(body).digest("base64"),
+          "x-shopify-event-id": headers.eventId,
+          "x-shopify-triggered-at": headers.triggeredAt.toISOString(),
+          "x-shopify-hmac-sha256": headers.hmac ?? createHmac("sha256", APP_SECRET).update(body).digest("base64"),
         },
         body,
       });
-      console.log(`  POST /webhooks/commerce ${topic.padEnd(16)} → ${response.status}`);
       return response.status;
     };
-    // The derived sample was fulfilled in 2022: stamp the fulfillment now so the demo event is not stale.
-    const order = fixture("orders_fulfilled.derived.json").replaceAll("2022-01-03T10:15:00-05:00", new Date().toISOString());
-    const statuses = [
-      await send("orders/fulfilled", order, { eventId: "demo-order-event" }),
-      await send("orders/fulfilled", order, { eventId: "demo-order-event" }), // Shopify redelivering: recorded once
-      await send("refunds/create", fixture("refunds_create.derived.json")),
-      await send("orders/fulfilled", order, { hmac: "Zm9yZ2Vk" }), // forged: 401, nothing recorded
-    ];
-    if (statuses.join(",") !== "200,200,200,401") throw new Error(`unexpected webhook answers: ${statuses.join(", ")}`);
+    const db = openDatabase(env.DATABASE_URL).prisma;
+    prisma = db;
+    // The webhook and its deliveries are committed before the 200, so "none open" means this webhook's are done.
+    const settle = async (what: string) => {
+      await waitFor(
+        `the deliveries of ${what} to finish`,
+        async () => ((await db.delivery.count({ where: { status: { in: ["pending", "sending"] } } })) === 0 ? true : null),
+        30_000,
+      );
+    };
 
-    step("Waiting for the worker to deliver");
-    const { prisma } = openDatabase(env.DATABASE_URL);
-    await waitFor(
-      "deliveries to finish",
-      async () => ((await prisma.delivery.count({ where: { status: { in: ["pending", "sending"] } } })) === 0 ? true : null),
-      30_000,
-    );
-    await closeDatabase(prisma);
+    step("Playing order #9999's life, then order #10000's creation and cancellation: each webhook signed, sent and delivered before the next");
+    const results = await playDemo(webhooks, {
+      send: (webhook) => send(webhook.topic, webhook.body, webhook),
+      settle: (webhook) => settle(`${webhook.topic} (${webhook.caption})`),
+      received: () => standIn.received,
+    });
+    for (const line of formatDemo(results, now)) console.log(line);
 
-    step(`Attentive received ${standIn.received.length} createCustomEvent request(s):`);
-    for (const event of standIn.received) {
-      const { input } = event;
-      console.log(`  ${input.type}  externalEventId=${input.externalEventId}  occurredAt=${input.occurredAt}`);
-      console.log(`    user: ${JSON.stringify(input.user)}`);
-      console.log(`    properties: ${JSON.stringify(event.properties)}`);
-    }
+    step("Shopify redelivering orders/fulfilled under the same event id, then a webhook with a forged signature");
+    const fulfilled = webhooks.find((webhook) => webhook.topic === "orders/fulfilled")!;
+    const receivedBefore = standIn.received.length;
+    const redelivered = await send(fulfilled.topic, fulfilled.body, fulfilled);
+    await settle("the redelivered orders/fulfilled");
+    const forged = await send(fulfilled.topic, fulfilled.body, { ...fulfilled, eventId: randomUUID(), hmac: "Zm9yZ2Vk" });
+    console.log(`  redelivery → ${redelivered}; Attentive received ${standIn.received.length - receivedBefore} more event(s)`);
+    console.log(`  forged     → ${forged}`);
 
     step("Delivery log (npm run cli -- deliveries list demo-shop.myshopify.com)");
     await runOrFail("npx", ["tsx", "app/cli/main.ts", "deliveries", "list", SHOP], env, "deliveries list");
 
+    const problems = demoProblems(results);
+    if (redelivered !== 200) problems.push(`the redelivery was answered ${redelivered}, not 200`);
+    if (standIn.received.length !== receivedBefore) problems.push("the redelivered orders/fulfilled reached Attentive again");
+    if (forged !== 401) problems.push(`the forged webhook was answered ${forged}, not 401`);
     const ids = standIn.received.map((event) => event.input.externalEventId);
-    if (ids.length !== 2 || new Set(ids).size !== 2) throw new Error(`expected 2 distinct events at Attentive, got ${ids.length}`);
-    console.log("\n✔ Demo complete: 2 events delivered once each, the duplicate recorded once, the forged webhook refused.");
+    if (new Set(ids).size !== ids.length) problems.push("Attentive received one externalEventId more than once");
+    const failed = await db.delivery.findMany({ where: { status: "failed" }, select: { topic: true, eventType: true, lastError: true } });
+    for (const delivery of failed) problems.push(`${delivery.topic} → ${delivery.eventType} failed: ${delivery.lastError ?? "no reason recorded"}`);
+    if (problems.length > 0) throw new Error(`the run differed from the script:\n  - ${problems.join("\n  - ")}`);
+    console.log(
+      `\n✔ Demo complete: ${webhooks.length} webhooks, ${ids.length} events each delivered once, the redelivery recorded once, the forged webhook refused.`,
+    );
   } finally {
+    if (prisma) await closeDatabase(prisma);
     if (app && app.exitCode === null) {
       const exited = new Promise((resolve) => app!.once("exit", resolve));
       app.kill("SIGTERM");
