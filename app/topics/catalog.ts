@@ -1,6 +1,7 @@
 /**
  * Every Shopify topic the app maps to Attentive events, each entry under its own topic name (decision 014).
- * Adding a topic: its module, a line here, its line in shopify.app.toml, its sample in samples/, its tests.
+ * Adding a topic: its module, a line here, its line in shopify.app.toml, its sample in samples/ and derived fixture,
+ * its tests, its README row and docs/mapping-format.md section (the list: decision 014, "Adding a topic").
  */
 import type { TopicEntry } from "./entry";
 import { fulfillmentEventsCreate } from "./fulfillment-events-create";
