@@ -10,11 +10,13 @@ import { authenticate } from "~/shopify.server";
 export interface AdminContext {
   shop: string;
   prisma: Database;
+  /** Asks Shopify (Admin API) which access scopes the shop has granted the app now. */
+  queryGrantedScopes(): Promise<string[]>;
 }
 
 export async function adminContext(request: Request): Promise<AdminContext> {
-  const { session } = await authenticate.admin(request);
-  return { shop: session.shop, prisma: db() };
+  const { session, scopes } = await authenticate.admin(request);
+  return { shop: session.shop, prisma: db(), queryGrantedScopes: async () => (await scopes.query()).granted };
 }
 
 /** Read per request (a small zod parse) so a changed ATTENTIVE_API_URL applies without a restart. */

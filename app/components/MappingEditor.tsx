@@ -20,17 +20,22 @@ import {
 } from "@shopify/polaris";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
+import { topicDefaults } from "~/mapping/defaults";
 import { MAX_EVENT_TYPE_LENGTH, MAX_PROPERTY_KEYS } from "~/mapping/limits";
+import { CATALOG, isMappableTopic } from "~/topics/catalog";
 
 interface Props {
   title: string;
   initial: EditorForm;
-  topicOptions: Array<{ value: string; label: string }>;
+  /** Grouped by stage of the order's life (TOPIC_OPTION_GROUPS). */
+  topicOptions: Array<{ title: string; options: Array<{ value: string; label: string }> }>;
   paths: Array<{ path: string; example: string }>;
   hasLatest: boolean;
   /** Errors from a save that was refused (the page's action). */
   saveErrors: FieldErrors | null;
   savedNotice: boolean;
+  /** A new mapping offers the chosen topic's default properties (from the catalog) in place of its own. */
+  offerTopicDefaults?: boolean;
 }
 
 const DEFAULT_HINTS = {
@@ -41,7 +46,7 @@ const DEFAULT_HINTS = {
 
 type Row = { id: number; key: string; template: string };
 
-export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, saveErrors, savedNotice }: Props) {
+export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, saveErrors, savedNotice, offerTopicDefaults = false }: Props) {
   const shopify = useAppBridge();
   const submit = useSubmit();
   const navigation = useNavigation();
@@ -105,6 +110,13 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
     });
   const addRow = (key = "", template = "") => setRows((current) => [...current, { id: nextRowId.current++, key, template }]);
 
+  const chosenTopic = isMappableTopic(topic) ? CATALOG[topic] : null;
+  // The first of the topic's defaults: a topic's defaults differ in their condition, not their properties.
+  const topicDefault = offerTopicDefaults && isMappableTopic(topic) ? (topicDefaults(topic)[0] ?? null) : null;
+  const defaultRows = topicDefault ? Object.entries(topicDefault.properties) : [];
+  const usesDefaultRows = rows.length === defaultRows.length && rows.every((row, index) => row.key === defaultRows[index]![0] && row.template === defaultRows[index]![1]);
+  const useDefaultRows = () => setRows(defaultRows.map(([key, template]) => ({ id: nextRowId.current++, key, template })));
+
   const visiblePaths = paths.filter((entry) => entry.path.toLowerCase().includes(pickerFilter.toLowerCase())).slice(0, 80);
   const previewData = preview.data?.intent === "preview" && preview.data.ok ? preview.data : null;
   const testResult = tester.data?.intent === "test" ? tester.data : null;
@@ -132,7 +144,23 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
             ) : null}
             <Card>
               <FormLayout>
-                <Select label="Shopify event" options={topicOptions} value={topic} onChange={setTopic} error={errors.topic} />
+                <BlockStack gap="200">
+                  <Select
+                    label="Shopify event"
+                    options={topicOptions}
+                    value={topic}
+                    onChange={setTopic}
+                    error={errors.topic}
+                    helpText={chosenTopic?.description}
+                  />
+                  {topicDefault && chosenTopic && !usesDefaultRows ? (
+                    <InlineStack>
+                      <Button variant="plain" onClick={useDefaultRows}>
+                        {`Use the default properties of ${chosenTopic.label} (${defaultRows.length})`}
+                      </Button>
+                    </InlineStack>
+                  ) : null}
+                </BlockStack>
                 <TextField
                   label="Attentive event type"
                   value={eventType}

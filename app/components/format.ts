@@ -1,4 +1,5 @@
-import { CATALOG, MAPPABLE_TOPICS } from "~/topics/catalog";
+import { TOPICS_BY_STAGE } from "~/mapping/topic-groups";
+import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 
 /** Dates as a merchant reads them, in their browser's locale and time zone. */
 export function formatDateTime(value: string | Date | null | undefined): string {
@@ -20,7 +21,13 @@ export function formatRelative(value: string | Date | null | undefined, now = Da
 
 export const TOPIC_LABELS: Record<string, string> = Object.fromEntries(MAPPABLE_TOPICS.map((topic) => [topic, CATALOG[topic].label]));
 
-export const TOPIC_OPTIONS = Object.entries(TOPIC_LABELS).map(([value, label]) => ({ value, label: `${label} (${value})` }));
+/** Option groups for a Polaris Select of topics, one per stage of the order's life. */
+export function topicOptionGroups(labelOf: (topic: MappableTopic) => string): Array<{ title: string; options: Array<{ value: string; label: string }> }> {
+  return TOPICS_BY_STAGE.map((group) => ({ title: group.label, options: group.topics.map((topic) => ({ value: topic, label: labelOf(topic) })) }));
+}
+
+/** The editor's topic picker: the catalog's label, and the topic as Shopify names it. */
+export const TOPIC_OPTION_GROUPS = topicOptionGroups((topic) => `${CATALOG[topic].label} (${topic})`);
 
 /** EmptyState requires an image; the app shows none (a 1x1 blank SVG). */
 export const NO_ILLUSTRATION = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";

@@ -112,15 +112,43 @@ export async function replaceMappings(prisma: Database, shop: string, mappings: 
 
 export type CreateMappingResult = { ok: true; mapping: StoredMapping } | { ok: false; limit: MappingLimitError };
 
-/**
- * Adds a mapping at the end, unless the shop already has MAX_MAPPINGS_PER_SHOP. The count and the insert share a
- * transaction that first writes the shop's row, so two creates at once (two tabs) queue on that row lock instead
- * of both seeing 49 (SQLite takes its write lock at that first write as well).
- */
+/** Adds a mapping at the end, unless the shop already has MAX_MAPPINGS_PER_SHOP. */
 export async function createMapping(prisma: Database, shop: string, mapping: MappingDefinition): Promise<CreateMappingResult> {
+  const outcome = await insertMapping(prisma, shop, mapping, { unlessPresent: false });
+  // Only addCatalogMapping looks for a mapping already there.
+  if ("present" in outcome) throw new Error("createMapping does not look for a present mapping");
+  return outcome;
+}
+
+export type AddCatalogMappingResult = CreateMappingResult | { ok: false; present: StoredMapping };
+
+/**
+ * Adds one of the catalog's mappings (app/mapping/defaults.ts) at the end, unless the shop already has a mapping
+ * of that topic and event type (a second click, another tab) or MAX_MAPPINGS_PER_SHOP. Checked under the same lock
+ * as the count, so two adds at once make one mapping.
+ */
+export async function addCatalogMapping(prisma: Database, shop: string, mapping: MappingDefinition): Promise<AddCatalogMappingResult> {
+  return insertMapping(prisma, shop, mapping, { unlessPresent: true });
+}
+
+/**
+ * The count (and the presence check) and the insert share a transaction that first writes the shop's row, so two
+ * creates at once (two tabs) queue on that row lock instead of both seeing 49 (SQLite takes its write lock at that
+ * first write as well).
+ */
+async function insertMapping(
+  prisma: Database,
+  shop: string,
+  mapping: MappingDefinition,
+  options: { unlessPresent: boolean },
+): Promise<AddCatalogMappingResult> {
   const [row] = mappingRows(shop, [mapping]);
   return prisma.$transaction(async (tx) => {
     await tx.shop.updateMany({ where: { domain: shop }, data: { updatedAt: new Date() } });
+    if (options.unlessPresent) {
+      const present = await tx.mapping.findFirst({ where: { shop, topic: mapping.topic, eventType: mapping.eventType }, orderBy: { position: "asc" } });
+      if (present) return { ok: false, present: storedMapping(present) };
+    }
     const count = await tx.mapping.count({ where: { shop } });
     if (count >= MAX_MAPPINGS_PER_SHOP) return { ok: false, limit: new MappingLimitError(count + 1) };
     const last = await tx.mapping.findFirst({ where: { shop }, orderBy: { position: "desc" }, select: { position: true } });

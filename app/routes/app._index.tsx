@@ -14,9 +14,12 @@ import {
 } from "@shopify/polaris";
 import vizStyles from "@shopify/polaris-viz/build/esm/styles.css?url";
 import { adminContext } from "~/admin/context.server";
+import { AccessNotice } from "~/components/AccessBanner";
 import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { formatRelative } from "~/components/format";
+import { scopeWaits } from "~/mapping/access-scopes";
 import { deliveryStats, hourlyDeliveries, mappingActivity } from "~/models/Delivery.server";
+import { grantedScopes } from "~/models/GrantedScopes.server";
 import { listMappings } from "~/models/Mapping.server";
 import { getShopSummary } from "~/models/Shop.server";
 
@@ -28,7 +31,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   const connected = summary?.connected ?? false;
   if (!connected) return { connected: false as const };
   const now = new Date();
-  const [stats, hours, mappings, activity, keyRejected] = await Promise.all([
+  const [stats, hours, mappings, activity, keyRejected, scope] = await Promise.all([
     deliveryStats(prisma, shop, now),
     hourlyDeliveries(prisma, shop, now),
     listMappings(prisma, shop),
@@ -39,6 +42,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
       orderBy: { startedAt: "desc" },
       select: { startedAt: true },
     }),
+    grantedScopes(prisma, shop),
   ]);
   const failing = mappings
     .map((mapping) => ({ id: mapping.id, eventType: mapping.eventType, ...(activity.get(mapping.id) ?? { failures7d: 0, deliveries7d: 0, lastError: null }) }))
@@ -53,6 +57,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     hours: hours.map((point) => ({ ...point, hour: point.hour.toISOString() })),
     failing,
     keyRejectedAt: keyRejected?.startedAt ?? null,
+    scopeWaits: scopeWaits(mappings, scope),
   };
 };
 
@@ -66,7 +71,7 @@ function SetupGuide() {
               <Text as="h2" variant="headingMd">
                 Connect Attentive to start sending events
               </Text>
-              <Text as="p">Not connected yet. Fulfilled orders and refunds are already recorded; once a key is connected you can retry any that arrived before.</Text>
+              <Text as="p">Not connected yet. Shopify's order events are already recorded; once a key is connected you can retry any that arrived before.</Text>
               <List type="number">
                 <List.Item>In Attentive, open Marketplace → Create app, name it (for example "Shopify events").</List.Item>
                 <List.Item>Give it the Custom Events permission with Write access, then install it.</List.Item>
@@ -121,6 +126,7 @@ export default function Home() {
             </p>
           </Banner>
         ) : null}
+        <AccessNotice waits={data.scopeWaits} />
         {data.paused ? (
           <Banner tone="warning" title="Sending is paused">
             <p>

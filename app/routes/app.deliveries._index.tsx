@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import { z } from "zod";
 import { adminContext } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
-import { formatDateTime, NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
+import { formatDateTime, NO_ILLUSTRATION, TOPIC_LABELS, topicOptionGroups } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
 import { MAPPABLE_TOPICS } from "~/mapping/types";
 import { DELIVERY_STATUSES } from "~/models/delivery-statuses";
@@ -26,6 +26,9 @@ const filterParams = z.object({
   to: z.iso.date().optional().catch(undefined),
   q: z.string().max(200).optional().catch(undefined),
 });
+
+/** Every catalog topic, grouped by stage of the order's life. */
+const TOPIC_FILTER_GROUPS = topicOptionGroups((topic) => TOPIC_LABELS[topic] ?? topic);
 
 function filterFrom(params: URLSearchParams): DeliveryLogFilter {
   const raw = filterParams.parse(Object.fromEntries([...params].filter(([, value]) => value !== "")));
@@ -105,7 +108,7 @@ export default function Deliveries() {
               />
               <Select
                 label="Shopify event"
-                options={[{ label: "Any", value: "" }, ...MAPPABLE_TOPICS.map((topic) => ({ label: TOPIC_LABELS[topic] ?? topic, value: topic }))]}
+                options={[{ label: "Any", value: "" }, ...TOPIC_FILTER_GROUPS]}
                 value={params.get("topic") ?? ""}
                 onChange={(value) => setFilter("topic", value)}
               />
@@ -151,7 +154,7 @@ export default function Deliveries() {
         <Card padding="0">
           {deliveries.length === 0 ? (
             <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image={NO_ILLUSTRATION}>
-              <p>{filtered ? "Change or clear the filters." : "Deliveries appear here when Shopify sends a fulfilled order or a refund."}</p>
+              <p>{filtered ? "Change or clear the filters." : "Deliveries appear here when Shopify sends an event one of your mappings turns into an Attentive event."}</p>
             </EmptyState>
           ) : (
             <IndexTable

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { useActionData, useLoaderData, useSearchParams } from "@remix-run/react";
 import { adminContext, notFound } from "~/admin/context.server";
 import { editorAction, editorSources, formFromDefinition } from "~/admin/mapping-editor.server";
-import { TOPIC_OPTIONS } from "~/components/format";
+import { TOPIC_OPTION_GROUPS } from "~/components/format";
 import { MappingEditor } from "~/components/MappingEditor";
 import { definitionOf, findMapping } from "~/models/Mapping.server";
 
@@ -30,7 +30,7 @@ export default function EditMapping() {
       key={`${id}:${JSON.stringify(initial)}`}
       title={initial.eventType || "Mapping"}
       initial={initial}
-      topicOptions={TOPIC_OPTIONS}
+      topicOptions={TOPIC_OPTION_GROUPS}
       paths={paths}
       hasLatest={hasLatest}
       saveErrors={result && result.intent === "save" && !result.ok ? result.errors : null}

@@ -2,6 +2,7 @@ import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-r
 import { useActionData, useFetcher, useLoaderData, useSubmit } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import {
+  Badge,
   Banner,
   BlockStack,
   Button,
@@ -19,7 +20,10 @@ import {
 import { useCallback, useEffect, useState } from "react";
 import { MAX_IMPORT_REQUEST_BYTES, readFormWithLimit } from "~/admin/bounded-form.server";
 import { adminContext, notFound } from "~/admin/context.server";
+import { addCatalogOffer, catalogAndAccess, refreshGrantedScopes } from "~/admin/mapping-catalog.server";
 import { mappingLimitMessage } from "~/admin/mapping-editor.server";
+import { AccessBanner } from "~/components/AccessBanner";
+import { CatalogOffers } from "~/components/CatalogOffers";
 import { NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
 import { MAX_EVENT_TYPE_LENGTH, MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP, importSizeProblem, utf8Length } from "~/mapping/limits";
@@ -29,16 +33,21 @@ import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMapp
 import { ensureShop } from "~/models/Shop.server";
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
-  const { shop, prisma } = await adminContext(request);
+  const context = await adminContext(request);
+  const { shop, prisma } = context;
   await ensureShop(prisma, shop);
   const [mappings, activity] = await Promise.all([listMappings(prisma, shop), mappingActivity(prisma, shop)]);
+  const access = await catalogAndAccess(context, mappings);
   return {
+    catalog: access.catalog,
+    scopeWaits: access.scopeWaits,
     mappings: mappings.map((mapping) => ({
       id: mapping.id,
       topic: mapping.topic,
       // A type stored before the length limit is shown cut, not sent whole to the browser on every visit.
       eventType: mapping.eventType.length > MAX_EVENT_TYPE_LENGTH ? `${mapping.eventType.slice(0, MAX_EVENT_TYPE_LENGTH)}…` : mapping.eventType,
       enabled: mapping.enabled,
+      waitsForAccessTo: access.waitingTopics[mapping.topic] ?? null,
       ...(activity.get(mapping.id) ?? { deliveries7d: 0, failures7d: 0, lastError: null }),
     })),
   };
@@ -55,7 +64,8 @@ const NOT_IMPORTED = "The file was not imported; nothing was changed.";
 const CLOSE_AFTER_ANSWER = { connection: "close" };
 
 export const action = async ({ request }: ActionFunctionArgs) => {
-  const { shop, prisma } = await adminContext(request);
+  const context = await adminContext(request);
+  const { shop, prisma } = context;
   // Bounded before anything is buffered: the same ceiling for every intent, since only an import is large.
   const body = await readFormWithLimit(request, MAX_IMPORT_REQUEST_BYTES);
   if (!body.ok) {
@@ -76,6 +86,14 @@ export const action = async ({ request }: ActionFunctionArgs) => {
       if (!copy) throw notFound("Mapping");
       if (!copy.ok) return json<ActionResult>({ ok: false, message: `Not duplicated: ${mappingLimitMessage(copy.limit.count - 1)}` }, { status: 400 });
       return json<ActionResult>({ ok: true, message: "Mapping duplicated (turned off until you review it)" });
+    }
+    case "add-default": {
+      const added = await addCatalogOffer(context, form);
+      return json<ActionResult>(added.result, { status: added.status });
+    }
+    case "scopes-granted": {
+      const refreshed = await refreshGrantedScopes(context);
+      return json<ActionResult>(refreshed.result, { status: refreshed.status });
     }
     case "delete":
       if (!(await deleteMapping(prisma, shop, id))) throw notFound("Mapping");
@@ -102,7 +120,7 @@ export const action = async ({ request }: ActionFunctionArgs) => {
 };
 
 export default function Mappings() {
-  const { mappings } = useLoaderData<typeof loader>();
+  const { mappings, catalog, scopeWaits } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const fetcher = useFetcher<typeof action>();
   const submit = useSubmit();
@@ -171,7 +189,12 @@ export default function Mappings() {
           </Text>
         </Link>
       </IndexTable.Cell>
-      <IndexTable.Cell>{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</IndexTable.Cell>
+      <IndexTable.Cell>
+        <BlockStack gap="100" inlineAlign="start">
+          <Text as="span">{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</Text>
+          {mapping.waitsForAccessTo ? <Badge tone="attention">{`Waits for access to ${mapping.waitsForAccessTo}`}</Badge> : null}
+        </BlockStack>
+      </IndexTable.Cell>
       <IndexTable.Cell>
         <div onClick={(event) => event.stopPropagation()}>
           <fetcher.Form method="post">
@@ -232,6 +255,7 @@ export default function Mappings() {
       ]}
     >
       <BlockStack gap="400">
+        <AccessBanner waits={scopeWaits} />
         {mappings.length > MAX_MAPPINGS_PER_SHOP ? (
           <Banner tone="warning" title={`${mappings.length} mappings: a shop can have at most ${MAX_MAPPINGS_PER_SHOP}`}>
             <p>
@@ -268,6 +292,7 @@ export default function Mappings() {
             </IndexTable>
           )}
         </Card>
+        <CatalogOffers groups={catalog} fetcher={fetcher} />
       </BlockStack>
       <Modal
         open={deleting !== null}

@@ -2,7 +2,7 @@ import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
 import { useActionData, useLoaderData } from "@remix-run/react";
 import { adminContext } from "~/admin/context.server";
 import { editorAction, editorSources, type EditorForm } from "~/admin/mapping-editor.server";
-import { TOPIC_OPTIONS } from "~/components/format";
+import { TOPIC_OPTION_GROUPS } from "~/components/format";
 import { MappingEditor } from "~/components/MappingEditor";
 
 const BLANK: EditorForm = {
@@ -28,11 +28,12 @@ export default function NewMapping() {
     <MappingEditor
       title="New mapping"
       initial={initial}
-      topicOptions={TOPIC_OPTIONS}
+      topicOptions={TOPIC_OPTION_GROUPS}
       paths={paths}
       hasLatest={hasLatest}
       saveErrors={result && result.intent === "save" && !result.ok ? result.errors : null}
       savedNotice={false}
+      offerTopicDefaults
     />
   );
 }

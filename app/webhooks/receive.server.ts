@@ -6,6 +6,7 @@
 import type { Database } from "~/db.server";
 import { logger } from "~/logger.server";
 import { isMappableTopic } from "~/mapping/types";
+import { recordGrantedScopes } from "~/models/GrantedScopes.server";
 import { ensureShop, isShopDomain, markUninstalled } from "~/models/Shop.server";
 import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
@@ -159,8 +160,7 @@ export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWe
     return { kind: "handled" };
   }
   if (webhook.topic === "app/scopes_update") {
-    const current = isScopesPayload(webhook.body) ? webhook.body.current.join(",") : null;
-    if (current !== null) await prisma.session.updateMany({ where: { shop: webhook.shop }, data: { scope: current } });
+    if (isScopesPayload(webhook.body)) await recordGrantedScopes(prisma, webhook.shop, webhook.body.current);
     return { kind: "handled" };
   }
   if (isComplianceTopic(webhook.topic)) {

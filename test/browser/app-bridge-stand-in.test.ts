@@ -77,6 +77,50 @@ describeBrowser("the App Bridge stand-in", () => {
     await expect.poll(() => dialog.isVisible()).toBe(false);
   });
 
+  test("scopes.request asks in a permission dialog, for optional scopes only, and the grant reaches Shopify's side", async () => {
+    const { page, openApp, appBridge } = app();
+    await openApp("/app");
+    type Outcome = { ok: true; value: { result: string; detail: { granted: string[] } } } | { ok: false; error: string };
+    const request = (scopes: unknown) =>
+      page.evaluate(
+        (requested) =>
+          window.shopify.scopes.request(requested as string[]).then(
+            (value): Outcome => ({ ok: true, value }),
+            (error: Error): Outcome => ({ ok: false, error: error.message }),
+          ),
+        scopes,
+      );
+    // Refused as the real API documents: scope handles declared optional in the app's configuration.
+    expect(await request([])).toMatchObject({ ok: false, error: expect.stringMatching(/non-empty array/) });
+    expect(await request(["read_orders"])).toMatchObject({ ok: false, error: expect.stringMatching(/not optional scopes of this app: read_orders/) });
+    expect(await request(["write_products", "read_returns"])).toMatchObject({ ok: false, error: expect.stringMatching(/: write_products$/) });
+
+    const dialog = page.getByRole("dialog", { name: "Grant access to this app?" });
+    const declined = request(["read_returns"]);
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.getByRole("listitem").allTextContents()).toEqual(["read_returns"]);
+    // One dialog at a time.
+    expect(await request(["read_fulfillments"])).toMatchObject({ ok: false, error: expect.stringMatching(/already open/) });
+    await app().screenshot("stand-in-permission-dialog");
+    await dialog.getByRole("button", { name: "Decline" }).click();
+    expect(await declined).toEqual({ ok: true, value: { result: "declined-all", detail: { granted: ["read_orders"], required: ["read_orders"], optional: ["read_fulfillments", "read_returns"] } } });
+    expect(appBridge.grantedScopes).toEqual(["read_orders"]);
+
+    const granted = request(["read_returns"]);
+    await dialog.getByRole("button", { name: "Grant" }).click();
+    expect(await granted).toMatchObject({ ok: true, value: { result: "granted-all", detail: { granted: ["read_orders", "read_returns"] } } });
+    expect(appBridge.grantedScopes).toEqual(["read_orders", "read_returns"]);
+    expect(await page.evaluate(() => window.shopify.scopes.query())).toMatchObject({ granted: ["read_orders", "read_returns"] });
+    expect((await app().standInLog()).scopeRequests.map((entry) => [entry.scopes, entry.result])).toEqual([
+      [["read_returns"], "declined-all"],
+      [["read_returns"], "granted-all"],
+    ]);
+
+    // Revoked again, so the shop is as the harness made it.
+    expect(await page.evaluate(() => window.shopify.scopes.revoke(["read_returns"]))).toMatchObject({ detail: { granted: ["read_orders"] } });
+    expect(appBridge.grantedScopes).toEqual(["read_orders"]);
+  });
+
   test("the nav menu is kept for the admin to draw, hidden in the page", async () => {
     const { page, openApp } = app();
     await openApp("/app");

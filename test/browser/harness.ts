@@ -14,15 +14,18 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page, type Response as PageResponse } from "playwright-core";
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { productionServerCommand } from "~/cli/serve-command";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
+import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from "~/mapping/access-scopes";
 import { markInstalled } from "~/models/Shop.server";
 import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
 import { Session } from "@shopify/shopify-api";
 import { startAttentiveStandIn, type AttentiveStandIn, type AttentiveStandInOptions } from "../stand-ins/attentive";
 import { CDN_APP_BRIDGE_URL, startAppBridgeStandIn, type AppBridgeStandIn } from "../stand-ins/app-bridge/server";
+import { ADMIN_ROUTE_PRELOAD, ADMIN_STAND_IN_URL_VARIABLE, startShopifyAdminStandIn, type ShopifyAdminStandIn } from "../stand-ins/shopify-admin-server";
 import type { SessionTokenOptions } from "../stand-ins/app-bridge/session-token";
 import { webhookHeaders, WEBHOOK_PATH, type SignedWebhookOptions } from "../support/webhooks";
 import { prepareBuild, REPO_ROOT } from "./build";
@@ -66,6 +69,8 @@ export interface StandInLog {
   retriedFetches: number;
   tokenRefreshes: number;
   reauthorize: string[];
+  /** Each scopes.request: what it asked for and the merchant's answer (null while the dialog is open). */
+  scopeRequests: { scopes: string[]; result: "granted-all" | "declined-all" | null; at: number }[];
 }
 
 export interface HarnessOptions {
@@ -102,6 +107,8 @@ export interface BrowserHarness {
   env: Record<string, string>;
   attentive: AttentiveStandIn;
   appBridge: AppBridgeStandIn;
+  /** Shopify's Admin API as the app server reaches it (every https://<shop>/admin/... request lands here). */
+  shopifyAdmin: ShopifyAdminStandIn;
   /** A Prisma client on the app's SQLite file. */
   db: Database;
   /** Uncaught exceptions in the page since the harness started (or since `clearPageErrors`). */
@@ -221,8 +228,31 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
 
     const attentive = await startAttentiveStandIn({ apiKeys: ["attentive-test-key"], ...options.attentive });
     cleanups.push(() => attentive.close());
-    const appBridge = await startAppBridgeStandIn({ apiKey: BROWSER_API_KEY, apiSecret: BROWSER_API_SECRET, shop: BROWSER_SHOP });
+    const appBridge = await startAppBridgeStandIn({
+      apiKey: BROWSER_API_KEY,
+      apiSecret: BROWSER_API_SECRET,
+      shop: BROWSER_SHOP,
+      scopes: REQUIRED_SCOPES.join(","),
+      requiredScopes: REQUIRED_SCOPES,
+      optionalScopes: OPTIONAL_SCOPES,
+    });
     cleanups.push(() => appBridge.close());
+    const shopifyAdmin = await startShopifyAdminStandIn();
+    cleanups.push(() => shopifyAdmin.close());
+    // What Shopify knows of the installation: the scopes granted in the page's permission dialog.
+    shopifyAdmin.answer({
+      FetchAccessScopes: () => ({
+        body: {
+          data: {
+            app: {
+              requestedAccessScopes: appBridge.requiredScopes.map((handle) => ({ handle })),
+              optionalAccessScopes: appBridge.optionalScopes.map((handle) => ({ handle })),
+              installation: { accessScopes: appBridge.grantedScopes.map((handle) => ({ handle })) },
+            },
+          },
+        },
+      }),
+    });
 
     const port = await freePort();
     const appUrl = `http://127.0.0.1:${port}`;
@@ -239,6 +269,7 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
       ATTENTIVE_API_URL: attentive.graphqlUrl,
       APP_BRIDGE_URL: appBridge.scriptUrl,
       DELIVERY_WORKER: "embedded",
+      [ADMIN_STAND_IN_URL_VARIABLE]: shopifyAdmin.origin,
       LOG_LEVEL: "warn",
       ...options.env,
     };
@@ -257,7 +288,7 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
           shop: BROWSER_SHOP,
           state: "",
           isOnline: false,
-          scope: "read_orders",
+          scope: appBridge.grantedScopes.join(","),
           accessToken: "shpat_browser_test_token",
         }),
       );
@@ -267,7 +298,8 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
     let appOutput = "";
     // The production server as `npm start` runs it, detached: its process group is stopped as a whole.
     const serverCommand = productionServerCommand(REPO_ROOT, "build/server/index.js");
-    const server = spawn(serverCommand.command, serverCommand.args, {
+    // The preload sends the app's Admin API requests to the stand-in: nothing reaches Shopify.
+    const server = spawn(serverCommand.command, ["--import", pathToFileURL(ADMIN_ROUTE_PRELOAD).href, ...serverCommand.args], {
       cwd: dir,
       env: childEnv,
       detached: true,
@@ -366,6 +398,7 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
       env,
       attentive,
       appBridge,
+      shopifyAdmin,
       db,
       pageErrors,
       consoleErrors,

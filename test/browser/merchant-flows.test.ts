@@ -59,25 +59,25 @@ describeBrowser("a merchant's flows", () => {
     await page.getByLabel("Attentive event type").fill("Order (Shipped)");
     await expect.poll(() => page.getByText("parenthesis", { exact: false }).first().isVisible(), { timeout: 10_000 }).toBe(true);
 
-    await page.getByLabel("Attentive event type").fill("Order Shipped");
+    await page.getByLabel("Attentive event type").fill("Order Complete");
     await page.getByRole("button", { name: "Add property" }).click();
     await page.getByLabel("Property name").nth(1).fill("total");
     await page.getByLabel("Liquid template").nth(1).fill("{{ total_price | plus: 0 }}");
     const preview = page.getByTestId("preview-request");
     await expect.poll(async () => (await preview.isVisible()) && (await preview.textContent()), { timeout: 10_000 }).toContain('"total": 404.95');
-    expect(await preview.textContent()).toContain('"type": "Order Shipped"');
+    expect(await preview.textContent()).toContain('"type": "Order Complete"');
     expect(await preview.textContent()).toContain('"orderName": "#9999"');
     await expect.poll(() => page.getByRole("region", { name: "Unsaved changes" }).isVisible()).toBe(true);
     await screenshot("mapping-editor");
 
     await page.getByRole("button", { name: "Send test event" }).click();
     await expect.poll(async () => (await page.getByTestId("test-result").textContent()) ?? "", { timeout: 10_000 }).toContain("accepted");
-    expect(app().attentive.received.map((event) => event.input.type)).toContain("Order Shipped");
+    expect(app().attentive.received.map((event) => event.input.type)).toContain("Order Complete");
 
     await page.getByRole("region", { name: "Unsaved changes" }).getByRole("button", { name: "Save" }).click();
     await page.waitForURL(/\/app\/mappings\/(?!new)[^/?]+/);
     await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("Mapping saved");
-    const saved = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Shipped" } });
+    const saved = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Complete" } });
     expect(JSON.parse(saved.properties)).toEqual({ orderName: "{{ name }}", total: "{{ total_price | plus: 0 }}" });
 
     await app().setViewport("mobile");
@@ -89,8 +89,8 @@ describeBrowser("a merchant's flows", () => {
     const { page, openApp, screenshot } = app();
     const response = await app().signedWebhook("orders/fulfilled", orderWithId(5001));
     expect(response.status).toBe(200);
-    await waitForStatus("delivered", 2); // the default "Order Fulfilled" and "Order Shipped"
-    expect(app().attentive.received.filter((event) => event.input.type === "Order Shipped" && event.properties.orderName === "#5001")).toHaveLength(1);
+    await waitForStatus("delivered", 2); // the default "Order Fulfilled" and "Order Complete", made above
+    expect(app().attentive.received.filter((event) => event.input.type === "Order Complete" && event.properties.orderName === "#5001")).toHaveLength(1);
 
     await openApp("/app/deliveries");
     await expect.poll(() => page.getByText("#5001").first().isVisible()).toBe(true);
@@ -137,25 +137,25 @@ describeBrowser("a merchant's flows", () => {
   test("manages mappings from the list: switch off, duplicate, delete, export, import", async () => {
     const { page, openApp, screenshot } = app();
     await openApp("/app/mappings");
-    const shipped = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Shipped" } });
+    const complete = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Complete" } });
 
-    await page.getByRole("button", { name: "Turn off Order Shipped" }).click();
-    await expect.poll(async () => (await app().db.mapping.findUniqueOrThrow({ where: { id: shipped.id } })).enabled).toBe(false);
+    await page.getByRole("button", { name: "Turn off Order Complete" }).click();
+    await expect.poll(async () => (await app().db.mapping.findUniqueOrThrow({ where: { id: complete.id } })).enabled).toBe(false);
 
-    await page.getByRole("button", { name: "Duplicate Order Shipped" }).click();
-    await expect.poll(() => page.getByText("Order Shipped copy").isVisible()).toBe(true);
+    await page.getByRole("button", { name: "Duplicate Order Complete" }).click();
+    await expect.poll(() => page.getByText("Order Complete copy").isVisible()).toBe(true);
 
-    await page.getByRole("button", { name: "Delete Order Shipped copy" }).click();
+    await page.getByRole("button", { name: "Delete Order Complete copy" }).click();
     const confirm = page.getByRole("dialog");
     await expect.poll(() => confirm.isVisible()).toBe(true);
     await screenshot("mappings-delete-confirm");
     await confirm.getByRole("button", { name: "Delete mapping" }).click();
-    await expect.poll(() => app().db.mapping.count({ where: { shop: app().shop, eventType: "Order Shipped copy" } })).toBe(0);
+    await expect.poll(() => app().db.mapping.count({ where: { shop: app().shop, eventType: "Order Complete copy" } })).toBe(0);
 
     const download = page.waitForEvent("download");
     await page.getByRole("button", { name: "Export" }).click();
     const exported = JSON.parse(readFileSync(await (await download).path(), "utf8")) as { mappings: Array<{ eventType: string }> };
-    expect(exported.mappings.map((mapping) => mapping.eventType)).toContain("Order Shipped");
+    expect(exported.mappings.map((mapping) => mapping.eventType)).toContain("Order Complete");
 
     const before = await app().db.mapping.count({ where: { shop: app().shop } });
     await page.getByRole("button", { name: "Import" }).click();

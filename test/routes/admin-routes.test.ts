@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
-import { replaceMappings } from "~/models/Mapping.server";
+import { createMapping, replaceMappings } from "~/models/Mapping.server";
 import * as home from "~/routes/app._index";
 import * as deliveries from "~/routes/app.deliveries._index";
 import * as deliveryPage from "~/routes/app.deliveries.$id";
@@ -106,6 +106,22 @@ describe("the Attentive key never reaches the browser", () => {
       expect(text).not.toContain(shop.attentiveKeyCipher!);
     }
     expect(pages[1]!.body).toMatchObject({ connected: true, keyLast4: TEST_ATTENTIVE_KEY.slice(-4) });
+  });
+});
+
+describe("the home page", () => {
+  it("names the enabled mappings waiting for a scope the shop has not granted, until it is granted", async () => {
+    await createMapping(db(), TEST_SHOP, { topic: "fulfillments/create", eventType: "Parcel Out", enabled: true, properties: {} });
+    await createMapping(db(), TEST_SHOP, { topic: "returns/request", eventType: "Return Asked", enabled: false, properties: {} });
+    const waiting = await call(home.loader, await adminRequest(TEST_SHOP, "/app"));
+    expect(waiting.status).toBe(200);
+    expect((waiting.body as { scopeWaits: Array<{ message: string }> }).scopeWaits.map((wait) => wait.message)).toEqual([
+      "Parcel shipped waits for access to fulfillments",
+    ]);
+
+    await db().session.updateMany({ where: { shop: TEST_SHOP }, data: { scope: "read_orders,read_fulfillments" } });
+    const granted = await call(home.loader, await adminRequest(TEST_SHOP, "/app"));
+    expect((granted.body as { scopeWaits: unknown[] }).scopeWaits).toEqual([]);
   });
 });
 

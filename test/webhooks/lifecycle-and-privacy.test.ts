@@ -35,6 +35,38 @@ describe("app/uninstalled", () => {
   });
 });
 
+describe("app/scopes_update", () => {
+  // The payload as Shopify's changelog for the topic shows it (no published sample file exists for it).
+  const scopesUpdate = (previous: string[], current: string[]) => JSON.stringify({ id: 1234, previous, current, updated_at: "2026-01-05T10:00:00.000Z" });
+
+  async function storeSession(id: string, shop: string, isOnline: boolean) {
+    await sessionStorage.storeSession(new Session({ id, shop, state: "s", isOnline, accessToken: `shpat_${id}`, scope: "read_orders" }));
+  }
+
+  it("records the current scopes on the shop's sessions, granted or revoked, and only that shop's", async () => {
+    await storeSession(`offline_${TEST_SHOP}`, TEST_SHOP, false);
+    await storeSession(`${TEST_SHOP}_42`, TEST_SHOP, true);
+    await storeSession("offline_other-shop.myshopify.com", "other-shop.myshopify.com", false);
+
+    const granted = await postWebhook({ topic: "app/scopes_update", body: scopesUpdate(["read_orders"], ["read_orders", "read_fulfillments"]) });
+    expect(granted.status).toBe(200);
+    expect((await sessionStorage.loadSession(`offline_${TEST_SHOP}`))?.scope).toBe("read_orders,read_fulfillments");
+    expect((await sessionStorage.loadSession(`${TEST_SHOP}_42`))?.scope).toBe("read_orders,read_fulfillments");
+    expect((await sessionStorage.loadSession("offline_other-shop.myshopify.com"))?.scope).toBe("read_orders");
+
+    const revoked = await postWebhook({ topic: "app/scopes_update", body: scopesUpdate(["read_orders", "read_fulfillments"], ["read_orders"]) });
+    expect(revoked.status).toBe(200);
+    expect((await sessionStorage.loadSession(`offline_${TEST_SHOP}`))?.scope).toBe("read_orders");
+  });
+
+  it("answers 200 and changes nothing when the body has no list of current scopes", async () => {
+    await storeSession(`offline_${TEST_SHOP}`, TEST_SHOP, false);
+    const response = await postWebhook({ topic: "app/scopes_update", body: JSON.stringify({ id: 1, previous: ["read_orders"], current: "read_orders,read_returns" }) });
+    expect(response.status).toBe(200);
+    expect((await sessionStorage.loadSession(`offline_${TEST_SHOP}`))?.scope).toBe("read_orders");
+  });
+});
+
 describe("customers/redact", () => {
   it("erases the customer's order bodies, requests and log fields, and nothing of other customers", async () => {
     await postWebhook({ topic: "orders/fulfilled", body: order(299938, "john@example.com") });

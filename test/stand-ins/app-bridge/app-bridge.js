@@ -4,7 +4,8 @@
  *   window.__APP_BRIDGE_STAND_IN_CONFIG__ = { token, tokenUrl, shop, host, locale, bounce, bouncePath };
  *
  * It does what @shopify/app-bridge-react 4 and shopify-app-remix rely on, and no more:
- * - `window.shopify` with idToken(), toast, saveBar, modal, loading(), config, environment, user(), scopes;
+ * - `window.shopify` with idToken(), toast, saveBar, modal, loading(), config, environment, user(), scopes (query,
+ *   revoke, and request, which opens a permission dialog the test answers with Grant or Decline);
  * - same-origin `fetch` carries `Authorization: Bearer <session token>`, and a 401 answered with
  *   `X-Shopify-Retry-Invalid-Session-Request: 1` is retried once with a fresh token;
  * - the bounce page (/auth/session-token?shopify-reload=…) reloads with a fresh `id_token`;
@@ -36,6 +37,7 @@
     retriedFetches: 0,
     tokenRefreshes: 0,
     reauthorize: [],
+    scopeRequests: [],
   };
 
   // ---- session tokens ----------------------------------------------------------------------------
@@ -167,6 +169,106 @@
       var element = toastElements[id];
       if (element) element.remove();
       delete toastElements[id];
+    },
+  };
+
+  // ---- scopes: the Scopes API and Shopify's permission dialog --------------------------------------
+  // The grant lives with "Shopify" (the stand-in server, which the Admin API stand-in reads); the page keeps a copy.
+  var grantedScopes = (config.scopes || "").split(",").filter(Boolean);
+  var requiredScopes = config.requiredScopes || [];
+  var optionalScopes = config.optionalScopes || [];
+  var openPermissionRequest = false;
+  function scopesDetail() {
+    return { granted: grantedScopes.slice(), required: requiredScopes.slice(), optional: optionalScopes.slice() };
+  }
+  /** Rejects as the real API documents: handles declared as optional in the app's configuration, nothing else. */
+  function checkOptional(method, requested) {
+    if (!Array.isArray(requested) || requested.length === 0) {
+      return new Error("App Bridge stand-in: scopes." + method + " takes a non-empty array of access scope handles");
+    }
+    var notOptional = requested.filter(function (scope) {
+      return typeof scope !== "string" || optionalScopes.indexOf(scope) < 0;
+    });
+    if (notOptional.length > 0) {
+      return new Error("App Bridge stand-in: not optional scopes of this app: " + notOptional.map(String).join(", "));
+    }
+    return null;
+  }
+  function changeGrant(change) {
+    return originalFetch(config.scopesUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(change) })
+      .then(function (response) {
+        if (!response.ok) throw new Error("App Bridge stand-in: the scopes endpoint answered " + response.status);
+        return response.json();
+      })
+      .then(function (body) {
+        grantedScopes = body.granted;
+        return scopesDetail();
+      });
+  }
+  /** The merchant's side of scopes.request: a dialog naming the scopes, with Grant and Decline. */
+  function permissionDialog(requested) {
+    return new Promise(function (resolve) {
+      var host = document.createElement("div");
+      host.setAttribute("data-app-bridge-stand-in", "permission-dialog");
+      var root = host.attachShadow({ mode: "open" });
+      root.innerHTML =
+        "<style>" + BUTTON_CSS +
+        ".backdrop{position:fixed;inset:0;z-index:2147483500;background:rgba(0,0,0,.5);display:flex;align-items:flex-start;" +
+        "justify-content:center;padding:48px 16px}.dialog{background:#fff;border-radius:12px;max-width:420px;width:100%;" +
+        "padding:16px;font:14px/20px Inter,-apple-system,sans-serif;box-shadow:0 20px 40px rgba(0,0,0,.3)}" +
+        "h2{font-size:16px;margin:0 0 8px}footer{display:flex;justify-content:flex-end;gap:8px;margin-top:16px}</style>" +
+        '<div class="backdrop"><div class="dialog" role="dialog" aria-modal="true" aria-labelledby="title">' +
+        '<h2 id="title">Grant access to this app?</h2><p>The app asks for:</p><ul></ul>' +
+        '<footer><button type="button" data-decline>Decline</button><button type="button" data-primary data-grant>Grant</button></footer>' +
+        "</div></div>";
+      var list = root.querySelector("ul");
+      requested.forEach(function (scope) {
+        var item = document.createElement("li");
+        item.textContent = scope;
+        list.appendChild(item);
+      });
+      function close(choice) {
+        host.remove();
+        resolve(choice);
+      }
+      root.querySelector("[data-grant]").addEventListener("click", function () {
+        close("granted-all");
+      });
+      root.querySelector("[data-decline]").addEventListener("click", function () {
+        close("declined-all");
+      });
+      document.body.appendChild(host);
+    });
+  }
+  var scopes = {
+    query: function () {
+      return Promise.resolve(scopesDetail());
+    },
+    request: function (requested) {
+      var problem = checkOptional("request", requested);
+      if (problem) return Promise.reject(problem);
+      if (openPermissionRequest) return Promise.reject(new Error("App Bridge stand-in: a permission request is already open"));
+      openPermissionRequest = true;
+      var entry = { scopes: requested.slice(), result: null, at: Date.now() };
+      log.scopeRequests.push(entry);
+      return permissionDialog(requested)
+        .then(function (result) {
+          entry.result = result;
+          var detail = result === "granted-all" ? changeGrant({ grant: requested }) : Promise.resolve(scopesDetail());
+          return detail.then(function (scopesNow) {
+            return { result: result, detail: scopesNow };
+          });
+        })
+        .finally(function () {
+          openPermissionRequest = false;
+        });
+    },
+    revoke: function (revoked) {
+      var problem = checkOptional("revoke", revoked);
+      if (problem) return Promise.reject(problem);
+      return changeGrant({ revoke: revoked }).then(function (detail) {
+        return { detail: detail };
+      });
     },
   };
 
@@ -423,17 +525,7 @@
     user: function () {
       return Promise.resolve({ id: Number(config.userId || 42), name: "Stand-in Staff", accountAccess: "Account owner" });
     },
-    scopes: {
-      query: function () {
-        return Promise.resolve({ granted: (config.scopes || "").split(",").filter(Boolean), required: [], optional: [] });
-      },
-      request: function () {
-        return Promise.resolve({ result: "declined-all", detail: { granted: [], required: [], optional: [] } });
-      },
-      revoke: function () {
-        return Promise.resolve({ detail: { granted: [], required: [], optional: [] } });
-      },
-    },
+    scopes: scopes,
     resourcePicker: function () {
       return Promise.resolve(undefined);
     },

@@ -26,7 +26,11 @@ export interface AppBridgeStandInOptions {
   apiSecret: string;
   shop: string;
   userId?: string;
+  /** The scopes granted at the start, comma-separated (default the required ones). */
   scopes?: string;
+  /** As shopify.app.toml declares them: scopes.request accepts optional ones only. */
+  requiredScopes?: readonly string[];
+  optionalScopes?: readonly string[];
   port?: number;
 }
 
@@ -44,6 +48,10 @@ export interface AppBridgeStandIn {
   bounce: boolean;
   /** How many tokens `GET /session-token` has handed out. */
   readonly tokenRequests: number;
+  /** The scopes granted now, as Shopify would know them (the page's grants and revokes change them). */
+  readonly grantedScopes: string[];
+  readonly requiredScopes: readonly string[];
+  readonly optionalScopes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -52,6 +60,9 @@ const SOURCE = readFileSync(new URL("./app-bridge.js", import.meta.url), "utf8")
 export async function startAppBridgeStandIn(options: AppBridgeStandInOptions): Promise<AppBridgeStandIn> {
   const host = adminHost(options.shop);
   let tokenRequests = 0;
+  const requiredScopes = options.requiredScopes ?? [];
+  const optionalScopes = options.optionalScopes ?? [];
+  const granted = new Set((options.scopes ?? (requiredScopes.join(",") || "read_orders")).split(",").filter(Boolean));
   const sessionToken = (overrides: Partial<SessionTokenOptions> = {}) =>
     signSessionToken({
       shop: options.shop,
@@ -70,6 +81,11 @@ export async function startAppBridgeStandIn(options: AppBridgeStandInOptions): P
     get tokenRequests() {
       return tokenRequests;
     },
+    get grantedScopes() {
+      return [...granted];
+    },
+    requiredScopes,
+    optionalScopes,
     sessionToken,
     script() {
       const config = {
@@ -78,7 +94,10 @@ export async function startAppBridgeStandIn(options: AppBridgeStandInOptions): P
         host,
         locale: "en-US",
         userId: options.userId ?? "42",
-        scopes: options.scopes ?? "read_orders",
+        scopes: [...granted].join(","),
+        requiredScopes,
+        optionalScopes,
+        scopesUrl: `${origin}/scopes`,
         token: sessionToken(),
         tokenUrl: `${origin}/session-token`,
         bounce: standIn.bounce,
@@ -101,6 +120,30 @@ export async function startAppBridgeStandIn(options: AppBridgeStandInOptions): P
       tokenRequests += 1;
       res.writeHead(200, { ...cors, "content-type": "application/json" });
       res.end(JSON.stringify({ token: sessionToken() }));
+      return;
+    }
+    if (req.method === "POST" && path === "/scopes") {
+      // The page's grant or revoke, as Shopify records it: optional scopes only (the script checked; so does this).
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        let change: { grant?: unknown; revoke?: unknown };
+        try {
+          change = JSON.parse(body) as typeof change;
+        } catch {
+          change = {};
+        }
+        const handles = [change.grant, change.revoke].flatMap((list) => (Array.isArray(list) ? list : []));
+        if (handles.length === 0 || !handles.every((scope) => typeof scope === "string" && optionalScopes.includes(scope))) {
+          res.writeHead(400, { ...cors, "content-type": "application/json" });
+          res.end(JSON.stringify({ error: "grant or revoke optional scopes of this app" }));
+          return;
+        }
+        for (const scope of Array.isArray(change.grant) ? (change.grant as string[]) : []) granted.add(scope);
+        for (const scope of Array.isArray(change.revoke) ? (change.revoke as string[]) : []) granted.delete(scope);
+        res.writeHead(200, { ...cors, "content-type": "application/json" });
+        res.end(JSON.stringify({ granted: [...granted] }));
+      });
       return;
     }
     if (req.method === "OPTIONS") {
