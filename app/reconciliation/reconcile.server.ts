@@ -1,8 +1,9 @@
 /**
  * Shopify does not guarantee webhook delivery. Periodically, for each installed shop, this
- * job asks the Admin GraphQL API for the orders fulfilled and refunds created since its last
- * run and records any the app never received through the webhook path's own recordWebhook,
- * with the same event key (the resource gid). So a webhook that arrives later after all is a
+ * job asks the Admin GraphQL API for the events of each catalog topic it can find (reconcilers.ts:
+ * orders placed, parcels shipped, orders fulfilled, cancelled, refunds) since its last run and
+ * records any the app never received through the webhook path's own recordWebhook, with the
+ * same event key (the resource gid). So a webhook that arrives later after all is a
  * duplicate, and a missed event is sent once like any other (docs/decisions/004).
  *
  * The window ends `settleMs` before now: webhooks normally arrive within seconds, and one that
@@ -12,11 +13,11 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import type { Database } from "~/db.server";
 import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
-import { adminOrderIdentity, orderIdentityBody } from "~/shopify/admin-order";
-import type { AdminForShop, AdminGraphqlClient } from "~/shopify/order-lookup.server";
-import { RECONCILE_FULFILLED_ORDERS_QUERY } from "~/shopify/reconcile-fulfilled-orders.graphql";
-import { RECONCILE_REFUNDS_QUERY } from "~/shopify/reconcile-refunds.graphql";
+import { grantedScopeSet, missingScopeOf } from "~/mapping/access-scopes";
 import type { JsonValue } from "~/shopify/json";
+import { httpStatusOf, type AdminForShop, type AdminGraphqlClient } from "~/shopify/order-lookup.server";
+import { MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import { RECONCILERS } from "./reconcilers";
 import { errorSummary, recordWebhook } from "~/webhooks/receive.server";
 
 export interface ReconcileOptions {
@@ -47,85 +48,7 @@ const DEFAULT_SETTLE_MS = 10 * 60_000;
 const DEFAULT_FIRST_RUN_LOOKBACK_MS = 24 * 60 * 60_000;
 const DEFAULT_MAX_PAGES = 40;
 
-const money = z.object({ amount: z.string(), currencyCode: z.string() });
 const pageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
-const fulfilledOrder = adminOrderIdentity.extend({
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  closedAt: z.string().nullish(),
-  displayFulfillmentStatus: z.string(),
-  fulfillments: z.array(
-    z.object({
-      id: z.string(),
-      createdAt: z.string(),
-      trackingInfo: z.array(z.object({ number: z.string().nullish(), url: z.string().nullish(), company: z.string().nullish() })).nullish(),
-    }),
-  ),
-  lineItems: z.object({ nodes: z.array(z.object({ title: z.string(), quantity: z.number() })) }),
-});
-const fulfilledOrdersResponse = z.object({
-  data: z.object({ orders: z.object({ pageInfo, nodes: z.array(fulfilledOrder) }) }),
-});
-
-const refund = z.object({
-  id: z.string(),
-  legacyResourceId: z.string(),
-  createdAt: z.string(),
-  note: z.string().nullish(),
-  transactions: z.object({
-    nodes: z.array(z.object({ kind: z.string(), status: z.string(), amountSet: z.object({ presentmentMoney: money }).nullish() })),
-  }),
-  refundLineItems: z.object({ nodes: z.array(z.object({ quantity: z.number(), lineItem: z.object({ title: z.string() }).nullish() })) }),
-});
-const refundsResponse = z.object({
-  data: z.object({
-    orders: z.object({ pageInfo, nodes: z.array(z.object({ id: z.string(), legacyResourceId: z.string(), refunds: z.array(refund) })) }),
-  }),
-});
-
-type FulfilledOrder = z.infer<typeof fulfilledOrder>;
-type Refund = z.infer<typeof refund>;
-
-/** The order in the orders/fulfilled webhook's shape, for the fields templates and defaults read. */
-export function fulfilledOrderBody(order: FulfilledOrder): { [key: string]: JsonValue } {
-  const fulfillments = [...order.fulfillments].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
-  return {
-    ...orderIdentityBody(order),
-    created_at: order.createdAt,
-    updated_at: order.updatedAt,
-    closed_at: order.closedAt ?? null,
-    fulfillment_status: "fulfilled",
-    line_items: order.lineItems.nodes.map((item) => ({ title: item.title, quantity: item.quantity })),
-    fulfillments: fulfillments.map((fulfillment) => ({
-      admin_graphql_api_id: fulfillment.id,
-      created_at: fulfillment.createdAt,
-      tracking_number: fulfillment.trackingInfo?.[0]?.number ?? null,
-      tracking_url: fulfillment.trackingInfo?.[0]?.url ?? null,
-      tracking_company: fulfillment.trackingInfo?.[0]?.company ?? null,
-    })),
-    // Marks the body as rebuilt from the Admin API rather than sent by Shopify.
-    source: "reconciliation",
-  };
-}
-
-/** The refund in the refunds/create webhook's shape. */
-export function refundBody(orderId: string, item: Refund): { [key: string]: JsonValue } {
-  return {
-    id: item.legacyResourceId,
-    admin_graphql_api_id: item.id,
-    order_id: orderId,
-    created_at: item.createdAt,
-    note: item.note ?? null,
-    transactions: item.transactions.nodes.map((transaction) => ({
-      kind: transaction.kind.toLowerCase(),
-      status: transaction.status.toLowerCase(),
-      amount: transaction.amountSet?.presentmentMoney.amount ?? null,
-      currency: transaction.amountSet?.presentmentMoney.currencyCode ?? null,
-    })),
-    refund_line_items: item.refundLineItems.nodes.map((line) => ({ quantity: line.quantity, line_item: { title: line.lineItem?.title ?? null } })),
-    source: "reconciliation",
-  };
-}
 
 class ReconcileError extends Error {
   override name = "ReconcileError";
@@ -136,24 +59,15 @@ async function query(admin: AdminGraphqlClient, document: string, variables: Rec
   try {
     response = await admin.graphql(document, { variables });
   } catch (error) {
-    const status = error instanceof Response ? ` (HTTP ${error.status})` : "";
+    const code = httpStatusOf(error);
+    const status = code === undefined ? "" : ` (HTTP ${code})`;
     throw new ReconcileError(`the Admin API did not answer${status}: ${error instanceof Error ? error.message : "request failed"}`);
   }
   return response.json();
 }
 
-function inWindow(at: string, from: Date, until: Date): boolean {
-  const time = Date.parse(at);
-  return time > from.getTime() && time <= until.getTime();
-}
-
-async function* pages<T extends { data: { orders: { pageInfo: z.infer<typeof pageInfo>; nodes: unknown[] } } }>(
-  admin: AdminGraphqlClient,
-  document: string,
-  search: string,
-  schema: z.ZodType<T>,
-  maxPages: number,
-): AsyncGenerator<T["data"]["orders"]["nodes"]> {
+async function* pages(admin: AdminGraphqlClient, document: string, search: string, node: z.ZodType<unknown>, maxPages: number): AsyncGenerator<unknown[]> {
+  const schema = z.object({ data: z.object({ orders: z.object({ pageInfo, nodes: z.array(node) }) }) });
   let after: string | null = null;
   for (let page = 0; page < maxPages; page++) {
     const payload = schema.safeParse(await query(admin, document, { query: search, after }));
@@ -164,6 +78,21 @@ async function* pages<T extends { data: { orders: { pageInfo: z.infer<typeof pag
     after = info.endCursor;
   }
   throw new ReconcileError(`more than ${maxPages * 50} orders changed in the window; the next run continues from the same point`);
+}
+
+/**
+ * The topics worth asking about for a shop: those the Admin API can answer (a reconciler), the shop has granted
+ * the scope of (Shopify would not have sent their webhooks anyway), and the shop has an enabled mapping for (a
+ * missed event of any other topic would be recorded and sent nowhere).
+ */
+async function topicsToReconcile(prisma: Database, shop: string): Promise<MappableTopic[]> {
+  const [session, mapped] = await Promise.all([
+    prisma.session.findFirst({ where: { shop, isOnline: false }, select: { scope: true } }),
+    prisma.mapping.findMany({ where: { shop, enabled: true }, select: { topic: true }, distinct: ["topic"] }),
+  ]);
+  const granted = grantedScopeSet(session?.scope);
+  const enabled = new Set(mapped.map((row) => row.topic));
+  return MAPPABLE_TOPICS.filter((topic) => RECONCILERS[topic] !== undefined && enabled.has(topic) && missingScopeOf(topic, granted) === null);
 }
 
 export async function reconcileShop(options: ReconcileOptions, shop: string): Promise<ShopReconciliation> {
@@ -181,7 +110,7 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
   if (until <= from) return result;
 
   const receive = { prisma, authenticate: () => Promise.reject(new Error("not used")), now: () => now, ...(options.onRecorded ? { onRecorded: options.onRecorded } : {}) };
-  const record = async (topic: "orders/fulfilled" | "refunds/create", gid: string, at: string, body: JsonValue) => {
+  const record = async (topic: MappableTopic, gid: string, at: string, body: JsonValue) => {
     const outcome = await recordWebhook(receive, {
       shop,
       topic,
@@ -203,20 +132,16 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
     const { admin } = await options.adminForShop(shop).catch(() => {
       throw new ReconcileError("the app has no offline session for the shop (open the app in Shopify admin to reinstall it)");
     });
-    // Shopify's search syntax; updated_at moves whenever an order is fulfilled or refunded.
-    const since = `updated_at:>='${from.toISOString()}'`;
     const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
-    for await (const orders of pages(admin, RECONCILE_FULFILLED_ORDERS_QUERY, `${since} fulfillment_status:shipped`, fulfilledOrdersResponse, maxPages)) {
-      for (const order of orders) {
-        if (order.displayFulfillmentStatus !== "FULFILLED") continue;
-        const latest = order.fulfillments.map((f) => f.createdAt).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1);
-        if (latest && inWindow(latest, from, until)) await record("orders/fulfilled", order.id, latest, fulfilledOrderBody(order));
-      }
-    }
-    for await (const orders of pages(admin, RECONCILE_REFUNDS_QUERY, since, refundsResponse, maxPages)) {
-      for (const order of orders) {
-        for (const item of order.refunds) {
-          if (inWindow(item.createdAt, from, until)) await record("refunds/create", item.id, item.createdAt, refundBody(order.legacyResourceId, item));
+    const inWindow = (at: string) => {
+      const time = Date.parse(at);
+      return time > from.getTime() && time <= until.getTime();
+    };
+    for (const topic of await topicsToReconcile(prisma, shop)) {
+      const reconciler = RECONCILERS[topic]!;
+      for await (const nodes of pages(admin, reconciler.document, reconciler.search(from), reconciler.node, maxPages)) {
+        for (const node of nodes) {
+          for (const event of reconciler.events(node, inWindow)) await record(topic, event.subjectId, event.at, event.body);
         }
       }
     }
