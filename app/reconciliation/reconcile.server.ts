@@ -1,22 +1,20 @@
 /**
- * Shopify does not guarantee webhook delivery. Periodically, for each installed shop, this
- * job asks the Admin GraphQL API for the orders fulfilled and refunds created since its last
- * run and records any the app never received through the webhook path's own recordWebhook,
- * with the same event key (the resource gid). So a webhook that arrives later after all is a
- * duplicate, and a missed event is sent once like any other (docs/decisions/004).
+ * Shopify does not guarantee webhook delivery. Periodically, for each installed shop, this job asks the Admin GraphQL
+ * API, topic by topic as the catalog says (app/topics/: each entry's `reconciliation`), for the events since its last
+ * run, and records any the app never received through the webhook path's own recordWebhook, with the same event key
+ * (the subject's gid). So a webhook that arrives later after all is a duplicate, and a missed event is sent once like
+ * any other (docs/decisions/004). Only topics the shop's granted access scopes cover are asked for.
  *
- * The window ends `settleMs` before now: webhooks normally arrive within seconds, and one that
- * does carries the full body, which the merchant's templates may need.
+ * The window ends `settleMs` before now: webhooks normally arrive within seconds, and one that does carries the full
+ * body, which the merchant's templates may need.
  */
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Database } from "~/db.server";
 import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
-import { adminOrderIdentity, orderIdentityBody } from "~/shopify/admin-order";
 import type { AdminForShop, AdminGraphqlClient } from "~/shopify/order-lookup.server";
-import { RECONCILE_FULFILLED_ORDERS_QUERY } from "~/shopify/reconcile-fulfilled-orders.graphql";
-import { RECONCILE_REFUNDS_QUERY } from "~/shopify/reconcile-refunds.graphql";
-import type { JsonValue } from "~/shopify/json";
+import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import type { AccessScope, QueryReconciliation, ReconciledEvent, ReconcileWindow } from "~/topics/entry";
 import { errorSummary, recordWebhook } from "~/webhooks/receive.server";
 
 export interface ReconcileOptions {
@@ -28,7 +26,10 @@ export interface ReconcileOptions {
   settleMs?: number;
   /** How far back a shop's first run looks (never before the shop installed the app). */
   firstRunLookbackMs?: number;
-  /** Pages of 50 orders per query and run; a run that would need more resumes next time. */
+  /**
+   * Pages per topic and run (each topic's query has its own page size); a run that would need more resumes next
+   * time. By default as many as hold 2,000 orders.
+   */
   maxPages?: number;
   onRecorded?: () => void;
   now?: () => Date;
@@ -45,90 +46,47 @@ export interface ShopReconciliation {
 
 const DEFAULT_SETTLE_MS = 10 * 60_000;
 const DEFAULT_FIRST_RUN_LOOKBACK_MS = 24 * 60 * 60_000;
-const DEFAULT_MAX_PAGES = 40;
+/** What 40 pages of 50 orders held before page sizes were fitted to Shopify's query cost limit. */
+const DEFAULT_ORDERS_PER_RUN = 2_000;
 
-const money = z.object({ amount: z.string(), currencyCode: z.string() });
+/** The scope every install of the app has (shopify.app.toml `scopes`): what a session that names none is taken to hold. */
+const REQUIRED_SCOPES = "read_orders";
+
 const pageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
-const fulfilledOrder = adminOrderIdentity.extend({
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  closedAt: z.string().nullish(),
-  displayFulfillmentStatus: z.string(),
-  fulfillments: z.array(
-    z.object({
-      id: z.string(),
-      createdAt: z.string(),
-      trackingInfo: z.array(z.object({ number: z.string().nullish(), url: z.string().nullish(), company: z.string().nullish() })).nullish(),
-    }),
-  ),
-  lineItems: z.object({ nodes: z.array(z.object({ title: z.string(), quantity: z.number() })) }),
-});
-const fulfilledOrdersResponse = z.object({
-  data: z.object({ orders: z.object({ pageInfo, nodes: z.array(fulfilledOrder) }) }),
-});
-
-const refund = z.object({
-  id: z.string(),
-  legacyResourceId: z.string(),
-  createdAt: z.string(),
-  note: z.string().nullish(),
-  transactions: z.object({
-    nodes: z.array(z.object({ kind: z.string(), status: z.string(), amountSet: z.object({ presentmentMoney: money }).nullish() })),
-  }),
-  refundLineItems: z.object({ nodes: z.array(z.object({ quantity: z.number(), lineItem: z.object({ title: z.string() }).nullish() })) }),
-});
-const refundsResponse = z.object({
-  data: z.object({
-    orders: z.object({ pageInfo, nodes: z.array(z.object({ id: z.string(), legacyResourceId: z.string(), refunds: z.array(refund) })) }),
-  }),
-});
-
-type FulfilledOrder = z.infer<typeof fulfilledOrder>;
-type Refund = z.infer<typeof refund>;
-
-/** The order in the orders/fulfilled webhook's shape, for the fields templates and defaults read. */
-export function fulfilledOrderBody(order: FulfilledOrder): { [key: string]: JsonValue } {
-  const fulfillments = [...order.fulfillments].sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt));
-  return {
-    ...orderIdentityBody(order),
-    created_at: order.createdAt,
-    updated_at: order.updatedAt,
-    closed_at: order.closedAt ?? null,
-    fulfillment_status: "fulfilled",
-    line_items: order.lineItems.nodes.map((item) => ({ title: item.title, quantity: item.quantity })),
-    fulfillments: fulfillments.map((fulfillment) => ({
-      admin_graphql_api_id: fulfillment.id,
-      created_at: fulfillment.createdAt,
-      tracking_number: fulfillment.trackingInfo?.[0]?.number ?? null,
-      tracking_url: fulfillment.trackingInfo?.[0]?.url ?? null,
-      tracking_company: fulfillment.trackingInfo?.[0]?.company ?? null,
-    })),
-    // Marks the body as rebuilt from the Admin API rather than sent by Shopify.
-    source: "reconciliation",
-  };
-}
-
-/** The refund in the refunds/create webhook's shape. */
-export function refundBody(orderId: string, item: Refund): { [key: string]: JsonValue } {
-  return {
-    id: item.legacyResourceId,
-    admin_graphql_api_id: item.id,
-    order_id: orderId,
-    created_at: item.createdAt,
-    note: item.note ?? null,
-    transactions: item.transactions.nodes.map((transaction) => ({
-      kind: transaction.kind.toLowerCase(),
-      status: transaction.status.toLowerCase(),
-      amount: transaction.amountSet?.presentmentMoney.amount ?? null,
-      currency: transaction.amountSet?.presentmentMoney.currencyCode ?? null,
-    })),
-    refund_line_items: item.refundLineItems.nodes.map((line) => ({ quantity: line.quantity, line_item: { title: line.lineItem?.title ?? null } })),
-    source: "reconciliation",
-  };
-}
 
 class ReconcileError extends Error {
   override name = "ReconcileError";
+}
+
+/** The scopes a session's `scope` grants; a write scope includes its read scope. */
+export function grantedScopes(scope: string | null | undefined): Set<string> {
+  const granted = new Set<string>();
+  for (const part of (scope ?? REQUIRED_SCOPES).split(",")) {
+    const name = part.trim();
+    if (name === "") continue;
+    granted.add(name);
+    if (name.startsWith("write_")) granted.add(`read_${name.slice("write_".length)}`);
+  }
+  return granted;
+}
+
+export interface ReconciledTopic {
+  topic: MappableTopic;
+  reconciliation: QueryReconciliation;
+}
+
+/**
+ * The catalog's topics the job asks the Admin API about for a shop granted these scopes, in the catalog's order: those
+ * with a query whose own scope (what its webhooks need) and whose query's scopes are all granted.
+ */
+export function reconciledTopics(granted: ReadonlySet<string>): ReconciledTopic[] {
+  return MAPPABLE_TOPICS.flatMap((topic) => {
+    const entry = CATALOG[topic];
+    const reconciliation = entry.reconciliation;
+    if (reconciliation.kind !== "query") return [];
+    const needed: AccessScope[] = [entry.scope, ...reconciliation.reads];
+    return needed.every((scope) => granted.has(scope)) ? [{ topic, reconciliation }] : [];
+  });
 }
 
 async function query(admin: AdminGraphqlClient, document: string, variables: Record<string, unknown>): Promise<unknown> {
@@ -142,28 +100,25 @@ async function query(admin: AdminGraphqlClient, document: string, variables: Rec
   return response.json();
 }
 
-function inWindow(at: string, from: Date, until: Date): boolean {
+function inWindow(at: string, window: ReconcileWindow): boolean {
   const time = Date.parse(at);
-  return time > from.getTime() && time <= until.getTime();
+  return time > window.from.getTime() && time <= window.until.getTime();
 }
 
-async function* pages<T extends { data: { orders: { pageInfo: z.infer<typeof pageInfo>; nodes: unknown[] } } }>(
-  admin: AdminGraphqlClient,
-  document: string,
-  search: string,
-  schema: z.ZodType<T>,
-  maxPages: number,
-): AsyncGenerator<T["data"]["orders"]["nodes"]> {
+/** A topic's events in the window, a page at a time; each page is checked whole before any of it is recorded. */
+async function* eventPages(admin: AdminGraphqlClient, { topic, reconciliation }: ReconciledTopic, window: ReconcileWindow, maxPages: number): AsyncGenerator<ReconciledEvent[]> {
+  const schema = z.object({ data: z.object({ orders: z.object({ pageInfo, nodes: z.array(reconciliation.node) }) }) });
+  const variables = { ...reconciliation.variables?.(window), query: reconciliation.search(window) };
   let after: string | null = null;
   for (let page = 0; page < maxPages; page++) {
-    const payload = schema.safeParse(await query(admin, document, { query: search, after }));
-    if (!payload.success) throw new ReconcileError("the Admin API answered with an unexpected shape");
-    yield payload.data.data.orders.nodes;
-    const info = payload.data.data.orders.pageInfo;
+    const payload = schema.safeParse(await query(admin, reconciliation.document, { ...variables, after }));
+    if (!payload.success) throw new ReconcileError(`the Admin API answered the ${topic} query with an unexpected shape`);
+    const { nodes, pageInfo: info } = payload.data.data.orders;
+    yield nodes.flatMap((node) => reconciliation.events(node)).filter((event) => inWindow(event.at, window));
     if (!info.hasNextPage || !info.endCursor) return;
     after = info.endCursor;
   }
-  throw new ReconcileError(`more than ${maxPages * 50} orders changed in the window; the next run continues from the same point`);
+  throw new ReconcileError(`more than ${maxPages * reconciliation.pageSize} orders changed in the window (${topic}); the next run continues from the same point`);
 }
 
 export async function reconcileShop(options: ReconcileOptions, shop: string): Promise<ShopReconciliation> {
@@ -181,15 +136,15 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
   if (until <= from) return result;
 
   const receive = { prisma, authenticate: () => Promise.reject(new Error("not used")), now: () => now, ...(options.onRecorded ? { onRecorded: options.onRecorded } : {}) };
-  const record = async (topic: "orders/fulfilled" | "refunds/create", gid: string, at: string, body: JsonValue) => {
+  const record = async (topic: MappableTopic, event: ReconciledEvent) => {
     const outcome = await recordWebhook(receive, {
       shop,
       topic,
-      webhookId: `reconciliation:${gid}`,
+      webhookId: `reconciliation:${event.subjectId}`,
       apiVersion: options.apiVersion,
-      triggeredAt: at,
-      text: JSON.stringify(body),
-      body,
+      triggeredAt: event.at,
+      text: JSON.stringify(event.body),
+      body: event.body,
     });
     if (outcome.kind === "recorded") {
       result.recorded += 1;
@@ -203,21 +158,12 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
     const { admin } = await options.adminForShop(shop).catch(() => {
       throw new ReconcileError("the app has no offline session for the shop (open the app in Shopify admin to reinstall it)");
     });
-    // Shopify's search syntax; updated_at moves whenever an order is fulfilled or refunded.
-    const since = `updated_at:>='${from.toISOString()}'`;
-    const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
-    for await (const orders of pages(admin, RECONCILE_FULFILLED_ORDERS_QUERY, `${since} fulfillment_status:shipped`, fulfilledOrdersResponse, maxPages)) {
-      for (const order of orders) {
-        if (order.displayFulfillmentStatus !== "FULFILLED") continue;
-        const latest = order.fulfillments.map((f) => f.createdAt).sort((a, b) => Date.parse(a) - Date.parse(b)).at(-1);
-        if (latest && inWindow(latest, from, until)) await record("orders/fulfilled", order.id, latest, fulfilledOrderBody(order));
-      }
-    }
-    for await (const orders of pages(admin, RECONCILE_REFUNDS_QUERY, since, refundsResponse, maxPages)) {
-      for (const order of orders) {
-        for (const item of order.refunds) {
-          if (inWindow(item.createdAt, from, until)) await record("refunds/create", item.id, item.createdAt, refundBody(order.legacyResourceId, item));
-        }
+    const session = await prisma.session.findFirst({ where: { shop, isOnline: false }, select: { scope: true } });
+    const window = { from, until };
+    for (const reconciled of reconciledTopics(grantedScopes(session?.scope))) {
+      const maxPages = options.maxPages ?? Math.ceil(DEFAULT_ORDERS_PER_RUN / reconciled.reconciliation.pageSize);
+      for await (const events of eventPages(admin, reconciled, window, maxPages)) {
+        for (const event of events) await record(reconciled.topic, event);
       }
     }
   } catch (error) {

@@ -78,6 +78,9 @@ beforeEach(async () => {
   state = { orders: [], failNext: 0 };
   const maybeFail = () => (state.failNext-- > 0 ? { status: 502, body: { errors: "Bad gateway" } } : null);
   admin.answer({
+    // Created 10 hours ago and never cancelled: in no window here, but asked about all the same.
+    ReconcileCreatedOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
+    ReconcileCancelledOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
     ReconcileFulfilledOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
     ReconcileRefunds: () =>
       maybeFail() ?? { body: page(state.orders.map((order) => ({ id: order.id, legacyResourceId: order.legacyResourceId, refunds: order.refunds }))) },
@@ -99,7 +102,9 @@ describe("reconciliation", () => {
     expect(admin.unexpected).toEqual([]);
     const calls = admin.calls.map((call) => [call.operationName, call.accessToken, call.variables.query]);
     expect(calls).toEqual([
+      ["ReconcileCreatedOrders", "shpat_reconcile", `created_at:>='${minutesAgo(60)}'`],
       ["ReconcileFulfilledOrders", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}' fulfillment_status:shipped`],
+      ["ReconcileCancelledOrders", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}'`],
       ["ReconcileRefunds", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}'`],
     ]);
     const webhooks = await db().webhook.findMany({ orderBy: { topic: "asc" } });
