@@ -1,23 +1,22 @@
 /**
- * Shopify does not guarantee webhook delivery. Periodically, for each installed shop, this
- * job asks the Admin GraphQL API for the events of each catalog topic it can find (reconcilers.ts:
- * orders placed, parcels shipped, orders fulfilled, cancelled, refunds) since its last run and
- * records any the app never received through the webhook path's own recordWebhook, with the
- * same event key (the resource gid). So a webhook that arrives later after all is a
- * duplicate, and a missed event is sent once like any other (docs/decisions/004).
+ * Shopify does not guarantee webhook delivery. Periodically, for each installed shop, this job asks the Admin GraphQL
+ * API, topic by topic as the catalog says (app/topics/: each entry's `reconciliation`), for the events since its last
+ * run, and records any the app never received through the webhook path's own recordWebhook, with the same event key
+ * (the subject's gid). So a webhook that arrives later after all is a duplicate, and a missed event is sent once like
+ * any other (docs/decisions/004). Only topics the shop's granted access scopes cover are asked for.
  *
- * The window ends `settleMs` before now: webhooks normally arrive within seconds, and one that
- * does carries the full body, which the merchant's templates may need.
+ * The window ends `settleMs` before now: webhooks normally arrive within seconds, and one that does carries the full
+ * body, which the merchant's templates may need.
  */
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Database } from "~/db.server";
 import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
-import { grantedScopeSet, missingScopeOf } from "~/mapping/access-scopes";
-import type { JsonValue } from "~/shopify/json";
+import { grantedScopeSet, REQUIRED_SCOPES } from "~/mapping/access-scopes";
+import { grantedScopes } from "~/models/GrantedScopes.server";
 import { httpStatusOf, type AdminForShop, type AdminGraphqlClient } from "~/shopify/order-lookup.server";
-import { MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
-import { RECONCILERS } from "./reconcilers";
+import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import type { AccessScope, QueryReconciliation, ReconciledEvent, ReconcileWindow } from "~/topics/entry";
 import { errorSummary, recordWebhook } from "~/webhooks/receive.server";
 
 export interface ReconcileOptions {
@@ -29,7 +28,10 @@ export interface ReconcileOptions {
   settleMs?: number;
   /** How far back a shop's first run looks (never before the shop installed the app). */
   firstRunLookbackMs?: number;
-  /** Pages of 50 orders per query and run; a run that would need more resumes next time. */
+  /**
+   * Pages per topic and run (each topic's query has its own page size); a run that would need more resumes next
+   * time. By default as many as hold 2,000 orders.
+   */
   maxPages?: number;
   onRecorded?: () => void;
   now?: () => Date;
@@ -46,12 +48,40 @@ export interface ShopReconciliation {
 
 const DEFAULT_SETTLE_MS = 10 * 60_000;
 const DEFAULT_FIRST_RUN_LOOKBACK_MS = 24 * 60 * 60_000;
-const DEFAULT_MAX_PAGES = 40;
+/** What 40 pages of 50 orders held before page sizes were fitted to Shopify's query cost limit. */
+const DEFAULT_ORDERS_PER_RUN = 2_000;
 
 const pageInfo = z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() });
 
 class ReconcileError extends Error {
   override name = "ReconcileError";
+}
+
+/**
+ * The scopes a session's `scope` grants (a write scope includes its read scope); a session that names none is taken
+ * to hold what every install has (shopify.app.toml `scopes`).
+ */
+export function sessionScopes(scope: string | null | undefined): ReadonlySet<string> {
+  return grantedScopeSet(scope) ?? new Set(REQUIRED_SCOPES);
+}
+
+export interface ReconciledTopic {
+  topic: MappableTopic;
+  reconciliation: QueryReconciliation;
+}
+
+/**
+ * The catalog's topics the job asks the Admin API about for a shop granted these scopes, in the catalog's order: those
+ * with a query whose own scope (what its webhooks need) and whose query's scopes are all granted.
+ */
+export function reconciledTopics(granted: ReadonlySet<string>): ReconciledTopic[] {
+  return MAPPABLE_TOPICS.flatMap((topic) => {
+    const entry = CATALOG[topic];
+    const reconciliation = entry.reconciliation;
+    if (reconciliation.kind !== "query") return [];
+    const needed: AccessScope[] = [entry.scope, ...reconciliation.reads];
+    return needed.every((scope) => granted.has(scope)) ? [{ topic, reconciliation }] : [];
+  });
 }
 
 async function query(admin: AdminGraphqlClient, document: string, variables: Record<string, unknown>): Promise<unknown> {
@@ -66,33 +96,25 @@ async function query(admin: AdminGraphqlClient, document: string, variables: Rec
   return response.json();
 }
 
-async function* pages(admin: AdminGraphqlClient, document: string, search: string, node: z.ZodType<unknown>, maxPages: number): AsyncGenerator<unknown[]> {
-  const schema = z.object({ data: z.object({ orders: z.object({ pageInfo, nodes: z.array(node) }) }) });
+function inWindow(at: string, window: ReconcileWindow): boolean {
+  const time = Date.parse(at);
+  return time > window.from.getTime() && time <= window.until.getTime();
+}
+
+/** A topic's events in the window, a page at a time; each page is checked whole before any of it is recorded. */
+async function* eventPages(admin: AdminGraphqlClient, { topic, reconciliation }: ReconciledTopic, window: ReconcileWindow, maxPages: number): AsyncGenerator<ReconciledEvent[]> {
+  const schema = z.object({ data: z.object({ orders: z.object({ pageInfo, nodes: z.array(reconciliation.node) }) }) });
+  const variables = { ...reconciliation.variables?.(window), query: reconciliation.search(window) };
   let after: string | null = null;
   for (let page = 0; page < maxPages; page++) {
-    const payload = schema.safeParse(await query(admin, document, { query: search, after }));
-    if (!payload.success) throw new ReconcileError("the Admin API answered with an unexpected shape");
-    yield payload.data.data.orders.nodes;
-    const info = payload.data.data.orders.pageInfo;
+    const payload = schema.safeParse(await query(admin, reconciliation.document, { ...variables, after }));
+    if (!payload.success) throw new ReconcileError(`the Admin API answered the ${topic} query with an unexpected shape`);
+    const { nodes, pageInfo: info } = payload.data.data.orders;
+    yield nodes.flatMap((node) => reconciliation.events(node)).filter((event) => inWindow(event.at, window));
     if (!info.hasNextPage || !info.endCursor) return;
     after = info.endCursor;
   }
-  throw new ReconcileError(`more than ${maxPages * 50} orders changed in the window; the next run continues from the same point`);
-}
-
-/**
- * The topics worth asking about for a shop: those the Admin API can answer (a reconciler), the shop has granted
- * the scope of (Shopify would not have sent their webhooks anyway), and the shop has an enabled mapping for (a
- * missed event of any other topic would be recorded and sent nowhere).
- */
-async function topicsToReconcile(prisma: Database, shop: string): Promise<MappableTopic[]> {
-  const [session, mapped] = await Promise.all([
-    prisma.session.findFirst({ where: { shop, isOnline: false }, select: { scope: true } }),
-    prisma.mapping.findMany({ where: { shop, enabled: true }, select: { topic: true }, distinct: ["topic"] }),
-  ]);
-  const granted = grantedScopeSet(session?.scope);
-  const enabled = new Set(mapped.map((row) => row.topic));
-  return MAPPABLE_TOPICS.filter((topic) => RECONCILERS[topic] !== undefined && enabled.has(topic) && missingScopeOf(topic, granted) === null);
+  throw new ReconcileError(`more than ${maxPages * reconciliation.pageSize} orders changed in the window (${topic}); the next run continues from the same point`);
 }
 
 export async function reconcileShop(options: ReconcileOptions, shop: string): Promise<ShopReconciliation> {
@@ -110,15 +132,15 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
   if (until <= from) return result;
 
   const receive = { prisma, authenticate: () => Promise.reject(new Error("not used")), now: () => now, ...(options.onRecorded ? { onRecorded: options.onRecorded } : {}) };
-  const record = async (topic: MappableTopic, gid: string, at: string, body: JsonValue) => {
+  const record = async (topic: MappableTopic, event: ReconciledEvent) => {
     const outcome = await recordWebhook(receive, {
       shop,
       topic,
-      webhookId: `reconciliation:${gid}`,
+      webhookId: `reconciliation:${event.subjectId}`,
       apiVersion: options.apiVersion,
-      triggeredAt: at,
-      text: JSON.stringify(body),
-      body,
+      triggeredAt: event.at,
+      text: JSON.stringify(event.body),
+      body: event.body,
     });
     if (outcome.kind === "recorded") {
       result.recorded += 1;
@@ -132,17 +154,11 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
     const { admin } = await options.adminForShop(shop).catch(() => {
       throw new ReconcileError("the app has no offline session for the shop (open the app in Shopify admin to reinstall it)");
     });
-    const maxPages = options.maxPages ?? DEFAULT_MAX_PAGES;
-    const inWindow = (at: string) => {
-      const time = Date.parse(at);
-      return time > from.getTime() && time <= until.getTime();
-    };
-    for (const topic of await topicsToReconcile(prisma, shop)) {
-      const reconciler = RECONCILERS[topic]!;
-      for await (const nodes of pages(admin, reconciler.document, reconciler.search(from), reconciler.node, maxPages)) {
-        for (const node of nodes) {
-          for (const event of reconciler.events(node, inWindow)) await record(topic, event.subjectId, event.at, event.body);
-        }
+    const window = { from, until };
+    for (const reconciled of reconciledTopics(sessionScopes(await grantedScopes(prisma, shop)))) {
+      const maxPages = options.maxPages ?? Math.ceil(DEFAULT_ORDERS_PER_RUN / reconciled.reconciliation.pageSize);
+      for await (const events of eventPages(admin, reconciled, window, maxPages)) {
+        for (const event of events) await record(reconciled.topic, event);
       }
     }
   } catch (error) {

@@ -8,6 +8,7 @@
  * Entries are plain data and pure functions: the render threads load them (under tsx, without Vite), and so does the
  * browser bundle, for labels and stages.
  */
+import type { z } from "zod";
 import type { MappingDefinition } from "~/mapping/types";
 import type { JsonValue } from "~/shopify/json";
 
@@ -56,8 +57,58 @@ export interface ContextField {
   description: string;
 }
 
+/** The stretch of time one reconciliation run checks: events after `from`, up to and including `until`. */
+export interface ReconcileWindow {
+  from: Date;
+  until: Date;
+}
+
+/** An event found through the Admin API, as the webhook would have brought it. */
+export interface ReconciledEvent {
+  /** The topic's subject as a GraphQL id: what `identify(body).subjectId` gives, so a webhook of it is a duplicate. */
+  subjectId: string;
+  /** When it happened (ISO 8601); the job keeps only events inside its window. */
+  at: string;
+  /** Shaped like the topic's webhook body, for the fields its default mappings and identity defaults read. */
+  body: JsonObject;
+}
+
+/**
+ * How the reconciliation job finds a topic's events in a window: `document` is a named query taking `$query: String!`
+ * (the search) and `$after: String` (the page cursor), plus any `variables`, and answering
+ * `orders { pageInfo { hasNextPage endCursor } nodes }`; `node` is the schema of one of those nodes and `events`
+ * turns one into the events it holds (zero or more; the job drops those outside its window).
+ */
+export interface QueryReconciliationSpec<N> {
+  description: string;
+  document: string;
+  /** Orders per page (the document's `first`): as many as keep the query's requested cost under Shopify's 1,000. */
+  pageSize: number;
+  /** What the document reads needs, beyond the topic's own scope (which the job checks too). */
+  reads: readonly AccessScope[];
+  /** Shopify's search syntax for the orders to look at. */
+  search(window: ReconcileWindow): string;
+  /** Further variables the document takes. */
+  variables?(window: ReconcileWindow): Record<string, string>;
+  node: z.ZodType<N>;
+  events(node: N): ReconciledEvent[];
+}
+
+/** A query reconciliation with its node type hidden, so every topic's fits one catalog. */
+export interface QueryReconciliation extends Omit<QueryReconciliationSpec<unknown>, "node" | "events"> {
+  kind: "query";
+  node: z.ZodType<unknown>;
+  /** Only for a value `node` parsed. */
+  events(node: unknown): ReconciledEvent[];
+}
+
 /** How the reconciliation job finds this topic's events that no webhook brought, or why it cannot. */
-export type TopicReconciliation = { kind: "query"; description: string } | { kind: "none"; why: string };
+export type TopicReconciliation = QueryReconciliation | { kind: "none"; why: string };
+
+export function queryReconciliation<N>(spec: QueryReconciliationSpec<N>): QueryReconciliation {
+  // The cast is safe by contract: the job passes `events` only what `spec.node` parsed.
+  return { ...spec, kind: "query", events: (node) => spec.events(node as N) };
+}
 
 export interface TopicEntry<T extends string = string> {
   topic: T;

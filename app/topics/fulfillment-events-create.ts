@@ -77,6 +77,7 @@ export const fulfillmentEventsCreate = defineTopic({
   sample: "fulfillment_events_create.json",
   reconciliation: {
     kind: "none",
-    why: "Carrier updates are not searchable by time in the Admin API; a missed one would need every open parcel's events read on every run.",
+    why:
+      "The Admin API reaches carrier updates only through their parcel (Fulfillment.events: sortable by happenedAt, not searchable), and Shopify does not document that one changes the order's updated_at, so finding a window's updates would mean reading the events of every parcel still on its way on every run.",
   },
 });

@@ -3,6 +3,7 @@ import type { JsonValue } from "~/shopify/json";
 import { defineTopic } from "./entry";
 import { fieldOf, firstDate, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
+import { fulfillmentsReconciliation } from "./fulfillments-create.reconcile";
 
 export const fulfillmentsCreate = defineTopic({
   topic: "fulfillments/create",
@@ -39,7 +40,7 @@ export const fulfillmentsCreate = defineTopic({
     },
   ],
   sample: "fulfillments_create.json",
-  reconciliation: { kind: "query", description: "Fulfillments created in the window, read from the orders updated in it." },
+  reconciliation: fulfillmentsReconciliation,
 });
 
 /** The parcel's own contact details, shaped like an order's, for when the order cannot be found. */

@@ -2,6 +2,7 @@
 import { defineTopic } from "./entry";
 import { firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
+import { cancelledOrdersReconciliation } from "./orders-cancelled.reconcile";
 
 export const ordersCancelled = defineTopic({
   topic: "orders/cancelled",
@@ -25,5 +26,5 @@ export const ordersCancelled = defineTopic({
     },
   ],
   sample: "orders_cancelled.json",
-  reconciliation: { kind: "query", description: "Orders cancelled in the window (cancelled_at)." },
+  reconciliation: cancelledOrdersReconciliation,
 });

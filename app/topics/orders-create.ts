@@ -2,6 +2,7 @@
 import { defineTopic } from "./entry";
 import { firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
+import { createdOrdersReconciliation } from "./orders-create.reconcile";
 
 export const ordersCreate = defineTopic({
   topic: "orders/create",
@@ -20,5 +21,5 @@ export const ordersCreate = defineTopic({
   // Off for new shops: Attentive's own Shopify integration already reports purchases.
   defaults: [{ eventType: "Order Placed", enabled: false, properties: { ...ORDER_PROPERTIES } }],
   sample: "orders_create.json",
-  reconciliation: { kind: "query", description: "Orders created in the window." },
+  reconciliation: createdOrdersReconciliation,
 });

@@ -3,6 +3,7 @@ import type { JsonValue } from "~/shopify/json";
 import { defineTopic, type JsonObject } from "./entry";
 import { dateFrom, fieldOf, firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, orderIdentity } from "./order-topic";
+import { fulfilledOrdersReconciliation } from "./orders-fulfilled.reconcile";
 
 function createdTime(fulfillment: JsonValue): number {
   return dateFrom(fieldOf(fulfillment, "created_at"))?.getTime() ?? Number.NEGATIVE_INFINITY;
@@ -73,8 +74,5 @@ export const ordersFulfilled = defineTopic({
     },
   ],
   sample: "orders_fulfilled.json",
-  reconciliation: {
-    kind: "query",
-    description: "Orders updated in the window whose status is fulfilled and whose latest fulfillment falls in it.",
-  },
+  reconciliation: fulfilledOrdersReconciliation,
 });

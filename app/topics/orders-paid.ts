@@ -22,6 +22,7 @@ export const ordersPaid = defineTopic({
   sample: "orders_paid.json",
   reconciliation: {
     kind: "none",
-    why: "The Admin API does not say when an order became paid, so a missed orders/paid cannot be dated or told from one paid at checkout days earlier.",
+    why:
+      "The Admin API keeps no time at which an order became paid: it would have to be worked out from the order's transactions (the successful sale or capture after which nothing was outstanding), which the job does not do.",
   },
 });

@@ -2,6 +2,7 @@
 import { defineTopic } from "./entry";
 import { fieldOf, firstDate, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
+import { refundsReconciliation } from "./refunds-create.reconcile";
 
 /** Refunds can also record failed or pending attempts; only money actually returned counts. */
 const REFUNDED_TRANSACTIONS = "transactions | where: 'kind', 'refund' | where: 'status', 'success'";
@@ -40,5 +41,5 @@ export const refundsCreate = defineTopic({
     },
   ],
   sample: "refunds_create.json",
-  reconciliation: { kind: "query", description: "Refunds created in the window, read from the orders updated in it." },
+  reconciliation: refundsReconciliation,
 });

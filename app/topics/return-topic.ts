@@ -46,7 +46,8 @@ export function returnTopic<const T extends `returns/${string}`>(spec: {
     sample: `${spec.topic.replace("/", "_")}.json`,
     reconciliation: {
       kind: "none",
-      why: "The Admin API does not say when a return was requested, approved, declined or closed, so a missed one cannot be placed in a window.",
+      why:
+        "The Admin API reaches returns only through their order (Order.returns: filterable by status, not by time), and Shopify does not document that requesting, approving, declining or closing a return changes the order's updated_at, so no search is known to find a window's returns; a decline also has no time at all (ReturnDecline holds only a reason and a note, while Return has createdAt, requestApprovedAt and closedAt).",
     },
   });
 }

@@ -8,12 +8,8 @@ import { Session } from "@shopify/shopify-api";
 import pino from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
-import { catalogMappings } from "~/mapping/defaults";
-import { replaceMappings } from "~/models/Mapping.server";
 import { reconcileAllShops, reconcileShop, type ReconcileOptions } from "~/reconciliation/reconcile.server";
-import { RECONCILERS } from "~/reconciliation/reconcilers";
 import { SHOPIFY_API_VERSION, sessionStorage, unauthenticated } from "~/shopify.server";
-import { CATALOG, MAPPABLE_TOPICS } from "~/topics/catalog";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
 import { orderBody, refundBody } from "../support/load";
 import { drain, postWebhook, usePipeline, workerOptions } from "../support/pipeline";
@@ -82,11 +78,12 @@ beforeEach(async () => {
   state = { orders: [], failNext: 0 };
   const maybeFail = () => (state.failNext-- > 0 ? { status: 502, body: { errors: "Bad gateway" } } : null);
   admin.answer({
+    // Created 10 hours ago and never cancelled: in no window here, but asked about all the same.
+    ReconcileCreatedOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
+    ReconcileCancelledOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
     ReconcileFulfilledOrders: () => maybeFail() ?? { body: page(state.orders.map(({ refunds: _refunds, ...order }) => order)) },
     ReconcileRefunds: () =>
       maybeFail() ?? { body: page(state.orders.map((order) => ({ id: order.id, legacyResourceId: order.legacyResourceId, refunds: order.refunds }))) },
-    // A new shop's Order Cancelled mapping is on, so its topic is asked about too.
-    ReconcileCancelledOrders: () => maybeFail() ?? { body: page(state.orders.filter((order) => order.cancelledAt).map(({ refunds: _refunds, ...order }) => order)) },
   });
   await sessionStorage.storeSession(
     new Session({ id: `offline_${TEST_SHOP}`, shop: TEST_SHOP, state: "s", isOnline: false, accessToken: "shpat_reconcile", scope: "read_orders" }),
@@ -105,8 +102,9 @@ describe("reconciliation", () => {
     expect(admin.unexpected).toEqual([]);
     const calls = admin.calls.map((call) => [call.operationName, call.accessToken, call.variables.query]);
     expect(calls).toEqual([
+      ["ReconcileCreatedOrders", "shpat_reconcile", `created_at:>='${minutesAgo(60)}'`],
       ["ReconcileFulfilledOrders", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}' fulfillment_status:shipped`],
-      ["ReconcileCancelledOrders", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}' status:cancelled`],
+      ["ReconcileCancelledOrders", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}'`],
       ["ReconcileRefunds", "shpat_reconcile", `updated_at:>='${minutesAgo(60)}'`],
     ]);
     const webhooks = await db().webhook.findMany({ orderBy: { topic: "asc" } });
@@ -184,96 +182,5 @@ describe("reconciliation", () => {
     const results = await reconcileAllShops(options());
     expect(results.map((result) => result.shop)).toEqual([TEST_SHOP]);
     expect(new Set(admin.calls.map((call) => call.shop))).toEqual(new Set([TEST_SHOP]));
-  });
-});
-
-describe("reconciliation of the order's other events", () => {
-  const ORDER = "9007199254742001";
-
-  function lifecycleOrder() {
-    const { refunds: _refunds, ...order } = adminOrder(ORDER, minutesAgo(40));
-    return {
-      ...order,
-      createdAt: minutesAgo(50),
-      cancelledAt: minutesAgo(25),
-      cancelReason: "CUSTOMER",
-      displayFulfillmentStatus: "PARTIALLY_FULFILLED",
-      fulfillments: [
-        {
-          id: `gid://shopify/Fulfillment/${ORDER}7`,
-          legacyResourceId: `${ORDER}7`,
-          name: "#2001.1",
-          status: "SUCCESS",
-          createdAt: minutesAgo(40),
-          trackingInfo: [{ number: "1ZPARCEL", url: "https://track.example/1ZPARCEL", company: "UPS" }],
-          fulfillmentLineItems: { nodes: [{ quantity: 1, lineItem: { title: "Socks" } }] },
-        },
-      ],
-    };
-  }
-
-  async function enable(...topics: string[]) {
-    const offered = catalogMappings().filter((mapping) => topics.includes(mapping.topic) && (mapping.enabled || mapping.topic === "orders/create"));
-    await replaceMappings(db(), TEST_SHOP, offered.map((mapping) => ({ ...mapping, enabled: true })));
-  }
-
-  async function grant(scope: string) {
-    await sessionStorage.storeSession(new Session({ id: `offline_${TEST_SHOP}`, shop: TEST_SHOP, state: "s", isOnline: false, accessToken: "shpat_reconcile", scope }));
-  }
-
-  beforeEach(() => {
-    const order = lifecycleOrder();
-    admin.answer({
-      ReconcileCreatedOrders: () => ({ body: page([order]) }),
-      ReconcileFulfillments: () => ({ body: page([{ id: order.id, legacyResourceId: order.legacyResourceId, email: order.email, fulfillments: order.fulfillments }]) }),
-      ReconcileCancelledOrders: () => ({ body: page([order]) }),
-    });
-  });
-
-  it("records a missed placement, parcel and cancellation, each sent once with what its default mapping reads", async () => {
-    await grant("read_orders,read_fulfillments");
-    await enable("orders/create", "fulfillments/create", "orders/cancelled");
-    const result = await reconcileShop(options(), TEST_SHOP);
-    expect(result).toMatchObject({ recorded: 3, duplicates: 0 });
-    expect(result.error).toBeUndefined();
-    expect(admin.unexpected).toEqual([]);
-    expect(admin.calls.map((call) => [call.operationName, call.variables.query])).toEqual([
-      ["ReconcileCreatedOrders", `created_at:>='${minutesAgo(60)}'`],
-      ["ReconcileFulfillments", `updated_at:>='${minutesAgo(60)}'`],
-      ["ReconcileCancelledOrders", `updated_at:>='${minutesAgo(60)}' status:cancelled`],
-    ]);
-    const webhooks = await db().webhook.findMany({ orderBy: { topic: "asc" } });
-    expect(webhooks.map((webhook) => [webhook.topic, webhook.eventKey, webhook.orderId])).toEqual([
-      ["fulfillments/create", `gid://shopify/Fulfillment/${ORDER}7`, ORDER],
-      ["orders/cancelled", `gid://shopify/Order/${ORDER}`, ORDER],
-      ["orders/create", `gid://shopify/Order/${ORDER}`, ORDER],
-    ]);
-
-    await drain(workerOptions(pipeline.standIn));
-    const byType = new Map(pipeline.standIn.received.map((event) => [event.input.type, event]));
-    expect([...byType.keys()].sort()).toEqual(["Order Cancelled", "Order Placed", "Order Shipped"]);
-    expect(byType.get("Order Placed")!.properties).toMatchObject({ orderName: "#2001", itemTitles: "Socks", itemCount: 2 });
-    expect(byType.get("Order Shipped")!.properties).toMatchObject({ orderName: "#2001", trackingNumber: "1ZPARCEL", trackingCompany: "UPS", itemTitles: "Socks" });
-    expect(byType.get("Order Cancelled")!.properties).toMatchObject({ orderName: "#2001", cancelReason: "customer" });
-    for (const event of pipeline.standIn.received) expect(event.input.user.email, event.input.type).toBe("missed@example.com");
-    expect(new Date(byType.get("Order Shipped")!.input.occurredAt!).toISOString()).toBe(minutesAgo(40));
-    expect(new Date(byType.get("Order Cancelled")!.input.occurredAt!).toISOString()).toBe(minutesAgo(25));
-
-    // The webhooks arrive after all: duplicates.
-    expect(await reconcileShop(options({ now: () => NOW }), TEST_SHOP)).toMatchObject({ recorded: 0 });
-  });
-
-  it("asks nothing about a topic whose scope the shop has not granted, or that no enabled mapping uses", async () => {
-    await grant("read_orders");
-    await enable("fulfillments/create", "orders/cancelled");
-    expect(await reconcileShop(options(), TEST_SHOP)).toMatchObject({ recorded: 1 });
-    expect(admin.calls.map((call) => call.operationName)).toEqual(["ReconcileCancelledOrders"]);
-    expect((await db().webhook.findMany()).map((webhook) => webhook.topic)).toEqual(["orders/cancelled"]);
-  });
-
-  it("has a reconciler for exactly the catalog topics whose entry says the Admin API can find their events", () => {
-    for (const topic of MAPPABLE_TOPICS) {
-      expect(RECONCILERS[topic] !== undefined, topic).toBe(CATALOG[topic].reconciliation.kind === "query");
-    }
   });
 });
