@@ -128,11 +128,13 @@ describe("errors that echo the key", () => {
   it("keeps the key in every encoding, the email and the phone out of logs and stored text", async () => {
     const server = app!;
     const body = keyEchoingAnswer(ECHO_KEY, CUSTOMER_EMAIL, CUSTOMER_PHONE);
+    // Each fault is for this shop's key: a retry of another shop's delivery in flight must not take one (it would
+    // store the echo redacted with its own key, not this one, and the test would blame the app).
     const faults = [
-      { kind: "status" as const, status: 200, body },
-      { kind: "status" as const, status: 400, body },
-      { kind: "status" as const, status: 500, body },
-      { kind: "status" as const, status: 200, body: keyEchoingAnswer(ECHO_KEY, CUSTOMER_EMAIL, CUSTOMER_PHONE, "INTERNAL_SERVER_ERROR") },
+      { kind: "status" as const, status: 200, body, forKey: ECHO_KEY },
+      { kind: "status" as const, status: 400, body, forKey: ECHO_KEY },
+      { kind: "status" as const, status: 500, body, forKey: ECHO_KEY },
+      { kind: "status" as const, status: 200, body: keyEchoingAnswer(ECHO_KEY, CUSTOMER_EMAIL, CUSTOMER_PHONE, "INTERNAL_SERVER_ERROR"), forKey: ECHO_KEY },
     ];
     const requestsBefore = standIn.requests;
     standIn.injectFaults(...faults);

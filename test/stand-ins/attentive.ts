@@ -38,7 +38,13 @@ export interface AttentiveStandInOptions {
   latencyMs?: number;
 }
 
-export type Fault =
+/**
+ * What the stand-in does instead of answering normally. Any fault may carry `forKey`: it is then used only by a
+ * request made with that API key, so a test's faults are not taken by another shop's retry in flight.
+ */
+export type Fault = FaultKind & { forKey?: string };
+
+type FaultKind =
   | { kind: "status"; status: number; body?: string; headers?: Record<string, string> }
   /** Closes the connection without an answer once the request is read. */
   | { kind: "refuse" }
@@ -495,6 +501,12 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     return match?.[1] && keys.has(match[1]) ? match[1] : undefined;
   }
 
+  /** The first queued fault meant for this request: one without `forKey`, or one for the request's key. */
+  function takeFault(req: IncomingMessage): Fault | undefined {
+    const index = faults.findIndex((fault) => fault.forKey === undefined || fault.forKey === bearerKey(req));
+    return index === -1 ? undefined : faults.splice(index, 1)[0];
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = Date.now();
     requests += 1;
@@ -507,7 +519,7 @@ export async function startAttentiveStandIn(options: AttentiveStandInOptions = {
     }
 
     const number = requests;
-    const fault = faults.shift() ?? faultPlan?.(number);
+    const fault = takeFault(req) ?? faultPlan?.(number);
     const record: RequestRecord = {
       number,
       method: req.method ?? "",
