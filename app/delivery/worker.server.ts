@@ -22,6 +22,7 @@ import {
 import { STALE_AFTER_MS } from "~/attentive/rules";
 import type { Database } from "~/db.server";
 import { renderMapping } from "~/mapping/render.server";
+import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
 import { nextDueAt } from "~/models/Delivery.server";
@@ -384,17 +385,12 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   if (!shop || shop.uninstalledAt) {
     return { kind: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
+  if (delivery.topic === FLOW_ACTION_TOPIC) return prepareFlowAction(cache, delivery, shop);
   const mappingRow = cache.mapping(delivery.shop, delivery.mappingId);
   if (!mappingRow) return { kind: "skipped", reason: "The mapping was deleted before this event was sent." };
   const mapping = storedMapping(mappingRow);
   if (!mapping.enabled) return { kind: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
-  if (!shop.keyCipher) {
-    return {
-      kind: "failed",
-      errorKind: "terminal",
-      reason: "No Attentive API key is connected for this shop: connect one in Settings, then retry this delivery.",
-    };
-  }
+  if (!shop.keyCipher) return NO_KEY;
   const topic = delivery.topic;
   if (!isMappableTopic(topic)) return { kind: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
 
@@ -450,6 +446,38 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   // Lower-cased for the log search only; Attentive gets the address as rendered.
   return { input, apiKey, orderName, email: event.user.email?.toLowerCase() ?? null };
 }
+
+/**
+ * A Flow action run: the merchant wrote the event in Flow, so there is no mapping to render. The recorded request is
+ * read with the same function that accepted it (app/flow/action.ts), so what is sent is what was checked.
+ */
+function prepareFlowAction(cache: PassCache, delivery: DeliveryRow, shop: ShopState): Prepared {
+  if (!shop.keyCipher) return NO_KEY;
+  const parsed = parseFlowAction(parseShopifyJson(delivery.webhook.body));
+  // Checked before it was recorded: only a request recorded by another version of the app can fail here.
+  if (!parsed.ok) return { kind: "failed", errorKind: "terminal", reason: parsed.reason };
+  let apiKey: string;
+  try {
+    apiKey = cache.apiKey(delivery.shop, shop.keyCipher);
+  } catch (error) {
+    return { kind: "failed", errorKind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
+  }
+  const { event } = parsed;
+  const input: CustomEventInput = {
+    type: event.type,
+    properties: event.properties,
+    externalEventId: delivery.externalEventId,
+    occurredAt: (delivery.occurredAt ?? delivery.createdAt).toISOString(),
+    user: event.user,
+  };
+  return { input, apiKey, orderName: null, email: event.user.email?.toLowerCase() ?? null };
+}
+
+const NO_KEY: Prepared = {
+  kind: "failed",
+  errorKind: "terminal",
+  reason: "No Attentive API key is connected for this shop: connect one in Settings, then retry this delivery.",
+};
 
 function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
