@@ -32,6 +32,9 @@ function refusal(status: number, message: string, extra: Record<string, string> 
 
 const ACCEPTED: WebhookAnswer = { status: 200, body: JSON.stringify({ message: "Recorded: the event will be sent to Attentive." }), headers: { "content-type": "application/json; charset=utf-8" } };
 
+/** How long Flow is asked to wait before sending a run the app could not record (its database was unavailable). */
+export const RETRY_AFTER_SECONDS = 30;
+
 export type FlowRecordOutcome = { kind: "recorded"; deliveryId: string } | { kind: "duplicate" };
 
 export async function receiveFlowAction(request: WebhookRequest, options: FlowActionOptions): Promise<WebhookAnswer> {
@@ -71,9 +74,9 @@ export async function receiveFlowAction(request: WebhookRequest, options: FlowAc
     logger.info({ shop: run.shop, actionRunId: run.actionRunId, outcome: outcome.kind }, "Flow action received");
     return ACCEPTED;
   } catch (error) {
-    // Not recorded: Flow sends the run again later (it retries 5xx and 429 answers).
+    // Not recorded: a 429 with Retry-After is the answer Flow documents as "send this run again after that long".
     logger.error({ shop: run.shop, actionRunId: run.actionRunId, err: errorSummary(error) }, "Flow action not recorded");
-    return refusal(503, "The app could not record this event just now; Flow will send it again.");
+    return refusal(429, "The app could not record this event just now; Flow will send it again.", { "retry-after": String(RETRY_AFTER_SECONDS) });
   }
 }
 

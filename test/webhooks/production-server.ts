@@ -16,6 +16,7 @@ import * as entry from "~/entry.server";
 import * as root from "~/root";
 import * as authSplat from "~/routes/auth.$";
 import * as authLogin from "~/routes/auth.login";
+import * as flowAction from "~/routes/flow.actions.send-attentive-event";
 import * as webhooksApp from "~/routes/webhooks.app";
 import * as webhooksCommerce from "~/routes/webhooks.commerce";
 import * as webhooksCompliance from "~/routes/webhooks.compliance";
@@ -31,6 +32,7 @@ const ROUTES: Record<string, { path: string; module: RouteModule }> = {
   "routes/webhooks.commerce": { path: "webhooks/commerce", module: resource(webhooksCommerce) },
   "routes/webhooks.app": { path: "webhooks/app", module: resource(webhooksApp) },
   "routes/webhooks.compliance": { path: "webhooks/compliance", module: resource(webhooksCompliance) },
+  "routes/flow.actions.send-attentive-event": { path: "flow/actions/send-attentive-event", module: resource(flowAction) },
   "routes/auth.login": { path: "auth/login", module: authLogin },
   "routes/auth.$": { path: "auth/*", module: resource(authSplat) },
 };
