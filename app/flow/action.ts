@@ -95,6 +95,14 @@ function isLongUrl(value: string): boolean {
   return value.length > MAX_SHORTENABLE_URL_LENGTH && /^https?:\/\//i.test(value);
 }
 
+function kindOf(value: JsonValue): string {
+  if (Array.isArray(value)) return "a list";
+  if (value === null) return "null";
+  if (typeof value === "string") return "text";
+  if (typeof value === "number") return "a number";
+  return typeof value === "boolean" ? "true or false" : "an object";
+}
+
 /** The properties field: a JSON object (Flow variables already expanded in it), or nothing. */
 function parseProperties(raw: JsonValue | undefined, warnings: string[]): { ok: true; properties: Record<string, JsonValue> } | { ok: false; reason: string } {
   const field = FLOW_ACTION_FIELDS.properties;
@@ -118,7 +126,7 @@ function parseProperties(raw: JsonValue | undefined, warnings: string[]): { ok: 
     }
   }
   if (!isJsonObject(value)) {
-    return { ok: false, reason: `Properties must be a JSON object ({"key": value, …}), not ${Array.isArray(value) ? "a list" : typeof value === "string" ? "text" : String(value === null ? "null" : typeof value)}.` };
+    return { ok: false, reason: `Properties must be a JSON object ({"key": value, …}), not ${kindOf(value)}.` };
   }
   const keys = Object.keys(value);
   for (const key of keys) {
