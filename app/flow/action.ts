@@ -193,3 +193,16 @@ export function parseFlowAction(body: JsonValue): FlowActionParse {
   }
   return { ok: true, request, event: { type, properties: parsed.properties, user, warnings } };
 }
+
+/**
+ * Whether a recorded Flow run is about this customer (by email, case aside, or Shopify customer id), for
+ * customers/redact and customers/data_request: a run holds what the merchant's workflow put in it.
+ */
+export function flowRunConcerns(body: JsonValue, customer: { email?: string | null; customerId?: string | null }): boolean {
+  const settings = isJsonObject(body) && isJsonObject(body.properties) ? body.properties : null;
+  if (settings === null) return false;
+  const email = text(settings[FLOW_ACTION_FIELDS.email])?.trim().toLowerCase();
+  if (customer.email && email !== undefined && email === customer.email.trim().toLowerCase()) return true;
+  const id = customerId(settings[FLOW_ACTION_FIELDS.customerId]);
+  return Boolean(customer.customerId) && id === customer.customerId;
+}

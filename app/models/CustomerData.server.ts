@@ -1,4 +1,5 @@
 import type { Database } from "~/db.server";
+import { FLOW_ACTION_TOPIC, flowRunConcerns } from "~/flow/action";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 
 export interface CustomerQuery {
@@ -45,6 +46,8 @@ export async function exportCustomerData(prisma: Database, shop: string, query: 
     const body = parsed(webhook.body);
     // A data request names the customer under `customer`, with the same fields as an order's customer.
     if (webhook.topic === "customers/data_request") return isJsonObject(body) && bodyMatches({ customer: body.customer ?? null }, query);
+    // A Flow run names its customer in the merchant's settings.
+    if (webhook.topic === FLOW_ACTION_TOPIC) return flowRunConcerns(body, query);
     return bodyMatches(body, query);
   });
   const orderWebhookIds = webhooks.filter((webhook) => webhook.topic !== "customers/data_request").map((webhook) => webhook.id);

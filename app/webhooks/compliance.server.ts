@@ -6,7 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Database } from "~/db.server";
-import { isJsonObject, type JsonValue } from "~/shopify/json";
+import { FLOW_ACTION_TOPIC, flowRunConcerns } from "~/flow/action";
+import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 
 export const COMPLIANCE_TOPICS = ["customers/data_request", "customers/redact", "shop/redact"] as const;
 export type ComplianceTopic = (typeof COMPLIANCE_TOPICS)[number];
@@ -38,6 +39,7 @@ export async function handleComplianceWebhook(
     await redactCustomer(prisma, shop, {
       orderIds: isJsonObject(body) ? idStrings(body.orders_to_redact) : [],
       email: typeof customer.email === "string" ? customer.email : null,
+      customerId: idStrings([customer.id ?? null])[0] ?? null,
     });
     return;
   }
@@ -70,7 +72,7 @@ function chunks<T>(items: readonly T[], size = REDACT_CHUNK): T[][] {
 export async function redactCustomer(
   prisma: Database,
   shop: string,
-  customer: { orderIds: string[]; email: string | null },
+  customer: { orderIds: string[]; email: string | null; customerId?: string | null },
 ): Promise<void> {
   // Reads first, a bounded list of ids at a time; then every write in one transaction, so the
   // customer is erased entirely or (the webhook answers 503, Shopify sends it again) not at all.
@@ -79,13 +81,16 @@ export async function redactCustomer(
     const rows = await prisma.webhook.findMany({ where: { shop, orderId: { in: orderIds } }, select: { id: true } });
     webhookIds.push(...rows.map((row) => row.id));
   }
+  webhookIds.push(...(await flowRunsOf(prisma, shop, customer)));
   const deliveryIds = new Set<string>();
   for (const ids of chunks(webhookIds)) {
     const rows = await prisma.delivery.findMany({ where: { shop, webhookRecordId: { in: ids } }, select: { id: true } });
     for (const row of rows) deliveryIds.add(row.id);
   }
   if (customer.email) {
-    const rows = await prisma.delivery.findMany({ where: { shop, email: customer.email }, select: { id: true } });
+    // The log keeps addresses lower-cased; Shopify may send the customer's as they typed it.
+    const emails = [...new Set([customer.email, customer.email.toLowerCase()])];
+    const rows = await prisma.delivery.findMany({ where: { shop, email: { in: emails } }, select: { id: true } });
     for (const row of rows) deliveryIds.add(row.id);
   }
   const deliveries = chunks([...deliveryIds]);
@@ -96,6 +101,28 @@ export async function redactCustomer(
     ),
     ...deliveries.map((ids) => prisma.deliveryAttempt.updateMany({ where: { deliveryId: { in: ids } }, data: { response: null } })),
   ]);
+}
+
+/**
+ * The Flow action runs about the customer: a run names them in its settings (email, customer reference), not
+ * by order. A text match narrows the rows (runs are few next to webhooks); reading the settings decides.
+ */
+async function flowRunsOf(prisma: Database, shop: string, customer: { email: string | null; customerId?: string | null }): Promise<string[]> {
+  const needles = [customer.email, customer.email?.toLowerCase(), customer.customerId].filter((value): value is string => Boolean(value));
+  if (needles.length === 0) return [];
+  const rows = await prisma.webhook.findMany({
+    where: { shop, topic: FLOW_ACTION_TOPIC, OR: [...new Set(needles)].map((needle) => ({ body: { contains: needle } })) },
+    select: { id: true, body: true },
+  });
+  return rows.filter((row) => flowRunConcerns(parsedOrNull(row.body), customer)).map((row) => row.id);
+}
+
+function parsedOrNull(text: string): JsonValue {
+  try {
+    return parseShopifyJson(text);
+  } catch {
+    return null;
+  }
 }
 
 export async function redactShop(prisma: Database, shop: string): Promise<void> {
