@@ -1,5 +1,6 @@
 import type { Database } from "~/db.server";
-import { FLOW_ACTION_TOPIC, flowRunConcerns } from "~/flow/action";
+import { FLOW_ACTION_TOPIC } from "~/flow/action";
+import { flowRunIdsOf } from "~/flow/privacy.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 
 export interface CustomerQuery {
@@ -42,12 +43,17 @@ export async function exportCustomerData(prisma: Database, shop: string, query: 
     orderBy: { receivedAt: "asc" },
     select: { id: true, topic: true, receivedAt: true, body: true },
   });
-  const webhooks = candidates.filter((webhook) => {
+  // Flow runs are found by their settings (app/flow/privacy.server.ts), not by the text search above.
+  const flowRuns = await prisma.webhook.findMany({
+    where: { id: { in: await flowRunIdsOf(prisma, shop, query) } },
+    select: { id: true, topic: true, receivedAt: true, body: true },
+  });
+  const rows = [...candidates.filter((webhook) => webhook.topic !== FLOW_ACTION_TOPIC), ...flowRuns].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+  const webhooks = rows.filter((webhook) => {
     const body = parsed(webhook.body);
     // A data request names the customer under `customer`, with the same fields as an order's customer.
     if (webhook.topic === "customers/data_request") return isJsonObject(body) && bodyMatches({ customer: body.customer ?? null }, query);
-    // A Flow run names its customer in the merchant's settings.
-    if (webhook.topic === FLOW_ACTION_TOPIC) return flowRunConcerns(body, query);
+    if (webhook.topic === FLOW_ACTION_TOPIC) return true;
     return bodyMatches(body, query);
   });
   const orderWebhookIds = webhooks.filter((webhook) => webhook.topic !== "customers/data_request").map((webhook) => webhook.id);

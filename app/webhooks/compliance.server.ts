@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Database } from "~/db.server";
-import { FLOW_ACTION_TOPIC, flowRunConcerns } from "~/flow/action";
-import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { flowRunIdsOf } from "~/flow/privacy.server";
+import { isJsonObject, type JsonValue } from "~/shopify/json";
 
 export const COMPLIANCE_TOPICS = ["customers/data_request", "customers/redact", "shop/redact"] as const;
 export type ComplianceTopic = (typeof COMPLIANCE_TOPICS)[number];
@@ -81,7 +81,7 @@ export async function redactCustomer(
     const rows = await prisma.webhook.findMany({ where: { shop, orderId: { in: orderIds } }, select: { id: true } });
     webhookIds.push(...rows.map((row) => row.id));
   }
-  webhookIds.push(...(await flowRunsOf(prisma, shop, customer)));
+  webhookIds.push(...(await flowRunIdsOf(prisma, shop, customer)));
   const deliveryIds = new Set<string>();
   for (const ids of chunks(webhookIds)) {
     const rows = await prisma.delivery.findMany({ where: { shop, webhookRecordId: { in: ids } }, select: { id: true } });
@@ -101,28 +101,6 @@ export async function redactCustomer(
     ),
     ...deliveries.map((ids) => prisma.deliveryAttempt.updateMany({ where: { deliveryId: { in: ids } }, data: { response: null } })),
   ]);
-}
-
-/**
- * The Flow action runs about the customer: a run names them in its settings (email, customer reference), not
- * by order. A text match narrows the rows (runs are few next to webhooks); reading the settings decides.
- */
-async function flowRunsOf(prisma: Database, shop: string, customer: { email: string | null; customerId?: string | null }): Promise<string[]> {
-  const needles = [customer.email, customer.email?.toLowerCase(), customer.customerId].filter((value): value is string => Boolean(value));
-  if (needles.length === 0) return [];
-  const rows = await prisma.webhook.findMany({
-    where: { shop, topic: FLOW_ACTION_TOPIC, OR: [...new Set(needles)].map((needle) => ({ body: { contains: needle } })) },
-    select: { id: true, body: true },
-  });
-  return rows.filter((row) => flowRunConcerns(parsedOrNull(row.body), customer)).map((row) => row.id);
-}
-
-function parsedOrNull(text: string): JsonValue {
-  try {
-    return parseShopifyJson(text);
-  } catch {
-    return null;
-  }
 }
 
 export async function redactShop(prisma: Database, shop: string): Promise<void> {
