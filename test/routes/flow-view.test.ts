@@ -15,15 +15,14 @@ import * as home from "~/routes/app._index";
 import * as deliveries from "~/routes/app.deliveries._index";
 import * as deliveryPage from "~/routes/app.deliveries.$id";
 import * as settings from "~/routes/app.settings";
-import { action as flowAction } from "~/routes/flow.actions.send-attentive-event";
 import { isMappableTopic } from "~/topics/catalog";
-import { adminRequest, APP_ORIGIN, call, storeOfflineSession } from "../support/admin-requests";
+import { adminRequest, call, storeOfflineSession } from "../support/admin-requests";
+import { flowRunBody, postFlowRun } from "../support/flow";
 import { specExampleMapping } from "../support/mappings";
 import { connectTestShop, drain, postWebhook, TEST_ATTENTIVE_KEY, usePipeline, workerOptions } from "../support/pipeline";
-import { fixtureText, shopifyHmac, TEST_SECRET, TEST_SHOP } from "../support/webhooks";
+import { fixtureText, TEST_SECRET, TEST_SHOP } from "../support/webhooks";
 
 const OTHER_SHOP = "other-shop.myshopify.com";
-const FLOW_PATH = "/flow/actions/send-attentive-event";
 const pipeline = usePipeline();
 
 interface LogRow {
@@ -39,22 +38,10 @@ interface LogData {
 }
 
 /** A "Send Attentive event" run as Flow posts it, signed with the app's secret. */
-async function runFlowAction(runId: string, options: { shop?: string; eventType?: string } = {}): Promise<void> {
-  const shop = options.shop ?? TEST_SHOP;
-  const body = JSON.stringify({
-    shop_id: 1,
-    shopify_domain: shop,
-    action_run_id: runId,
-    handle: "send-attentive-event",
-    properties: { event_type: options.eventType ?? "Loyalty Tier Reached", properties: '{"tier": "gold"}', email: "jane@example.com", phone: "", customer_id: "" },
-  });
-  const request = new Request(`${APP_ORIGIN}${FLOW_PATH}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", "x-shopify-hmac-sha256": shopifyHmac(body) },
-    body,
-  });
-  const response = await flowAction({ request, params: {}, context: {} });
-  expect(response.status, await response.clone().text()).toBe(200);
+async function runFlowAction(actionRunId: string, options: { shop?: string; eventType?: string } = {}): Promise<void> {
+  const settings = { event_type: options.eventType ?? "Loyalty Tier Reached", properties: '{"tier": "gold"}', email: "jane@example.com" };
+  const answer = await postFlowRun(flowRunBody({ actionRunId, settings, ...(options.shop ? { shop: options.shop } : {}) }));
+  expect(answer, answer.message ?? "").toMatchObject({ status: 200 });
 }
 
 /** An orders/fulfilled webhook for another order (the sample's ids changed in the text, so they stay exact). */
