@@ -1,4 +1,5 @@
 import { TOPICS_BY_STAGE } from "~/mapping/topic-groups";
+import { FLOW_SOURCE_LABEL, FLOW_TOPIC, isFlowTopic } from "~/models/delivery-sources";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 
 /** Dates as a merchant reads them, in their browser's locale and time zone. */
@@ -28,6 +29,20 @@ export function topicOptionGroups(labelOf: (topic: MappableTopic) => string): Ar
 
 /** The editor's topic picker: the catalog's label, and the topic as Shopify names it. */
 export const TOPIC_OPTION_GROUPS = topicOptionGroups((topic) => `${CATALOG[topic].label} (${topic})`);
+
+/** What a delivery came from, as the log and the delivery page name it: a Shopify topic's label, or Flow. */
+export function sourceLabel(topic: string): string {
+  return isFlowTopic(topic) ? FLOW_SOURCE_LABEL : (TOPIC_LABELS[topic] ?? topic);
+}
+
+/**
+ * The delivery log's source filter: the catalog's topics by stage, then Flow in a group of its own (it is not a
+ * Shopify topic, so the catalog and the topic groups know nothing of it).
+ */
+export const SOURCE_FILTER_GROUPS: Array<{ title: string; options: Array<{ value: string; label: string }> }> = [
+  ...topicOptionGroups((topic) => TOPIC_LABELS[topic] ?? topic),
+  { title: "Shopify Flow", options: [{ value: FLOW_TOPIC, label: FLOW_SOURCE_LABEL }] },
+];
 
 /** EmptyState requires an image; the app shows none (a 1x1 blank SVG). */
 export const NO_ILLUSTRATION = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";

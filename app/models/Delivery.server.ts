@@ -1,5 +1,6 @@
 import type { Database } from "~/db.server";
 
+import { FLOW_MAPPING_ID, isFlowTopic, type SentBySource } from "./delivery-sources";
 import type { DeliveryStatus } from "./delivery-statuses";
 
 export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "./delivery-statuses";
@@ -226,11 +227,27 @@ export async function deliveryLogPage(
       occurredAt: true,
       createdAt: true,
       finishedAt: true,
+      // A Flow delivery is told apart by its action run, which is its webhook row's event key.
+      webhook: { select: { eventKey: true } },
     },
   });
-  const page = rows.slice(0, pageSize);
+  const page = rows.slice(0, pageSize).map(({ webhook, ...row }) => ({ ...row, flowRunId: isFlowTopic(row.topic) ? webhook.eventKey : null }));
   const last = page.at(-1);
   return { deliveries: page, nextCursor: rows.length > pageSize && last ? encodeCursor(last) : null };
+}
+
+/**
+ * Deliveries matching the log filter, from Shopify webhooks and from Flow, in one grouped count (a handful of
+ * groups: one per topic).
+ */
+export async function deliveriesBySource(prisma: Database, shop: string, filter: DeliveryLogFilter): Promise<SentBySource> {
+  const groups = await prisma.delivery.groupBy({ by: ["topic"], where: logWhere(shop, filter), _count: { _all: true } });
+  const counts: SentBySource = { webhooks: 0, flow: 0 };
+  for (const group of groups) {
+    if (isFlowTopic(group.topic)) counts.flow += group._count._all;
+    else counts.webhooks += group._count._all;
+  }
+  return counts;
 }
 
 /** Puts every failed delivery that matches the log filter back in the queue. */
@@ -260,6 +277,7 @@ export async function loggedEventTypes(prisma: Database, shop: string): Promise<
 
 export interface MappingActivity {
   deliveries7d: number;
+  delivered7d: number;
   failures7d: number;
   lastError: string | null;
 }
@@ -274,8 +292,9 @@ export async function mappingActivity(prisma: Database, shop: string, now = new 
   });
   const activity = new Map<string, MappingActivity>();
   for (const group of groups) {
-    const entry = activity.get(group.mappingId) ?? { deliveries7d: 0, failures7d: 0, lastError: null };
+    const entry = activity.get(group.mappingId) ?? { deliveries7d: 0, delivered7d: 0, failures7d: 0, lastError: null };
     entry.deliveries7d += group._count._all;
+    if (group.status === "delivered") entry.delivered7d += group._count._all;
     if (group.status === "failed") entry.failures7d += group._count._all;
     activity.set(group.mappingId, entry);
   }
@@ -292,4 +311,17 @@ export async function mappingActivity(prisma: Database, shop: string, now = new 
       }),
   );
   return activity;
+}
+
+/**
+ * Events delivered in the last 7 days from Shopify webhooks and from Flow, read from the activity the home page
+ * already counts: every delivery has a mapping id, and a Flow delivery has the Flow one.
+ */
+export function sentBySource(activity: Map<string, MappingActivity>): SentBySource {
+  const counts: SentBySource = { webhooks: 0, flow: 0 };
+  for (const [mappingId, entry] of activity) {
+    if (mappingId === FLOW_MAPPING_ID) counts.flow += entry.delivered7d;
+    else counts.webhooks += entry.delivered7d;
+  }
+  return counts;
 }

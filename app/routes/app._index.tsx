@@ -18,7 +18,8 @@ import { AccessNotice } from "~/components/AccessBanner";
 import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { formatRelative } from "~/components/format";
 import { scopeWaits } from "~/mapping/access-scopes";
-import { deliveryStats, hourlyDeliveries, mappingActivity } from "~/models/Delivery.server";
+import { deliveryStats, hourlyDeliveries, mappingActivity, sentBySource } from "~/models/Delivery.server";
+import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
 import { grantedScopes } from "~/models/GrantedScopes.server";
 import { listMappings } from "~/models/Mapping.server";
 import { getShopSummary } from "~/models/Shop.server";
@@ -47,6 +48,8 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   const failing = mappings
     .map((mapping) => ({ id: mapping.id, eventType: mapping.eventType, ...(activity.get(mapping.id) ?? { failures7d: 0, deliveries7d: 0, lastError: null }) }))
     .filter((mapping) => mapping.failures7d > 0);
+  // Flow events have no mapping to open: their failures get a banner of their own that leads to the log.
+  const flow = activity.get(FLOW_MAPPING_ID);
   // Only what the page shows: never the key or its cipher text.
   return {
     connected: true as const,
@@ -56,6 +59,8 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     stats,
     hours: hours.map((point) => ({ ...point, hour: point.hour.toISOString() })),
     failing,
+    flowFailing: flow && flow.failures7d > 0 ? { failures7d: flow.failures7d, lastError: flow.lastError } : null,
+    sent7d: sentBySource(activity),
     keyRejectedAt: keyRejected?.startedAt ?? null,
     scopeWaits: scopeWaits(mappings, scope),
   };
@@ -90,7 +95,7 @@ function SetupGuide() {
   );
 }
 
-function Figure({ label, value, detail }: { label: string; value: string; detail?: string }) {
+function Figure({ label, value, detail, note }: { label: string; value: string; detail?: string; note?: string }) {
   return (
     <Card>
       <BlockStack gap="100">
@@ -103,6 +108,11 @@ function Figure({ label, value, detail }: { label: string; value: string; detail
         {detail ? (
           <Text as="p" tone="subdued">
             {detail}
+          </Text>
+        ) : null}
+        {note ? (
+          <Text as="p" tone="subdued" variant="bodySm">
+            {note}
           </Text>
         ) : null}
       </BlockStack>
@@ -142,13 +152,26 @@ export default function Home() {
             </p>
           </Banner>
         ))}
+        {data.flowFailing ? (
+          <Banner tone="critical" title={`Events from Flow failed ${data.flowFailing.failures7d} time${data.flowFailing.failures7d === 1 ? "" : "s"} in 7 days`}>
+            <p>
+              {data.flowFailing.lastError ?? "See the delivery log."}{" "}
+              <Link to={`/app/deliveries?status=failed&topic=${encodeURIComponent(FLOW_TOPIC)}`}>See the failures</Link>.
+            </p>
+          </Banner>
+        ) : null}
         {stats.stale24h > 0 ? (
           <Banner tone="warning" title={`${stats.stale24h} event${stats.stale24h === 1 ? "" : "s"} sent more than 12 hours late today`}>
             <p>Attentive records late events but they trigger no Journey. This happens when Shopify delivers a webhook late or sending was paused.</p>
           </Banner>
         ) : null}
         <InlineGrid columns={{ xs: 1, sm: 2, md: 4 }} gap="400">
-          <Figure label="Delivered" value={String(stats.delivered24h)} detail={`${stats.delivered7d} in 7 days`} />
+          <Figure
+            label="Delivered"
+            value={String(stats.delivered24h)}
+            detail={`${stats.delivered7d} in 7 days`}
+            note={`From Shopify webhooks: ${data.sent7d.webhooks} · from Flow: ${data.sent7d.flow}`}
+          />
           <Figure label="Failed" value={String(stats.failed24h)} detail={`${stats.failed7d} in 7 days`} />
           <Figure label="Success rate (7 days)" value={rate} />
           <Figure

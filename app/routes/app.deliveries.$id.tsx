@@ -5,8 +5,9 @@ import { Badge, Banner, BlockStack, Box, Card, DataTable, InlineGrid, InlineStac
 import { useEffect } from "react";
 import { adminContext, notFound } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
-import { formatDateTime, TOPIC_LABELS } from "~/components/format";
+import { formatDateTime, sourceLabel, TOPIC_LABELS } from "~/components/format";
 import { deliveryDetail, retryDelivery } from "~/models/Delivery.server";
+import { isFlowTopic } from "~/models/delivery-sources";
 
 /** Indented for reading, unless re-printing would round an id beyond 2^53: then exactly as received. */
 function pretty(text: string | null): string | null {
@@ -47,6 +48,8 @@ export const loader = async ({ request, params }: LoaderFunctionArgs) => {
       nextAttemptAt: delivery.nextAttemptAt,
       request: pretty(delivery.request),
       response: pretty(delivery.response),
+      // Sent by a Flow workflow: named by its action run (recorded as the run's event key), not a topic and order.
+      flowRunId: isFlowTopic(delivery.topic) ? delivery.webhook.eventKey : null,
     },
     webhook: { ...delivery.webhook, body: pretty(delivery.webhook.body) },
     attempts: delivery.attemptLog.map((attempt) => ({
@@ -111,6 +114,7 @@ export default function DeliveryDetail() {
   return (
     <Page
       title={`${delivery.eventType || "Delivery"}${delivery.orderName ? ` · ${delivery.orderName}` : ""}`}
+      subtitle={delivery.flowRunId ? `Sent from Shopify Flow · run ${delivery.flowRunId}` : undefined}
       titleMetadata={
         <InlineStack gap="100">
           <DeliveryStatusBadge status={delivery.status} />
@@ -176,23 +180,39 @@ export default function DeliveryDetail() {
                 <Code label="Attentive's last response">{delivery.response}</Code>
               </BlockStack>
             </Card>
-            <Card>
-              <BlockStack gap="300">
-                <Text as="h2" variant="headingMd">
-                  Shopify webhook
-                </Text>
-                <InlineGrid columns={{ xs: 1, sm: 2 }} gap="300">
-                  <Field label="Topic" value={`${TOPIC_LABELS[webhook.topic] ?? webhook.topic} (${webhook.topic})`} />
-                  <Field label="Webhook id" value={webhook.webhookId} />
-                  <Field label="Event id" value={webhook.eventId} />
-                  <Field label="Resource" value={webhook.eventKey} />
-                  <Field label="Triggered at" value={formatDateTime(webhook.triggeredAt)} />
-                  <Field label="Received at" value={formatDateTime(webhook.receivedAt)} />
-                  <Field label="API version" value={webhook.apiVersion} />
-                </InlineGrid>
-                <Code label="Body">{webhook.body}</Code>
-              </BlockStack>
-            </Card>
+            {delivery.flowRunId ? (
+              <Card>
+                <BlockStack gap="300">
+                  <Text as="h2" variant="headingMd">
+                    Shopify Flow
+                  </Text>
+                  <InlineGrid columns={{ xs: 1, sm: 2 }} gap="300">
+                    <Field label="Source" value={sourceLabel(delivery.topic)} />
+                    <Field label="Action run" value={delivery.flowRunId} />
+                    <Field label="Received at" value={formatDateTime(webhook.receivedAt)} />
+                  </InlineGrid>
+                  <Code label="Request from Flow">{webhook.body}</Code>
+                </BlockStack>
+              </Card>
+            ) : (
+              <Card>
+                <BlockStack gap="300">
+                  <Text as="h2" variant="headingMd">
+                    Shopify webhook
+                  </Text>
+                  <InlineGrid columns={{ xs: 1, sm: 2 }} gap="300">
+                    <Field label="Topic" value={`${TOPIC_LABELS[webhook.topic] ?? webhook.topic} (${webhook.topic})`} />
+                    <Field label="Webhook id" value={webhook.webhookId} />
+                    <Field label="Event id" value={webhook.eventId} />
+                    <Field label="Resource" value={webhook.eventKey} />
+                    <Field label="Triggered at" value={formatDateTime(webhook.triggeredAt)} />
+                    <Field label="Received at" value={formatDateTime(webhook.receivedAt)} />
+                    <Field label="API version" value={webhook.apiVersion} />
+                  </InlineGrid>
+                  <Code label="Body">{webhook.body}</Code>
+                </BlockStack>
+              </Card>
+            )}
           </BlockStack>
         </Layout.Section>
         <Layout.Section variant="oneThird">

@@ -6,12 +6,14 @@ import { useEffect, useRef, useState } from "react";
 import { z } from "zod";
 import { adminContext } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
-import { formatDateTime, NO_ILLUSTRATION, TOPIC_LABELS, topicOptionGroups } from "~/components/format";
+import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
 import { MAPPABLE_TOPICS } from "~/mapping/types";
+import { FLOW_TOPIC } from "~/models/delivery-sources";
 import { DELIVERY_STATUSES } from "~/models/delivery-statuses";
 import {
   decodeCursor,
+  deliveriesBySource,
   deliveryLogPage,
   type DeliveryLogFilter,
   loggedEventTypes,
@@ -20,15 +22,17 @@ import {
 
 const filterParams = z.object({
   status: z.enum(DELIVERY_STATUSES).optional().catch(undefined),
-  topic: z.enum(MAPPABLE_TOPICS).optional().catch(undefined),
+  // A catalog topic, or Flow: the source filter.
+  topic: z.enum([...MAPPABLE_TOPICS, FLOW_TOPIC]).optional().catch(undefined),
   eventType: z.string().max(200).optional().catch(undefined),
   from: z.iso.date().optional().catch(undefined),
   to: z.iso.date().optional().catch(undefined),
   q: z.string().max(200).optional().catch(undefined),
 });
 
-/** Every catalog topic, grouped by stage of the order's life. */
-const TOPIC_FILTER_GROUPS = topicOptionGroups((topic) => TOPIC_LABELS[topic] ?? topic);
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Without a From date, the counts by source cover this many days, as the home page's do. */
+const COUNT_DAYS = 7;
 
 function filterFrom(params: URLSearchParams): DeliveryLogFilter {
   const raw = filterParams.parse(Object.fromEntries([...params].filter(([, value]) => value !== "")));
@@ -38,7 +42,7 @@ function filterFrom(params: URLSearchParams): DeliveryLogFilter {
     ...(raw.eventType ? { eventType: raw.eventType } : {}),
     ...(raw.from ? { from: new Date(`${raw.from}T00:00:00Z`) } : {}),
     // "to" is inclusive of the whole day.
-    ...(raw.to ? { to: new Date(new Date(`${raw.to}T00:00:00Z`).getTime() + 24 * 60 * 60 * 1000) } : {}),
+    ...(raw.to ? { to: new Date(new Date(`${raw.to}T00:00:00Z`).getTime() + DAY_MS) } : {}),
     ...(raw.q ? { search: raw.q } : {}),
   };
 }
@@ -47,11 +51,19 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const url = new URL(request.url);
   const filter = filterFrom(url.searchParams);
-  const [page, eventTypes] = await Promise.all([
+  // Counted over the filter's dates, or the last 7 days when it has no From date (a bounded count on a large log).
+  const countFrom = filter.from ?? new Date(Date.now() - COUNT_DAYS * DAY_MS);
+  const [page, eventTypes, bySource] = await Promise.all([
     deliveryLogPage(prisma, shop, filter, decodeCursor(url.searchParams.get("after"))),
     loggedEventTypes(prisma, shop),
+    deliveriesBySource(prisma, shop, { ...filter, from: countFrom }),
   ]);
-  return { ...page, eventTypes, filtered: Object.keys(filter).length > 0 };
+  return {
+    ...page,
+    eventTypes,
+    filtered: Object.keys(filter).length > 0,
+    bySource: { ...bySource, lastDays: filter.from || filter.to ? null : COUNT_DAYS },
+  };
 };
 
 export const action = async ({ request }: ActionFunctionArgs) => {
@@ -63,8 +75,14 @@ export const action = async ({ request }: ActionFunctionArgs) => {
   return json({ ok: true as const, message: count === 0 ? "No failed deliveries match the filter" : `${count} failed deliver${count === 1 ? "y" : "ies"} queued again` });
 };
 
+/** "Last 7 days: 12 from Shopify webhooks · 3 from Flow", or "Matching, …" under a filter. */
+function countsLine(filtered: boolean, counts: { webhooks: number; flow: number; lastDays: number | null }): string {
+  const head = counts.lastDays === null ? "Matching" : filtered ? `Matching, last ${counts.lastDays} days` : `Last ${counts.lastDays} days`;
+  return `${head}: ${counts.webhooks} from Shopify webhooks · ${counts.flow} from Flow`;
+}
+
 export default function Deliveries() {
-  const { deliveries, nextCursor, eventTypes, filtered } = useLoaderData<typeof loader>();
+  const { deliveries, nextCursor, eventTypes, filtered, bySource } = useLoaderData<typeof loader>();
   const [params, setParams] = useSearchParams();
   const retry = useFetcher<typeof action>();
   const { smDown } = useBreakpoints();
@@ -107,8 +125,8 @@ export default function Deliveries() {
                 onChange={(value) => setFilter("status", value)}
               />
               <Select
-                label="Shopify event"
-                options={[{ label: "Any", value: "" }, ...TOPIC_FILTER_GROUPS]}
+                label="Source"
+                options={[{ label: "Any", value: "" }, ...SOURCE_FILTER_GROUPS]}
                 value={params.get("topic") ?? ""}
                 onChange={(value) => setFilter("topic", value)}
               />
@@ -149,12 +167,19 @@ export default function Deliveries() {
                 </Button>
               ) : null}
             </InlineStack>
+            <Text as="p" tone="subdued">
+              {countsLine(filtered, bySource)}
+            </Text>
           </BlockStack>
         </Card>
         <Card padding="0">
           {deliveries.length === 0 ? (
             <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image={NO_ILLUSTRATION}>
-              <p>{filtered ? "Change or clear the filters." : "Deliveries appear here when Shopify sends an event one of your mappings turns into an Attentive event."}</p>
+              <p>
+                {filtered
+                  ? "Change or clear the filters."
+                  : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
+              </p>
             </EmptyState>
           ) : (
             <IndexTable
@@ -162,7 +187,7 @@ export default function Deliveries() {
               itemCount={deliveries.length}
               selectable={false}
               condensed={smDown}
-              headings={[{ title: "Received" }, { title: "Order" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+              headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
             >
               {deliveries.map((delivery, index) =>
                 smDown ? (
@@ -182,7 +207,8 @@ export default function Deliveries() {
                           </InlineStack>
                         </InlineStack>
                         <Text as="span" tone="subdued" variant="bodySm">
-                          {formatDateTime(delivery.createdAt)} · {TOPIC_LABELS[delivery.topic] ?? delivery.topic}
+                          {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
+                          {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
                         </Text>
                         {delivery.lastError ? (
                           <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
@@ -201,12 +227,20 @@ export default function Deliveries() {
                       </Text>
                     </Link>
                   </IndexTable.Cell>
-                  <IndexTable.Cell>{delivery.orderName ?? "—"}</IndexTable.Cell>
+                  <IndexTable.Cell>
+                    {delivery.flowRunId ? (
+                      <Text as="span" truncate>
+                        Run {delivery.flowRunId}
+                      </Text>
+                    ) : (
+                      (delivery.orderName ?? "—")
+                    )}
+                  </IndexTable.Cell>
                   <IndexTable.Cell>
                     <BlockStack>
                       <Text as="span">{delivery.eventType}</Text>
                       <Text as="span" tone="subdued" variant="bodySm">
-                        {TOPIC_LABELS[delivery.topic] ?? delivery.topic}
+                        {sourceLabel(delivery.topic)}
                       </Text>
                     </BlockStack>
                   </IndexTable.Cell>

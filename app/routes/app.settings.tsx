@@ -1,7 +1,7 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
-import { Banner, Button, Card, Checkbox, FormLayout, InlineStack, Layout, Modal, Page, Select, Text, TextField } from "@shopify/polaris";
+import { Banner, BlockStack, Button, Card, Checkbox, FormLayout, InlineStack, Layout, Link, Modal, Page, Select, Text, TextField } from "@shopify/polaris";
 import { useEffect, useState } from "react";
 import { z } from "zod";
 import { adminContext, attentiveOptions } from "~/admin/context.server";
@@ -9,6 +9,9 @@ import { verifyApiKey } from "~/attentive/client.server";
 import { RETENTION_CHOICES } from "~/models/retention-choices";
 import { connectAttentive, disconnectAttentive, getShopSummary, updateShopSettings } from "~/models/Shop.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
+
+/** Shopify Flow in the shop's own admin: App Bridge opens shopify://admin links in the admin around the app. */
+const FLOW_ADMIN_URL = "shopify://admin/apps/flow";
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
@@ -155,6 +158,35 @@ export default function Settings() {
                 </Button>
               </FormLayout>
             </Form>
+          </Card>
+        </Layout.AnnotatedSection>
+        <Layout.AnnotatedSection title="Shopify Flow" description="Send Attentive events from your Flow workflows, and act when one fails.">
+          <Card>
+            <BlockStack gap="400">
+              <BlockStack gap="100">
+                <Text as="h3" variant="headingSm">
+                  Action: Send Attentive event
+                </Text>
+                <Text as="p">
+                  Add it to a workflow to send a custom event to Attentive, with the event type, properties and customer you choose. It
+                  uses the API key above and shows in the delivery log as a Flow action, with retries like any other event.
+                </Text>
+              </BlockStack>
+              <BlockStack gap="100">
+                <Text as="h3" variant="headingSm">
+                  Trigger: Attentive event failed
+                </Text>
+                <Text as="p">
+                  It starts a workflow when an event could not be sent to Attentive, with its event type, source and reason. Use it to
+                  alert your team, then retry the event from the delivery log once the cause is fixed.
+                </Text>
+              </BlockStack>
+              <InlineStack>
+                <Link url={FLOW_ADMIN_URL} target="_top">
+                  Open Shopify Flow
+                </Link>
+              </InlineStack>
+            </BlockStack>
           </Card>
         </Layout.AnnotatedSection>
       </Layout>

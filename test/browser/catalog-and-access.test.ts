@@ -6,6 +6,7 @@
  * test-output/screenshots/.
  */
 import { expect, test } from "vitest";
+import { shopifyHmac } from "../support/webhooks";
 import { describeBrowser, useBrowserHarness } from "./harness";
 
 const KEY = "attentive-test-key";
@@ -129,14 +130,47 @@ describeBrowser("the catalog and access scopes in the admin", () => {
     expect(app().pageErrors).toEqual([]);
   });
 
-  test("the delivery log filters by every catalog topic, grouped by stage", async () => {
+  test("the delivery log filters by every catalog topic, grouped by stage, and by Flow", async () => {
     const { page, openApp } = app();
     await openApp("/app/deliveries");
-    const filter = page.getByLabel("Shopify event");
+    const filter = page.getByLabel("Source");
     expect(await filter.locator('optgroup[label="Returned"] option').allTextContents()).toEqual(["Return requested", "Return approved", "Return declined", "Return closed"]);
-    expect(await filter.locator("option").count()).toBe(12); // "Any" and the 11 catalog topics
+    expect(await filter.locator('optgroup[label="Shopify Flow"] option').allTextContents()).toEqual(["Flow action"]);
+    expect(await filter.locator("option").count()).toBe(13); // "Any", the 11 catalog topics and Flow
     await filter.selectOption("returns/request");
     await page.waitForURL(/topic=returns%2Frequest/);
     await expect.poll(() => page.getByText("No deliveries match").isVisible()).toBe(true);
+  });
+
+  test("a Flow run shows in the log by its run, and Settings explains Flow with a link to it", async () => {
+    const { page, openApp, screenshot } = app();
+    const body = JSON.stringify({
+      shop_id: 1,
+      shopify_domain: app().shop,
+      action_run_id: "browser-run-1",
+      handle: "send-attentive-event",
+      properties: { event_type: "Loyalty Tier Reached", properties: "", email: "jane@example.com", phone: "", customer_id: "" },
+    });
+    const posted = await fetch(`${app().appUrl}/flow/actions/send-attentive-event`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-shopify-hmac-sha256": shopifyHmac(body, app().apiSecret), "user-agent": app().userAgent },
+      body,
+    });
+    expect(posted.status).toBe(200);
+
+    await openApp("/app/deliveries?topic=flow%2Faction");
+    const row = page.getByRole("row").filter({ hasText: "Loyalty Tier Reached" });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.getByText("Run browser-run-1").isVisible()).toBe(true);
+    expect(await row.getByText("Flow action").isVisible()).toBe(true);
+    await expect.poll(() => page.getByText(/Matching, last 7 days: 0 from Shopify webhooks · 1 from Flow/).isVisible()).toBe(true);
+    await screenshot("delivery-log-flow");
+
+    await openApp("/app/settings");
+    await expect.poll(() => page.getByRole("heading", { name: "Shopify Flow" }).isVisible()).toBe(true);
+    expect(await page.getByText("Trigger: Attentive event failed").isVisible()).toBe(true);
+    expect(await page.getByRole("link", { name: "Open Shopify Flow" }).getAttribute("href")).toBe("shopify://admin/apps/flow");
+    await screenshot("settings-flow");
+    expect(app().pageErrors).toEqual([]);
   });
 });
