@@ -8,15 +8,9 @@
 import { MAX_PROPERTY_KEYS, MAX_SHORTENABLE_URL_LENGTH, eventTypeProblem, propertyKeyProblem } from "~/attentive/rules";
 import { looksLikeEmail, normalizePhone, phoneWarning } from "~/mapping/identity";
 import { isJsonObject, MAX_JSON_DEPTH, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { FLOW_ACTION_HANDLE } from "./constants";
 
-/** The action's handle in its extension file, which Flow sends back as `handle`. */
-export const FLOW_ACTION_HANDLE = "send-attentive-event";
-/** Where Flow posts the action's runs (the extension's runtime_url is this path on the app's URL). */
-export const FLOW_ACTION_PATH = "/flow/actions/send-attentive-event";
-/** The topic a Flow action run is recorded under, beside the Shopify webhook topics. */
-export const FLOW_ACTION_TOPIC = "flow/action";
-/** The one "mapping" a Flow action delivery has: the merchant wrote it in Flow, not in the app. */
-export const FLOW_ACTION_MAPPING_ID = "flow-action";
+export { FLOW_ACTION_HANDLE, FLOW_ACTION_MAPPING_ID, FLOW_ACTION_PATH, FLOW_ACTION_TOPIC } from "./constants";
 
 /**
  * The settings fields of the action, by the key Flow sends each under in `properties`. The extension file declares

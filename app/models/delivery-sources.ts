@@ -1,15 +1,13 @@
 /**
  * Where a delivery's event came from: a Shopify webhook under one of the catalog's topics, or a run of the "Send
- * Attentive event" Flow action. Shared by the server and the admin UI. The Flow values are typed from
- * app/flow/action.ts, so tsc fails if the two drift, but written out here: importing them would put the action's
- * parser and its phone-number library in the browser bundle.
+ * Attentive event" Flow action. Shared by the server and the admin UI.
  */
-import type { FLOW_ACTION_MAPPING_ID, FLOW_ACTION_TOPIC } from "~/flow/action";
+import { FLOW_ACTION_MAPPING_ID, FLOW_ACTION_TOPIC } from "~/flow/constants";
 
 /** The topic a Flow action run is recorded under. Not a Shopify topic: the catalog and mappings never see it. */
-export const FLOW_TOPIC: typeof FLOW_ACTION_TOPIC = "flow/action";
+export const FLOW_TOPIC = FLOW_ACTION_TOPIC;
 /** The mapping id a Flow delivery carries; no Mapping row has it. */
-export const FLOW_MAPPING_ID: typeof FLOW_ACTION_MAPPING_ID = "flow-action";
+export const FLOW_MAPPING_ID = FLOW_ACTION_MAPPING_ID;
 /** How the admin names the source of a Flow delivery. */
 export const FLOW_SOURCE_LABEL = "Flow action";
 

@@ -7,7 +7,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { SOURCE_FILTER_GROUPS, sourceLabel, TOPIC_OPTION_GROUPS } from "~/components/format";
 import { db } from "~/db.server";
-import { FLOW_ACTION_MAPPING_ID, FLOW_ACTION_TOPIC } from "~/flow/action";
 import { replaceMappings } from "~/models/Mapping.server";
 import { disconnectAttentive } from "~/models/Shop.server";
 import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
@@ -91,11 +90,6 @@ beforeEach(async () => {
 });
 
 describe("Flow is a source, not a Shopify topic", () => {
-  it("keeps the admin's names in step with the Flow action's", () => {
-    expect(FLOW_TOPIC).toBe(FLOW_ACTION_TOPIC);
-    expect(FLOW_MAPPING_ID).toBe(FLOW_ACTION_MAPPING_ID);
-  });
-
   it("is a choice of the log's filter, never of the catalog or the mapping editor", () => {
     expect(isMappableTopic(FLOW_TOPIC)).toBe(false);
     const options = SOURCE_FILTER_GROUPS.flatMap((group) => group.options);
