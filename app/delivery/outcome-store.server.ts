@@ -2,6 +2,11 @@
  * The worker's most frequent write, on the database driver (decision 007, as for the
  * webhook write): a delivery's outcome, guarded by its lease, and the attempt's log row,
  * together. On SQLite the outcomes of one event-loop turn share a commit.
+ *
+ * A failed outcome also queues its Flow trigger call ("Attentive event failed") in the
+ * same transaction: a FlowTrigger outbox row that the trigger sender sends later
+ * (docs/decisions/015-shopify-flow.md, "The trigger"). So no failure is announced that was
+ * not recorded, and none recorded is lost to a crash before the call.
  */
 import type Sqlite from "better-sqlite3";
 import { randomUUID } from "node:crypto";
@@ -9,6 +14,7 @@ import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
+import { wakeFlowTriggerSender } from "./wake.server";
 
 export interface OutcomeWrite {
   deliveryId: string;
@@ -80,6 +86,26 @@ const OWNED = `id = :deliveryId AND "leaseOwner" = :workerId AND status = 'sendi
 
 const ATTEMPT_COLUMNS = `id, "deliveryId", number, "startedAt", "durationMs", outcome, "httpStatus", error, response`;
 
+/** The outbox row's kind for a failed delivery. */
+export const DELIVERY_FAILED_TRIGGER = "delivery_failed";
+
+const TRIGGER_COLUMNS = `id, shop, kind, "deliveryId", "dedupeKey", status, attempts, "nextAttemptAt", "createdAt"`;
+
+/**
+ * The failure's identity: the delivery and the ordinal of its failing attempt in its attempt log,
+ * which only grows (a merchant's Retry resets `attempts` to 0, so `attempts` would repeat and a
+ * second failure after a Retry would go unannounced). `priorAttempts` counts the attempt rows
+ * already in the log; the failing attempt is the next one when it is logged.
+ */
+const dedupeKey = (deliveryId: string, priorAttempts: string) =>
+  `'delivery:' || ${deliveryId} || ':' || CAST((${priorAttempts}) + (CASE WHEN :logAttempt THEN 1 ELSE 0 END) AS TEXT)`;
+
+/** After the commit, so the sender it wakes finds the outbox row already there. */
+function notifyFailure(write: OutcomeWrite, written: boolean): boolean {
+  if (written && write.status === "failed") wakeFlowTriggerSender();
+  return written;
+}
+
 function parameters(write: OutcomeWrite, date: (value: Date | null) => string | null, flag: (value: boolean) => unknown) {
   return {
     status: write.status,
@@ -110,12 +136,15 @@ function parameters(write: OutcomeWrite, date: (value: Date | null) => string | 
     httpStatus: write.attempt?.httpStatus ?? null,
     error: write.attempt?.error ?? null,
     attemptResponse: write.attempt?.response ?? null,
+    triggerId: randomUUID(),
+    triggerKind: DELIVERY_FAILED_TRIGGER,
   };
 }
 
 class SqliteOutcomeStore implements OutcomeStore {
   private readonly update: Sqlite.Statement<[Record<string, unknown>]>;
   private readonly insertAttempt: Sqlite.Statement<[Record<string, unknown>]>;
+  private readonly insertTrigger: Sqlite.Statement<[Record<string, unknown>]>;
   private readonly writer: SqliteGroupWriter<OutcomeWrite, boolean>;
 
   constructor(db: Sqlite.Database) {
@@ -125,11 +154,21 @@ class SqliteOutcomeStore implements OutcomeStore {
       `INSERT INTO "DeliveryAttempt" (${ATTEMPT_COLUMNS})
        VALUES (:attemptId, :deliveryId, :number, :startedAt, :durationMs, :outcome, :httpStatus, :error, :attemptResponse)`,
     );
+    // Runs before the attempt row is inserted, so the count is of the attempts before this one.
+    // The WHERE keeps SQLite from reading ON CONFLICT as part of the SELECT's join.
+    this.insertTrigger = db.prepare(
+      `INSERT INTO "FlowTrigger" (${TRIGGER_COLUMNS})
+       SELECT :triggerId, d.shop, :triggerKind, d.id,
+              ${dedupeKey("d.id", `SELECT count(*) FROM "DeliveryAttempt" a WHERE a."deliveryId" = d.id`)},
+              'pending', 0, :at, :at
+       FROM "Delivery" d WHERE d.id = :deliveryId
+       ON CONFLICT (shop, "dedupeKey") DO NOTHING`,
+    );
     this.writer = new SqliteGroupWriter(db, (write) => this.writeOne(write), SQLITE_LOCK_WAIT_MS);
   }
 
-  finish(write: OutcomeWrite): Promise<boolean> {
-    return this.writer.write(write);
+  async finish(write: OutcomeWrite): Promise<boolean> {
+    return notifyFailure(write, await this.writer.write(write));
   }
 
   drain() {
@@ -140,6 +179,7 @@ class SqliteOutcomeStore implements OutcomeStore {
     const values = parameters(write, sqliteDate, (value) => (value ? 1 : 0));
     const { changes } = this.update.run(pick(values, UPDATE_NAMES));
     if (changes !== 1) return false;
+    if (write.status === "failed") this.insertTrigger.run(pick(values, TRIGGER_NAMES));
     if (write.attempt !== null) this.insertAttempt.run(pick(values, ATTEMPT_NAMES));
     return true;
   }
@@ -166,6 +206,7 @@ const UPDATE_NAMES = [
   "deliveryId",
   "workerId",
 ] as const;
+const TRIGGER_NAMES = ["triggerId", "triggerKind", "logAttempt", "at", "deliveryId"] as const;
 const ATTEMPT_NAMES = ["attemptId", "deliveryId", "number", "startedAt", "durationMs", "outcome", "httpStatus", "error", "attemptResponse"] as const;
 
 function pick<T extends Record<string, unknown>>(values: T, names: readonly (keyof T & string)[]): Record<string, unknown> {
@@ -173,8 +214,10 @@ function pick<T extends Record<string, unknown>>(values: T, names: readonly (key
 }
 
 /**
- * PostgreSQL: the guarded update and the attempt row in one statement, so they commit
- * together; the statement answers how many deliveries it updated (0 or 1).
+ * PostgreSQL: the guarded update, the attempt row and (for a failure) the Flow trigger's
+ * outbox row in one statement, so they commit together; the statement answers how many
+ * deliveries it updated (0 or 1). The CTEs all see the table as it was before the statement,
+ * so the trigger's count of earlier attempts does not include the one logged beside it.
  */
 class PostgresOutcomeStore implements OutcomeStore {
   private readonly text: string;
@@ -205,11 +248,20 @@ class PostgresOutcomeStore implements OutcomeStore {
         return `$${index + 1}::${typed[name] ?? "text"}`;
       });
     this.text = positional(
-      `WITH updated AS (UPDATE "Delivery" SET ${SET_OUTCOME} WHERE ${OWNED} RETURNING id),
+      `WITH updated AS (UPDATE "Delivery" SET ${SET_OUTCOME} WHERE ${OWNED} RETURNING id, shop),
        logged AS (
          INSERT INTO "DeliveryAttempt" (${ATTEMPT_COLUMNS})
          SELECT :attemptId, updated.id, :number, :startedAt, :durationMs, :outcome, :httpStatus, :error, :attemptResponse
          FROM updated WHERE :logAttempt
+         RETURNING 1
+       ),
+       triggered AS (
+         INSERT INTO "FlowTrigger" (${TRIGGER_COLUMNS})
+         SELECT :triggerId, updated.shop, :triggerKind, updated.id,
+                ${dedupeKey("updated.id", `SELECT count(*) FROM "DeliveryAttempt" a WHERE a."deliveryId" = updated.id`)},
+                'pending', 0, :at, :at
+         FROM updated WHERE :status = 'failed'
+         ON CONFLICT (shop, "dedupeKey") DO NOTHING
          RETURNING 1
        )
        SELECT CAST(count(*) AS integer) AS updated FROM updated`,
@@ -224,7 +276,7 @@ class PostgresOutcomeStore implements OutcomeStore {
       text: this.text,
       values: this.order.map((name) => values[name]),
     });
-    return result.rows[0]?.updated === 1;
+    return notifyFailure(write, result.rows[0]?.updated === 1);
   }
 
   async drain() {}

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { db } from "~/db.server";
 import { env } from "~/env.server";
+import { startFlowTriggerSender, type TriggerSenderOptions } from "~/flow/trigger-sender.server";
 import { logger } from "~/logger.server";
 import { warmRenderPool } from "~/mapping/render.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
@@ -43,6 +44,8 @@ const jobsEnv = z.object({
   RECONCILE_INTERVAL_MINUTES: z.coerce.number().min(0).default(30),
   RECONCILE_SETTLE_MINUTES: z.coerce.number().min(0).default(10),
   RETENTION_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
+  // Retries and rows a crashed process left; a failure written in this process wakes the sender at once.
+  FLOW_TRIGGER_INTERVAL_SECONDS: z.coerce.number().min(0).default(30),
 });
 
 export function reconcileOptionsFromEnv(): ReconcileOptions {
@@ -57,7 +60,16 @@ export function reconcileOptionsFromEnv(): ReconcileOptions {
   };
 }
 
-/** Log retention and reconciliation, beside the embedded or a standalone worker. */
+export function flowTriggerOptionsFromEnv(): TriggerSenderOptions {
+  return {
+    prisma: db(),
+    adminForShop: (shop) => unauthenticated.admin(shop),
+    logger,
+    apiKey: env().SHOPIFY_API_KEY,
+  };
+}
+
+/** Log retention, reconciliation and the Flow trigger sender, beside the embedded or a standalone worker. */
 export function startBackgroundJobs(): PeriodicJob {
   const settings = jobsEnv.parse(process.env);
   const jobs: PeriodicJob[] = [];
@@ -67,6 +79,10 @@ export function startBackgroundJobs(): PeriodicJob {
   }
   if (settings.RECONCILE_INTERVAL_MINUTES > 0) {
     jobs.push(startReconciliationJob({ ...reconcileOptionsFromEnv(), intervalMs: settings.RECONCILE_INTERVAL_MINUTES * 60_000 }));
+  }
+  if (settings.FLOW_TRIGGER_INTERVAL_SECONDS > 0) {
+    // First pass soon after start: a process that died between a failure and its trigger call left the row behind.
+    jobs.push(startFlowTriggerSender({ ...flowTriggerOptionsFromEnv(), intervalMs: settings.FLOW_TRIGGER_INTERVAL_SECONDS * 1_000, firstDelayMs: 5_000 }));
   }
   logger.info({ ...settings }, "background jobs started");
   return {

@@ -1,7 +1,10 @@
 /**
- * In-process signal from the webhook route to the embedded worker: new work was
- * recorded, look now instead of at the next poll. Kept on globalThis so the route
- * modules Vite reloads and the worker share one emitter.
+ * In-process signals, kept on globalThis so the route modules Vite reloads and the
+ * background loops share one emitter:
+ * - "work": the webhook route recorded deliveries; the embedded worker looks now instead
+ *   of at its next poll.
+ * - "flow-trigger": an outcome write queued a Flow trigger call (a delivery ended failed);
+ *   the trigger sender (app/flow/trigger-sender.server.ts) sends it now.
  */
 import { EventEmitter } from "node:events";
 
@@ -15,4 +18,13 @@ export function wakeWorkers(): void {
 export function onWork(listener: () => void): () => void {
   emitter.on("work", listener);
   return () => emitter.off("work", listener);
+}
+
+export function wakeFlowTriggerSender(): void {
+  emitter.emit("flow-trigger");
+}
+
+export function onFlowTriggerQueued(listener: () => void): () => void {
+  emitter.on("flow-trigger", listener);
+  return () => emitter.off("flow-trigger", listener);
 }

@@ -110,6 +110,7 @@ export async function redactShop(prisma: Database, shop: string): Promise<void> 
     prisma.mapping.deleteMany({ where: { shop } }),
     prisma.session.deleteMany({ where: { shop } }),
     prisma.reconciliation.deleteMany({ where: { shop } }),
+    prisma.flowTrigger.deleteMany({ where: { shop } }),
     prisma.shop.deleteMany({ where: { domain: shop } }),
   ]);
 }

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, inject } from "vitest";
 import { productionServerCommand } from "~/cli/serve-command";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from "~/mapping/access-scopes";
+import { FLOW_TRIGGER_OPERATION } from "~/flow/trigger-mutation";
 import { markInstalled } from "~/models/Shop.server";
 import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
 import { Session } from "@shopify/shopify-api";
@@ -27,6 +28,7 @@ import { startAttentiveStandIn, type AttentiveStandIn, type AttentiveStandInOpti
 import { CDN_APP_BRIDGE_URL, startAppBridgeStandIn, type AppBridgeStandIn } from "../stand-ins/app-bridge/server";
 import { ADMIN_ROUTE_PRELOAD, ADMIN_STAND_IN_URL_VARIABLE, startShopifyAdminStandIn, type ShopifyAdminStandIn } from "../stand-ins/shopify-admin-server";
 import type { SessionTokenOptions } from "../stand-ins/app-bridge/session-token";
+import { flowTriggerReceiveStandIn } from "../support/flow-trigger";
 import { webhookHeaders, WEBHOOK_PATH, type SignedWebhookOptions } from "../support/webhooks";
 import { prepareBuild, REPO_ROOT } from "./build";
 
@@ -252,6 +254,8 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
           },
         },
       }),
+      // A delivery that ends failed (the retry test makes one) is announced to Flow, as strictly checked as Shopify does.
+      [FLOW_TRIGGER_OPERATION]: flowTriggerReceiveStandIn().handler,
     });
 
     const port = await freePort();

@@ -162,6 +162,7 @@ export async function startProductionServer(options: ProductionServerOptions): P
     // No Admin API here: the periodic jobs stay off so they neither call out nor add noise to the logs.
     RECONCILE_INTERVAL_MINUTES: "0",
     RETENTION_INTERVAL_MINUTES: "0",
+    FLOW_TRIGGER_INTERVAL_SECONDS: "0",
     ...options.env,
   };
 

@@ -71,6 +71,7 @@ export async function clearDatabase(): Promise<void> {
   await db().session.deleteMany();
   await db().shop.deleteMany();
   await db().reconciliation.deleteMany();
+  await db().flowTrigger.deleteMany();
 }
 
 /**
