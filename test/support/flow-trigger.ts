@@ -11,19 +11,34 @@
  *   worded as Shopify words the same checks on the older `body` argument.
  * It can also answer like a busy Shopify (HTTP 503, or a 200 that says THROTTLED) for the next calls.
  */
+import { readFileSync } from "node:fs";
+import { parse } from "smol-toml";
 import type { AdminCall, OperationHandler } from "../stand-ins/shopify-admin";
-import { FLOW_TRIGGER_FIELDS, FLOW_TRIGGER_HANDLE } from "~/flow/trigger-contract";
+import { FLOW_TRIGGER_HANDLE } from "~/flow/trigger-contract";
 
 export type FlowFieldType = "single_line_text_field" | "url";
 
-/** The trigger as its extension declares it (extensions/attentive-event-failed). */
-export const ATTENTIVE_EVENT_FAILED_FIELDS: Record<string, FlowFieldType> = {
-  [FLOW_TRIGGER_FIELDS.eventType]: "single_line_text_field",
-  [FLOW_TRIGGER_FIELDS.source]: "single_line_text_field",
-  [FLOW_TRIGGER_FIELDS.orderName]: "single_line_text_field",
-  [FLOW_TRIGGER_FIELDS.reason]: "single_line_text_field",
-  [FLOW_TRIGGER_FIELDS.deliveryUrl]: "url",
-};
+/**
+ * The trigger as its extension file declares it (extensions/attentive-event-failed), read from the file: what this
+ * stand-in accepts is what `shopify app deploy` would publish, so the sender and the file cannot drift apart.
+ */
+export const ATTENTIVE_EVENT_FAILED_FIELDS: Record<string, FlowFieldType> = triggerFields();
+
+function triggerFields(): Record<string, FlowFieldType> {
+  const file = parse(readFileSync(new URL("../../extensions/attentive-event-failed/shopify.extension.toml", import.meta.url), "utf8")) as {
+    extensions?: Array<{ handle?: unknown }>;
+    settings?: { fields?: Array<{ key?: unknown; type?: unknown }> };
+  };
+  if (file.extensions?.[0]?.handle !== FLOW_TRIGGER_HANDLE) throw new Error(`the trigger's extension file does not declare ${FLOW_TRIGGER_HANDLE}`);
+  const fields: Record<string, FlowFieldType> = {};
+  for (const field of file.settings?.fields ?? []) {
+    if (typeof field.key !== "string" || (field.type !== "single_line_text_field" && field.type !== "url")) {
+      throw new Error(`the trigger's extension file has a field this stand-in does not know: ${JSON.stringify(field)}`);
+    }
+    fields[field.key] = field.type;
+  }
+  return fields;
+}
 
 export const FLOW_PAYLOAD_LIMIT_BYTES = 50_000;
 
