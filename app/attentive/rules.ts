@@ -21,17 +21,17 @@ export const STALE_AFTER_MS = 12 * 60 * 60 * 1000;
 
 function describe(char: string): string {
   const names: Record<string, string> = {
-    '"': 'double quote (")',
-    "'": "single quote (')",
-    "(": "opening parenthesis (()",
-    ")": "closing parenthesis ())",
-    "{": "opening brace ({)",
-    "}": "closing brace (})",
-    "[": "opening bracket ([)",
-    "]": "closing bracket (])",
-    "\\": "backslash (\\)",
-    "|": "pipe (|)",
-    ",": "comma (,)",
+    '"': 'a double quote (")',
+    "'": "a single quote (')",
+    "(": "an opening parenthesis (()",
+    ")": "a closing parenthesis ())",
+    "{": "a opening brace ({)",
+    "}": "a closing brace (})",
+    "[": "a opening bracket ([)",
+    "]": "a closing bracket (])",
+    "\\": "a backslash (\\)",
+    "|": "a pipe (|)",
+    ",": "a comma (,)",
   };
   return names[char] ?? `"${char}"`;
 }
@@ -65,7 +65,7 @@ export function eventTypeProblem(type: string): string | null {
   const hidden = hiddenCharacter(type);
   if (hidden !== null) return `The event type contains ${hidden}: retype the name without it.`;
   const bad = FORBIDDEN_IN_EVENT_TYPE.find((char) => type.includes(char));
-  if (bad) return `The event type "${type}" contains a ${describe(bad)}, which Attentive does not allow in event types: remove it.`;
+  if (bad) return `The event type "${type}" contains ${describe(bad)}, which Attentive does not allow in event types: remove it.`;
   return null;
 }
 
@@ -78,7 +78,7 @@ export function propertyKeyProblem(key: string): string | null {
   const hidden = hiddenCharacter(key);
   if (hidden !== null) return `The property key "${printable(key)}" contains ${hidden}: retype the name without it.`;
   const bad = FORBIDDEN_IN_PROPERTY_KEY.find((char) => key.includes(char));
-  if (bad) return `The property key "${key}" contains a ${describe(bad)}, which Attentive does not allow in property keys: remove it.`;
+  if (bad) return `The property key "${key}" contains ${describe(bad)}, which Attentive does not allow in property keys: remove it.`;
   return null;
 }
 

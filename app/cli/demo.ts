@@ -5,8 +5,11 @@
  * through the CLI and imports the catalog's mappings for the events it plays, then sends
  * one order's whole life and a second order's creation and cancellation (demo-scenario.ts)
  * to the app's real HTTP endpoints as webhooks signed like Shopify signs them, one at a
- * time, and prints what Attentive received for each; then a redelivery, a forged webhook
- * and the delivery log. Exits 0 only when each webhook produced exactly its events, once.
+ * time, and prints what Attentive received for each; then a redelivery, a forged webhook,
+ * a Shopify Flow run of the "Send Attentive event" action (and Flow sending it again), an event
+ * Attentive refuses and the "Attentive event failed" Flow trigger the app starts for it (on a
+ * local stand-in of Shopify's Admin API), and the delivery log. Exits 0 only when each webhook
+ * and run produced exactly its events, once, and the failure started the trigger once.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
@@ -14,8 +17,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
+import { Session } from "@shopify/shopify-api";
+import { flowTriggerReceiveStandIn } from "../../test/support/flow-trigger";
 import { startAttentiveStandIn } from "../../test/stand-ins/attentive";
+import { ADMIN_ROUTE_PRELOAD, ADMIN_STAND_IN_URL_VARIABLE, startShopifyAdminStandIn } from "../../test/stand-ins/shopify-admin-server";
 import { closeDatabase, openDatabase, type Database } from "../db.server";
+import { FLOW_ACTION_HANDLE, FLOW_ACTION_PATH, FLOW_ACTION_TOPIC } from "../flow/constants";
+import { FLOW_TRIGGER_OPERATION } from "../flow/trigger-mutation";
+import { markInstalled } from "../models/Shop.server";
 import { formatMappingFile } from "../mapping/mapping-file";
 import { demoMappings, demoProblems, demoWebhooks, formatDemo, playDemo } from "./demo-scenario";
 import { productionServerCommand } from "./serve-command";
@@ -63,6 +74,10 @@ async function waitFor<T>(what: string, check: () => Promise<T | null>, timeoutM
 
 async function main() {
   const standIn = await startAttentiveStandIn({ apiKeys: [ATTENTIVE_KEY], companyName: "Demo Outfitters" });
+  // Shopify's Admin API for the app process: a loopback stand-in that takes flowTriggerReceive as strictly as Shopify.
+  const shopifyAdmin = await startShopifyAdminStandIn();
+  const trigger = flowTriggerReceiveStandIn();
+  shopifyAdmin.answer({ [FLOW_TRIGGER_OPERATION]: trigger.handler });
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -78,6 +93,9 @@ async function main() {
     APP_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     ATTENTIVE_API_URL: standIn.graphqlUrl,
     DELIVERY_WORKER: "embedded",
+    [ADMIN_STAND_IN_URL_VARIABLE]: shopifyAdmin.origin,
+    // The missed-webhook reconciliation is not part of this script (its queries are not faked here).
+    RECONCILE_INTERVAL_MINUTES: "0",
     LOG_LEVEL: "warn",
   };
   let app: ChildProcess | undefined;
@@ -86,6 +104,13 @@ async function main() {
     step(`Migrating a fresh SQLite database at ${databaseFile}`);
     for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(databaseFile + suffix, { force: true });
     await runOrFail("npm", ["run", "--silent", "setup"], env, "npm run setup");
+    const db = openDatabase(env.DATABASE_URL).prisma;
+    prisma = db;
+    // What installing the app leaves behind: the shop's offline session (Flow runs are taken only for installed shops).
+    await new PrismaSessionStorage(db).storeSession(
+      new Session({ id: `offline_${SHOP}`, shop: SHOP, state: "", isOnline: false, scope: "read_orders", accessToken: "shpat_demo_token" }),
+    );
+    await markInstalled(db, SHOP);
 
     step("Building the app (remix vite:build), as production does");
     await runOrFail("npx", ["remix", "vite:build", "--logLevel", "warn"], env, "the build");
@@ -93,7 +118,8 @@ async function main() {
     step(`Starting the app with its embedded delivery worker on ${appUrl}; Attentive stand-in on ${standIn.origin}`);
     // The binary itself, not through npx, so that stopping it stops the server.
     const server = productionServerCommand(root, "./build/server/index.js");
-    app = spawn(server.command, server.args, {
+    // The preload sends the app's Admin API requests to the stand-in: nothing reaches Shopify.
+    app = spawn(server.command, ["--import", pathToFileURL(ADMIN_ROUTE_PRELOAD).href, ...server.args], {
       cwd: root,
       env,
       stdio: ["ignore", "inherit", "inherit"],
@@ -129,8 +155,6 @@ async function main() {
       });
       return response.status;
     };
-    const db = openDatabase(env.DATABASE_URL).prisma;
-    prisma = db;
     // The webhook and its deliveries are committed before the 200, so "none open" means this webhook's are done.
     const settle = async (what: string) => {
       await waitFor(
@@ -154,23 +178,86 @@ async function main() {
     const redelivered = await send(fulfilled.topic, fulfilled.body, fulfilled);
     await settle("the redelivered orders/fulfilled");
     const forged = await send(fulfilled.topic, fulfilled.body, { ...fulfilled, eventId: randomUUID(), hmac: "Zm9yZ2Vk" });
-    console.log(`  redelivery → ${redelivered}; Attentive received ${standIn.received.length - receivedBefore} more event(s)`);
+    const redeliveredEvents = standIn.received.length - receivedBefore;
+    console.log(`  redelivery → ${redelivered}; Attentive received ${redeliveredEvents} more event(s)`);
     console.log(`  forged     → ${forged}`);
+
+    const runFlow = async (settings: Record<string, string>, actionRunId = randomUUID(), hmac?: string) => {
+      const body = JSON.stringify({
+        shop_id: "gid://shopify/Shop/548380009",
+        shopify_domain: SHOP,
+        action_run_id: actionRunId,
+        handle: FLOW_ACTION_HANDLE,
+        properties: settings,
+      });
+      const response = await fetch(`${appUrl}${FLOW_ACTION_PATH}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-shopify-hmac-sha256": hmac ?? createHmac("sha256", APP_SECRET).update(body).digest("base64") },
+        body,
+      });
+      return { status: response.status, text: await response.text(), actionRunId };
+    };
+
+    step('Shopify Flow runs the "Send Attentive event" action (a workflow on "Customer tagged"), then sends the same run again');
+    const flowBefore = standIn.received.length;
+    const vip = await runFlow({
+      event_type: "Customer Tagged VIP",
+      properties: '{"tier": "gold", "points": 1200}',
+      email: "ada@example.com",
+      customer_id: "gid://shopify/Customer/7001",
+    });
+    await settle("the Flow run");
+    const flowEvents = standIn.received.slice(flowBefore);
+    for (const event of flowEvents) {
+      console.log(`  run ${vip.actionRunId} → ${vip.status}; Attentive received "${event.input.type}" ${JSON.stringify(event.properties)} for ${JSON.stringify(event.input.user)}`);
+    }
+    const resent = await runFlow({ event_type: "Customer Tagged VIP", properties: '{"tier": "gold", "points": 1200}', email: "ada@example.com" }, vip.actionRunId);
+    await settle("the resent Flow run");
+    console.log(`  same run again → ${resent.status}; Attentive received ${standIn.received.length - flowBefore - flowEvents.length} more event(s)`);
+    const refused = await runFlow({ event_type: "Points (expiring)", email: "ada@example.com" });
+    console.log(`  a run whose event type Attentive would refuse → ${refused.status}: ${refused.text}`);
+
+    step('Attentive refuses an event: the delivery ends failed and the app starts Flow\'s "Attentive event failed" trigger');
+    standIn.injectFaults({ kind: "graphql-error", code: "BAD_USER_INPUT", message: "The user could not be identified (demo)" });
+    const doomed = await runFlow({ event_type: "Points Expiring", email: "ada@example.com" });
+    await settle("the Flow run Attentive refuses");
+    const failedDelivery = await db.delivery.findFirst({
+      where: { topic: FLOW_ACTION_TOPIC, webhook: { eventKey: doomed.actionRunId } },
+      select: { id: true, status: true, lastError: true },
+    });
+    console.log(`  run ${doomed.actionRunId} → ${doomed.status}; delivery ${failedDelivery?.status ?? "missing"}: ${failedDelivery?.lastError ?? ""}`);
+    await waitFor("the Attentive event failed trigger", async () => (trigger.accepted.length > 0 ? true : null), 60_000);
+    for (const run of trigger.accepted) console.log(`  flowTriggerReceive ${run.handle} ${JSON.stringify(run.payload)}`);
 
     step("Delivery log (npm run cli -- deliveries list demo-shop.myshopify.com)");
     await runOrFail("npx", ["tsx", "app/cli/main.ts", "deliveries", "list", SHOP], env, "deliveries list");
 
     const problems = demoProblems(results);
     if (redelivered !== 200) problems.push(`the redelivery was answered ${redelivered}, not 200`);
-    if (standIn.received.length !== receivedBefore) problems.push("the redelivered orders/fulfilled reached Attentive again");
+    if (redeliveredEvents !== 0) problems.push("the redelivered orders/fulfilled reached Attentive again");
     if (forged !== 401) problems.push(`the forged webhook was answered ${forged}, not 401`);
     const ids = standIn.received.map((event) => event.input.externalEventId);
     if (new Set(ids).size !== ids.length) problems.push("Attentive received one externalEventId more than once");
-    const failed = await db.delivery.findMany({ where: { status: "failed" }, select: { topic: true, eventType: true, lastError: true } });
+    if (vip.status !== 200 || flowEvents.length !== 1) problems.push(`the Flow run was answered ${vip.status} and sent ${flowEvents.length} event(s), not 200 and 1`);
+    if (resent.status !== 200) problems.push(`the resent Flow run was answered ${resent.status}, not 200`);
+    if (refused.status !== 400) problems.push(`the Flow run with a forbidden event type was answered ${refused.status}, not 400`);
+    if (failedDelivery?.status !== "failed") problems.push("the run Attentive refused did not end failed");
+    if (trigger.accepted.length !== 1 || trigger.refused.length !== 0) {
+      problems.push(`Flow's trigger was taken ${trigger.accepted.length} time(s) and refused ${trigger.refused.length}, not once`);
+    }
+    const payload = trigger.accepted[0]?.payload ?? {};
+    if (payload["Source"] !== "Flow" || payload["Event type"] !== "Points Expiring" || !String(payload["Delivery URL"]).endsWith(`/app/deliveries/${failedDelivery?.id}`)) {
+      problems.push(`the trigger's payload does not describe the failed delivery: ${JSON.stringify(payload)}`);
+    }
+    problems.push(...shopifyAdmin.unexpected);
+    const failed = await db.delivery.findMany({
+      where: { status: "failed", ...(failedDelivery ? { id: { not: failedDelivery.id } } : {}) },
+      select: { topic: true, eventType: true, lastError: true },
+    });
     for (const delivery of failed) problems.push(`${delivery.topic} → ${delivery.eventType} failed: ${delivery.lastError ?? "no reason recorded"}`);
     if (problems.length > 0) throw new Error(`the run differed from the script:\n  - ${problems.join("\n  - ")}`);
     console.log(
-      `\n✔ Demo complete: ${webhooks.length} webhooks, ${ids.length} events each delivered once, the redelivery recorded once, the forged webhook refused.`,
+      `\n✔ Demo complete: ${webhooks.length} webhooks and 2 Flow runs, ${ids.length} events each sent once, the redelivery and the resent run recorded once, the forged webhook refused, the refused event announced to Flow once.`,
     );
   } finally {
     if (prisma) await closeDatabase(prisma);
@@ -181,6 +268,7 @@ async function main() {
       if (app.exitCode === null) app.kill("SIGKILL");
     }
     await standIn.close();
+    await shopifyAdmin.close();
   }
 }
 

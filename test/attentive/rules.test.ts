@@ -15,17 +15,17 @@ import {
 } from "~/attentive/rules";
 
 const NAMES: Record<string, string> = {
-  '"': 'double quote (")',
-  "'": "single quote (')",
-  "(": "opening parenthesis (()",
-  ")": "closing parenthesis ())",
-  "{": "opening brace ({)",
-  "}": "closing brace (})",
-  "[": "opening bracket ([)",
-  "]": "closing bracket (])",
-  "\\": "backslash (\\)",
-  "|": "pipe (|)",
-  ",": "comma (,)",
+  '"': 'a double quote (")',
+  "'": "a single quote (')",
+  "(": "an opening parenthesis (()",
+  ")": "a closing parenthesis ())",
+  "{": "a opening brace ({)",
+  "}": "a closing brace (})",
+  "[": "a opening bracket ([)",
+  "]": "a closing bracket (])",
+  "\\": "a backslash (\\)",
+  "|": "a pipe (|)",
+  ",": "a comma (,)",
 };
 
 describe("Attentive's limits", () => {
@@ -58,7 +58,7 @@ describe("eventTypeProblem", () => {
     for (const char of FORBIDDEN_IN_EVENT_TYPE) {
       for (const type of [`${char}Order`, `Order ${char} Shipped`, `Shipped${char}`]) {
         expect(eventTypeProblem(type), type).toBe(
-          `The event type "${type}" contains a ${NAMES[char]}, which Attentive does not allow in event types: remove it.`,
+          `The event type "${type}" contains ${NAMES[char]}, which Attentive does not allow in event types: remove it.`,
         );
       }
     }
@@ -84,7 +84,7 @@ describe("propertyKeyProblem", () => {
     for (const char of FORBIDDEN_IN_PROPERTY_KEY) {
       const key = `order${char}name`;
       expect(propertyKeyProblem(key), key).toBe(
-        `The property key "${key}" contains a ${NAMES[char]}, which Attentive does not allow in property keys: remove it.`,
+        `The property key "${key}" contains ${NAMES[char]}, which Attentive does not allow in property keys: remove it.`,
       );
     }
   });
