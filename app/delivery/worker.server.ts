@@ -427,13 +427,19 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     return { kind: "failed", errorKind: rendered.retryable ? "retryable" : "terminal", reason: rendered.reason };
   }
 
+  const nameSource = order ?? body;
+  const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
+  return ready(cache, delivery, shop.keyCipher, rendered.event, orderName);
+}
+
+/** The event ready to send with the shop's key, or why the key cannot be read. */
+function ready(cache: PassCache, delivery: DeliveryRow, keyCipher: string, event: Omit<CustomEventInput, "externalEventId" | "occurredAt">, orderName: string | null): Prepared {
   let apiKey: string;
   try {
-    apiKey = cache.apiKey(delivery.shop, shop.keyCipher);
+    apiKey = cache.apiKey(delivery.shop, keyCipher);
   } catch (error) {
     return { kind: "failed", errorKind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
   }
-  const { event } = rendered;
   const input: CustomEventInput = {
     type: event.type,
     properties: event.properties,
@@ -441,9 +447,7 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     occurredAt: (delivery.occurredAt ?? delivery.createdAt).toISOString(),
     user: event.user,
   };
-  const nameSource = order ?? body;
-  const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
-  // Lower-cased for the log search only; Attentive gets the address as rendered.
+  // Lower-cased for the log search only; Attentive gets the address as given.
   return { input, apiKey, orderName, email: event.user.email?.toLowerCase() ?? null };
 }
 
@@ -456,21 +460,7 @@ function prepareFlowAction(cache: PassCache, delivery: DeliveryRow, shop: ShopSt
   const parsed = parseFlowAction(parseShopifyJson(delivery.webhook.body));
   // Checked before it was recorded: only a request recorded by another version of the app can fail here.
   if (!parsed.ok) return { kind: "failed", errorKind: "terminal", reason: parsed.reason };
-  let apiKey: string;
-  try {
-    apiKey = cache.apiKey(delivery.shop, shop.keyCipher);
-  } catch (error) {
-    return { kind: "failed", errorKind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
-  }
-  const { event } = parsed;
-  const input: CustomEventInput = {
-    type: event.type,
-    properties: event.properties,
-    externalEventId: delivery.externalEventId,
-    occurredAt: (delivery.occurredAt ?? delivery.createdAt).toISOString(),
-    user: event.user,
-  };
-  return { input, apiKey, orderName: null, email: event.user.email?.toLowerCase() ?? null };
+  return ready(cache, delivery, shop.keyCipher, parsed.event, null);
 }
 
 const NO_KEY: Prepared = {
