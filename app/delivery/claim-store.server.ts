@@ -7,6 +7,9 @@
  * one UPDATE … RETURNING (SQLite has one writer, so two workers never take the same
  * row). On PostgreSQL the candidates are locked with FOR UPDATE SKIP LOCKED, so
  * concurrent workers take different rows instead of waiting on each other.
+ *
+ * Live deliveries come first: a history backfill's (backfillId set) are taken only when no live one is due, and a
+ * paused backfill's not at all (docs/decisions/016).
  */
 import type Sqlite from "better-sqlite3";
 import type pg from "pg";
@@ -20,6 +23,8 @@ export interface ClaimRequest {
   leaseMs: number;
   now: Date;
   excludeShops: string[];
+  /** Backfills whose deliveries wait (paused). */
+  excludeBackfills?: string[];
 }
 
 export interface ClaimedDelivery {
@@ -32,6 +37,8 @@ export interface ClaimedDelivery {
   /** Attempts including this claim's. */
   attempts: number;
   createdAt: Date;
+  /** The history backfill that recorded it, or null for live traffic. */
+  backfillId: string | null;
   leaseOwner: string;
   leaseExpiresAt: Date;
   webhook: { body: string; topic: string; shop: string };
@@ -65,6 +72,7 @@ interface Row {
   attempts: number;
   createdAt: string | Date;
   nextAttemptAt: string | Date;
+  backfillId: string | null;
   webhookBody: string;
   webhookTopic: string;
   webhookShop: string;
@@ -80,17 +88,20 @@ function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date): Claim
     occurredAt: row.occurredAt === null ? null : new Date(row.occurredAt),
     attempts: Number(row.attempts),
     createdAt: new Date(row.createdAt),
+    backfillId: row.backfillId ?? null,
     leaseOwner: request.workerId,
     leaseExpiresAt,
     webhook: { body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
   };
 }
 
+/** Live before backfilled, then earliest due first. */
 function earliestFirst(rows: Row[]): Row[] {
-  return rows.sort((a, b) => new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
+  const rank = (row: Row) => (row.backfillId === null ? 0 : 1);
+  return rows.sort((a, b) => rank(a) - rank(b) || new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
 }
 
-const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId"`;
+const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
 
 class SqliteClaimStore implements ClaimStore {
   private readonly update: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
@@ -99,9 +110,10 @@ class SqliteClaimStore implements ClaimStore {
 
   constructor(db: Sqlite.Database) {
     const due = (condition: string) =>
-      `SELECT id, "nextAttemptAt" AS due FROM "Delivery"
+      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
        WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-       ORDER BY "nextAttemptAt" LIMIT :limit`;
+         AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))
+       ORDER BY background, "nextAttemptAt" LIMIT :limit`;
     this.update = db.prepare(
       `UPDATE "Delivery"
        SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
@@ -110,7 +122,7 @@ class SqliteClaimStore implements ClaimStore {
            SELECT * FROM (${due(`status = 'pending' AND "nextAttemptAt" <= :now`)})
            UNION ALL
            SELECT * FROM (${due(`status = 'sending' AND "leaseExpiresAt" < :now`)})
-           ORDER BY due LIMIT :limit
+           ORDER BY background, due LIMIT :limit
          )
        )
        RETURNING ${RETURNED}`,
@@ -135,6 +147,7 @@ class SqliteClaimStore implements ClaimStore {
       now: sqliteDate(request.now),
       limit: request.limit,
       excluded: JSON.stringify(request.excludeShops),
+      heldBackfills: JSON.stringify(request.excludeBackfills ?? []),
     });
     if (claimed.length === 0) return [];
     const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
@@ -153,26 +166,27 @@ class PostgresClaimStore implements ClaimStore {
   async claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
     const due = (condition: string) =>
-      `SELECT id, "nextAttemptAt" FROM "Delivery"
+      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
        WHERE ${condition} AND NOT (shop = ANY($4::text[]))
-       ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
+         AND ("backfillId" IS NULL OR NOT ("backfillId" = ANY($6::text[])))
+       ORDER BY background, "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
       name: "delivery-claim",
       text: `WITH pending AS (${due(`status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3)`)}),
                   expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
-                  chosen AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS both_kinds ORDER BY "nextAttemptAt" LIMIT $5),
+                  chosen AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS both_kinds ORDER BY background, "nextAttemptAt" LIMIT $5),
                   c AS (
                     UPDATE "Delivery" d
                     SET status = 'sending', "leaseOwner" = $1, "leaseExpiresAt" = $2::timestamp(3), attempts = d.attempts + 1, "updatedAt" = $3::timestamp(3)
                     FROM chosen WHERE d.id = chosen.id
                     RETURNING d.*
                   )
-             SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts,
+             SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId",
                     ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
                     w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
              FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,
-      values: [request.workerId, pgTimestamp(leaseExpiresAt), pgTimestamp(request.now), request.excludeShops, request.limit],
+      values: [request.workerId, pgTimestamp(leaseExpiresAt), pgTimestamp(request.now), request.excludeShops, request.limit, request.excludeBackfills ?? []],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }

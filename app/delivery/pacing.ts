@@ -35,7 +35,14 @@ interface ShopPace {
   foreign: number;
   foreignAt: number;
   waiting: number;
+  /** Settles when the previous background send of this shop has taken its turn. */
+  backgroundGate: Promise<void>;
 }
+
+type Plan = { kind: "go"; slot: number } | { kind: "answer"; answered: Promise<void> } | { kind: "sleep"; ms: number };
+
+/** The share of each window a background send leaves to live ones (30 of Attentive's 150 per second). */
+export const BACKGROUND_RESERVE = 0.2;
 
 export interface RateLimitAnswer {
   limit?: number;
@@ -91,54 +98,109 @@ export class Pacing {
   /**
    * Resolves when this shop's next send may go, with the function to call once its
    * answer (or failure) is in.
+   *
+   * A `background` send (a history backfill's, docs/decisions/016) takes only what live
+   * sends leave: it never counts on the last BACKGROUND_RESERVE of the budget, it joins the
+   * shop's turn one at a time, and it never waits while holding the turn (it steps out and
+   * comes back), so a live send waits behind at most one background send's slot.
    */
-  async take(shop: string): Promise<(answer?: RateLimitAnswer) => void> {
+  async take(shop: string, options: { background?: boolean } = {}): Promise<(answer?: RateLimitAnswer) => void> {
     if (this.shops.size > MAX_IDLE_SHOPS) this.forgetIdle();
     const pace = this.pace(shop);
+    if (!options.background) return this.liveTurn(pace);
+    const previous = pace.backgroundGate;
+    let release!: () => void;
+    pace.backgroundGate = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await this.backgroundTurn(pace);
+    } finally {
+      release();
+    }
+  }
+
+  private async liveTurn(pace: ShopPace): Promise<(answer?: RateLimitAnswer) => void> {
     pace.waiting++;
     const previous = pace.gate;
     let release!: () => void;
     pace.gate = new Promise<void>((resolve) => (release = resolve));
     try {
       await previous;
-      let slot = -Infinity;
       for (;;) {
-        const budget = this.budgetOf(pace);
-        const interval = WINDOW_MS / budget;
-        // Even spacing by planned slots: a pause of the event loop (a claim, a timer that
-        // fires late) is made up afterwards instead of pushing every later send back, by
-        // at most CATCH_UP_MS worth of sends, so a shop that was quiet does not burst.
-        slot = Math.max(pace.nextSlot, this.clock() - Math.max(interval, CATCH_UP_MS));
-        const bound = pace.recent.length >= budget ? pace.recent[pace.recent.length - budget]! : undefined;
-        let waitUntil = slot;
-        if (bound) {
-          if (bound.answeredAt === null) {
-            await bound.answered;
-            continue;
-          }
-          waitUntil = Math.max(waitUntil, bound.answeredAt + WINDOW_MS + WINDOW_GUARD_MS);
-        }
-        slot = waitUntil;
-        const wait = waitUntil - this.clock();
-        if (wait <= 0) break;
-        await this.sleep(wait);
+        const plan = this.plan(pace, this.budgetOf(pace));
+        if (plan.kind === "go") return this.record(pace, plan.slot, this.budgetOf(pace));
+        if (plan.kind === "answer") await plan.answered;
+        else await this.sleep(plan.ms);
       }
-      pace.nextSlot = slot + WINDOW_MS / this.budgetOf(pace);
-      let settle!: () => void;
-      const send: Send = { sentAt: this.clock(), answeredAt: null, answered: new Promise<void>((resolve) => (settle = resolve)) };
-      pace.recent.push(send);
-      const keep = Math.max(pace.limit ?? this.defaultLimit, this.defaultLimit);
-      if (pace.recent.length > keep) pace.recent.splice(0, pace.recent.length - keep);
-      return (answer) => {
-        if (send.answeredAt !== null) return;
-        send.answeredAt = this.clock();
-        settle();
-        if (answer) this.learn(pace, send, answer);
-      };
     } finally {
       pace.waiting--;
       release();
     }
+  }
+
+  private async backgroundTurn(pace: ShopPace): Promise<(answer?: RateLimitAnswer) => void> {
+    pace.waiting++;
+    try {
+      for (;;) {
+        const previous = pace.gate;
+        let release!: () => void;
+        pace.gate = new Promise<void>((resolve) => (release = resolve));
+        let plan: Plan;
+        try {
+          await previous;
+          const budget = this.backgroundBudgetOf(pace);
+          plan = this.plan(pace, budget);
+          if (plan.kind === "go") return this.record(pace, plan.slot, budget);
+        } finally {
+          release();
+        }
+        // Wait outside the turn: a live send that comes meanwhile goes first.
+        if (plan.kind === "answer") await plan.answered;
+        else await this.sleep(plan.ms);
+      }
+    } finally {
+      pace.waiting--;
+    }
+  }
+
+  /**
+   * When a send may go under `budget` requests per window: now (at `slot`), after an
+   * unanswered send is answered, or after `ms`.
+   */
+  private plan(pace: ShopPace, budget: number): Plan {
+    const interval = WINDOW_MS / budget;
+    // Even spacing by planned slots: a pause of the event loop (a claim, a timer that
+    // fires late) is made up afterwards instead of pushing every later send back, by
+    // at most CATCH_UP_MS worth of sends, so a shop that was quiet does not burst.
+    let slot = Math.max(pace.nextSlot, this.clock() - Math.max(interval, CATCH_UP_MS));
+    const bound = pace.recent.length >= budget ? pace.recent[pace.recent.length - budget]! : undefined;
+    if (bound) {
+      if (bound.answeredAt === null) return { kind: "answer", answered: bound.answered };
+      slot = Math.max(slot, bound.answeredAt + WINDOW_MS + WINDOW_GUARD_MS);
+    }
+    const wait = slot - this.clock();
+    return wait <= 0 ? { kind: "go", slot } : { kind: "sleep", ms: wait };
+  }
+
+  private record(pace: ShopPace, slot: number, budget: number): (answer?: RateLimitAnswer) => void {
+    pace.nextSlot = slot + WINDOW_MS / budget;
+    let settle!: () => void;
+    const send: Send = { sentAt: this.clock(), answeredAt: null, answered: new Promise<void>((resolve) => (settle = resolve)) };
+    pace.recent.push(send);
+    const keep = Math.max(pace.limit ?? this.defaultLimit, this.defaultLimit);
+    if (pace.recent.length > keep) pace.recent.splice(0, pace.recent.length - keep);
+    return (answer) => {
+      if (send.answeredAt !== null) return;
+      send.answeredAt = this.clock();
+      settle();
+      if (answer) this.learn(pace, send, answer);
+    };
+  }
+
+  /** What a background send may count on: the budget less what is kept for live sends. */
+  private backgroundBudgetOf(pace: ShopPace): number {
+    const budget = this.budgetOf(pace);
+    return Math.max(1, budget - Math.max(1, Math.ceil(budget * BACKGROUND_RESERVE)));
   }
 
   /** How many of this shop's sends are remembered (bounded by the limit, at most MAX_RATE_LIMIT). */
@@ -196,7 +258,7 @@ export class Pacing {
   private pace(shop: string): ShopPace {
     let pace = this.shops.get(shop);
     if (!pace) {
-      pace = { gate: Promise.resolve(), recent: [], nextSlot: -Infinity, limit: undefined, shareAtCut: 1, cutAt: -Infinity, foreign: 0, foreignAt: -Infinity, waiting: 0 };
+      pace = { gate: Promise.resolve(), recent: [], nextSlot: -Infinity, limit: undefined, shareAtCut: 1, cutAt: -Infinity, foreign: 0, foreignAt: -Infinity, waiting: 0, backgroundGate: Promise.resolve() };
       this.shops.set(shop, pace);
     }
     return pace;

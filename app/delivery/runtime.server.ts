@@ -3,6 +3,7 @@
  * worker inside `npm start` and by the standalone `npm run cli -- worker`.
  */
 import { z } from "zod";
+import { startBackfillRunner, type BackfillRunnerOptions } from "~/backfill/runner.server";
 import { db } from "~/db.server";
 import { env } from "~/env.server";
 import { startFlowTriggerSender, type TriggerSenderOptions } from "~/flow/trigger-sender.server";
@@ -14,7 +15,7 @@ import { startReconciliationJob, type ReconcileOptions } from "~/reconciliation/
 import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
 import { startRetentionJob } from "./retention.server";
-import { onWork, wakeWorkers } from "./wake.server";
+import { onBackfillWake, onWork, wakeWorkers } from "./wake.server";
 import { DEFAULT_CONCURRENCY, type DeliveryWorker, type WorkerOptions, startDeliveryWorker } from "./worker.server";
 
 const workerEnv = z.object({ DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_CONCURRENCY) });
@@ -46,6 +47,10 @@ const jobsEnv = z.object({
   RETENTION_INTERVAL_MINUTES: z.coerce.number().min(0).default(60),
   // Retries and rows a crashed process left; a failure written in this process wakes the sender at once.
   FLOW_TRIGGER_INTERVAL_SECONDS: z.coerce.number().min(0).default(30),
+  // History backfills (docs/decisions/016): how often due steps are looked for (a start or resume in this process
+  // wakes the runner at once), and how often a running Shopify bulk operation is asked about.
+  BACKFILL_INTERVAL_SECONDS: z.coerce.number().min(0).default(5),
+  BACKFILL_POLL_SECONDS: z.coerce.number().min(0.05).default(5),
 });
 
 export function reconcileOptionsFromEnv(): ReconcileOptions {
@@ -56,6 +61,18 @@ export function reconcileOptionsFromEnv(): ReconcileOptions {
     logger,
     apiVersion: SHOPIFY_API_VERSION,
     settleMs: settings.RECONCILE_SETTLE_MINUTES * 60_000,
+    onRecorded: wakeWorkers,
+  };
+}
+
+export function backfillOptionsFromEnv(): BackfillRunnerOptions {
+  const settings = jobsEnv.parse(process.env);
+  return {
+    prisma: db(),
+    adminForShop: (shop) => unauthenticated.admin(shop),
+    logger,
+    apiVersion: SHOPIFY_API_VERSION,
+    pollMs: settings.BACKFILL_POLL_SECONDS * 1_000,
     onRecorded: wakeWorkers,
   };
 }
@@ -83,6 +100,17 @@ export function startBackgroundJobs(): PeriodicJob {
   if (settings.FLOW_TRIGGER_INTERVAL_SECONDS > 0) {
     // First pass soon after start: a process that died between a failure and its trigger call left the row behind.
     jobs.push(startFlowTriggerSender({ ...flowTriggerOptionsFromEnv(), intervalMs: settings.FLOW_TRIGGER_INTERVAL_SECONDS * 1_000, firstDelayMs: 5_000 }));
+  }
+  if (settings.BACKFILL_INTERVAL_SECONDS > 0) {
+    // First pass soon after start: a backfill a stopped process was reading resumes from its saved place.
+    const runner = startBackfillRunner({ ...backfillOptionsFromEnv(), intervalMs: settings.BACKFILL_INTERVAL_SECONDS * 1_000, firstDelayMs: 2_000 });
+    const unsubscribe = onBackfillWake(() => runner.wake());
+    jobs.push({
+      async stop() {
+        unsubscribe();
+        await runner.stop();
+      },
+    });
   }
   logger.info({ ...settings }, "background jobs started");
   return {

@@ -3,6 +3,7 @@
  * background loops share one emitter:
  * - "work": the webhook route recorded deliveries; the embedded worker looks now instead
  *   of at its next poll.
+ * - "backfill": a history backfill was started or resumed (app/backfill/runner.server.ts).
  * - "flow-trigger": an outcome write queued a Flow trigger call (a delivery ended failed);
  *   the trigger sender (app/flow/trigger-sender.server.ts) sends it now.
  */
@@ -27,4 +28,14 @@ export function wakeFlowTriggerSender(): void {
 export function onFlowTriggerQueued(listener: () => void): () => void {
   emitter.on("flow-trigger", listener);
   return () => emitter.off("flow-trigger", listener);
+}
+
+/** "backfill": a merchant started or resumed a history backfill; the backfill runner looks now. */
+export function wakeBackfills(): void {
+  emitter.emit("backfill");
+}
+
+export function onBackfillWake(listener: () => void): () => void {
+  emitter.on("backfill", listener);
+  return () => emitter.off("backfill", listener);
 }

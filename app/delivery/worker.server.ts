@@ -25,6 +25,7 @@ import { renderMapping } from "~/mapping/render.server";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
+import { heldBackfillIds } from "~/models/Backfill.server";
 import { nextDueAt } from "~/models/Delivery.server";
 import { storedMapping } from "~/models/Mapping.server";
 import { pausedShops } from "~/models/Shop.server";
@@ -186,6 +187,8 @@ class PassCache {
 
 interface ClaimedWork {
   ids: string[];
+  /** Backfills whose deliveries this claim left alone (paused). */
+  heldBackfills: string[];
   rows: Map<string, DeliveryRow>;
   cache: PassCache;
 }
@@ -193,17 +196,19 @@ interface ClaimedWork {
 /** Claims up to `limit` due deliveries and loads them with their webhooks, in one query. */
 async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
   const now = config.now();
-  const excluded = [...(await pausedShops(config.prisma)), ...cooldowns.active(now.getTime())];
+  const [paused, heldBackfills] = await Promise.all([pausedShops(config.prisma), heldBackfillIds(config.prisma)]);
+  const excluded = [...paused, ...cooldowns.active(now.getTime())];
   const claimed = await claimStoreOf(config.prisma).claim({
     workerId: config.workerId,
     limit,
     leaseMs: config.leaseMs,
     now,
     excludeShops: excluded,
+    excludeBackfills: heldBackfills,
   });
   const ids = claimed.map((row) => row.id);
   const rows = new Map(claimed.map((row) => [row.id, row]));
-  return { ids, rows, cache: await PassCache.load(config, claimed) };
+  return { ids, heldBackfills, rows, cache: await PassCache.load(config, claimed) };
 }
 
 async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string): Promise<void> {
@@ -280,7 +285,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
         }
         if (work.ids.length > 0) continue;
         const nowMs = config.now().getTime();
-        const due = await nextDueAt(config.prisma, []);
+        const due = await nextDueAt(config.prisma, [], work.heldBackfills);
         const untilDue = due ? Math.max(0, due.getTime() - nowMs) : config.idlePollMs;
         await wait(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
       } catch (error) {
@@ -335,7 +340,7 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: P
   const leaseLeftMs = delivery.leaseExpiresAt.getTime() - startedAt.getTime();
   if (leaseLeftMs < 2 * config.attentive.timeoutMs + LEASE_MARGIN_MS && !(await renewLease(config, delivery, config.leaseMs, sent))) return;
 
-  const outcome = await send(pacing, delivery.shop, () => sendCustomEvent(apiKey, input, config.attentive));
+  const outcome = await send(pacing, delivery, () => sendCustomEvent(apiKey, input, config.attentive));
   const answer = { httpStatus: outcome.httpStatus ?? null, response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null) };
   const settled = await settle(config, delivery, attemptEnd(config, delivery, outcome), { startedAt, sent, answer });
   if (settled?.status === "pending" && settled.shopCooldownUntil) cooldowns.set(delivery.shop, settled.shopCooldownUntil.getTime());
@@ -345,8 +350,9 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: P
 const LEASE_MARGIN_MS = 5_000;
 
 /** One send in the shop's turn, with what Attentive said about its limit passed back to the pacing. */
-async function send(pacing: Pacing, shop: string, go: () => Promise<SendOutcome>): Promise<SendOutcome> {
-  const answered = await pacing.take(shop);
+async function send(pacing: Pacing, delivery: DeliveryRow, go: () => Promise<SendOutcome>): Promise<SendOutcome> {
+  // A history backfill's event takes only what live events leave of the shop's limit (docs/decisions/016).
+  const answered = await pacing.take(delivery.shop, { background: delivery.backfillId !== null });
   let outcome: SendOutcome;
   try {
     outcome = await go();

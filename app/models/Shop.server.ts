@@ -107,6 +107,11 @@ export async function markUninstalled(prisma: Database, domain: string, now = ne
       where: { shop: domain, status: "pending" },
       data: { status: "skipped", lastError: UNINSTALLED_REASON, errorKind: null, finishedAt: now },
     }),
+    // A history backfill ends with the install (its bulk operation ends with the app's access).
+    prisma.backfill.updateMany({
+      where: { activeShop: domain },
+      data: { status: "cancelled", activeShop: null, pausedFrom: null, finishedAt: now, lastError: "The app was uninstalled.", leaseOwner: null, leaseExpiresAt: null },
+    }),
   ]);
 }
 

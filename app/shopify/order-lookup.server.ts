@@ -5,6 +5,7 @@
  * session, one query per order (answers are kept for a while, and concurrent look-ups of one order share one query).
  */
 import { z } from "zod";
+import { BACKFILL_ORDER_TOPIC } from "~/backfill/constants";
 import type { Database } from "~/db.server";
 import { adminFulfillment, adminOrderIdentity, fulfillmentBody, orderIdentityBody } from "./admin-order";
 import { parseShopifyJson, type JsonValue } from "./json";
@@ -68,7 +69,8 @@ export function createOrderLookup(prisma: Database, adminForShop: AdminForShop, 
     const from = options.from ?? "any";
     if (from !== "admin-api") {
       const seen = await prisma.webhook.findFirst({
-        where: { shop, orderId, topic: { startsWith: "orders/" } },
+        // An order webhook, or the order as a history backfill read it (docs/decisions/016).
+        where: { shop, orderId, OR: [{ topic: { startsWith: "orders/" } }, { topic: BACKFILL_ORDER_TOPIC }] },
         orderBy: { receivedAt: "desc" },
         select: { body: true },
       });

@@ -11,6 +11,7 @@
 import type { z } from "zod";
 import type { MappingDefinition } from "~/mapping/types";
 import type { JsonValue } from "~/shopify/json";
+import type { HistoryOrder } from "./history-order";
 
 /** The order's life as a merchant builds Journeys on it; the editor's topic picker groups topics by these. */
 export const LIFECYCLE_STAGES = [
@@ -110,6 +111,28 @@ export function queryReconciliation<N>(spec: QueryReconciliationSpec<N>): QueryR
   return { ...spec, kind: "query", events: (node) => spec.events(node as N) };
 }
 
+/**
+ * How a history backfill (docs/decisions/016) finds this topic's past events in an order its bulk query read: the
+ * events the order holds, each with the subject id its webhook would have (so either one makes the other a
+ * duplicate), or why the topic cannot be rebuilt from history.
+ */
+export type TopicHistory = { kind: "bulk"; events(order: HistoryOrder): ReconciledEvent[] } | { kind: "none"; why: string };
+
+/**
+ * A topic's history from its reconciliation's events function: the assembled order is in the shape its paginated
+ * query answers (after `adapt`), and the bodies say they came from the backfill.
+ */
+export function historyFromReconciliation(reconciliation: QueryReconciliation, adapt: (order: HistoryOrder) => unknown = (order) => order): TopicHistory {
+  return {
+    kind: "bulk",
+    events(order) {
+      const node = reconciliation.node.safeParse(adapt(order));
+      if (!node.success) return [];
+      return reconciliation.events(node.data).map((event) => ({ ...event, body: { ...event.body, source: "backfill" } }));
+    },
+  };
+}
+
 export interface TopicEntry<T extends string = string> {
   topic: T;
   /** As the merchant reads it: "Parcel shipped". */
@@ -145,6 +168,7 @@ export interface TopicEntry<T extends string = string> {
   /** The file in app/topics/samples/ the editor previews against when the shop has no webhook of the topic yet. */
   sample: string;
   reconciliation: TopicReconciliation;
+  history: TopicHistory;
 }
 
 /** Keeps a module's topic name a literal type, so the catalog can check that each entry sits under its own name. */

@@ -2,8 +2,8 @@
  * fulfillment_events/create: the carrier's news about a parcel (in transit, out for delivery, delivered, …). The
  * body names its order and fulfillment only; both are found for the templates and the customer.
  */
-import { defineTopic } from "./entry";
-import { fieldOf, firstDate, gidOf, idString, resourceId } from "./fields";
+import { defineTopic, type JsonObject } from "./entry";
+import { fieldOf, firstDate, gidNumber, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
 
 /** The statuses Shopify's FulfillmentEvent can have (its FulfillmentEventStatus enum, lower-cased as webhooks send it). */
@@ -79,5 +79,32 @@ export const fulfillmentEventsCreate = defineTopic({
     kind: "none",
     why:
       "The Admin API reaches carrier updates only through their parcel (Fulfillment.events: sortable by happenedAt, not searchable), and Shopify does not document that one changes the order's updated_at, so finding a window's updates would mean reading the events of every parcel still on its way on every run.",
+  },
+  // The bulk query reads every parcel's updates (Fulfillment.events), so history has what reconciliation cannot find.
+  history: {
+    kind: "bulk",
+    events: (order) =>
+      order.fulfillments.flatMap((fulfillment) =>
+        fulfillment.events.nodes.map((event) => {
+          // The update in the fulfillment_events/create webhook's shape (Admin API enums are upper case).
+          const body: JsonObject = {
+            id: gidNumber(event.id),
+            admin_graphql_api_id: event.id,
+            fulfillment_id: fulfillment.legacyResourceId,
+            order_id: order.legacyResourceId,
+            status: event.status.toLowerCase(),
+            message: event.message ?? null,
+            happened_at: event.happenedAt,
+            created_at: event.createdAt ?? event.happenedAt,
+            estimated_delivery_at: event.estimatedDeliveryAt ?? null,
+            city: event.city ?? null,
+            province: event.province ?? null,
+            country: event.country ?? null,
+            zip: event.zip ?? null,
+            source: "backfill",
+          };
+          return { subjectId: event.id, at: event.happenedAt, body };
+        }),
+      ),
   },
 });

@@ -1,6 +1,6 @@
 /** fulfillments/create: one parcel of an order left (one event per parcel, with its tracking). */
 import type { JsonValue } from "~/shopify/json";
-import { defineTopic } from "./entry";
+import { defineTopic, historyFromReconciliation } from "./entry";
 import { fieldOf, firstDate, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
 import { fulfillmentsReconciliation } from "./fulfillments-create.reconcile";
@@ -41,6 +41,7 @@ export const fulfillmentsCreate = defineTopic({
   ],
   sample: "fulfillments_create.json",
   reconciliation: fulfillmentsReconciliation,
+  history: historyFromReconciliation(fulfillmentsReconciliation),
 });
 
 /** The parcel's own contact details, shaped like an order's, for when the order cannot be found. */

@@ -1,5 +1,5 @@
 /** orders/cancelled: the order was cancelled (by the customer, the merchant, fraud, or inventory). */
-import { defineTopic } from "./entry";
+import { defineTopic, historyFromReconciliation } from "./entry";
 import { firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
 import { cancelledOrdersReconciliation } from "./orders-cancelled.reconcile";
@@ -27,4 +27,5 @@ export const ordersCancelled = defineTopic({
   ],
   sample: "orders_cancelled.json",
   reconciliation: cancelledOrdersReconciliation,
+  history: historyFromReconciliation(cancelledOrdersReconciliation),
 });

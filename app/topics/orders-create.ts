@@ -1,5 +1,5 @@
 /** orders/create: an order was placed (online, in person, or created by staff). */
-import { defineTopic } from "./entry";
+import { defineTopic, historyFromReconciliation } from "./entry";
 import { firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
 import { createdOrdersReconciliation } from "./orders-create.reconcile";
@@ -22,4 +22,5 @@ export const ordersCreate = defineTopic({
   defaults: [{ eventType: "Order Placed", enabled: false, properties: { ...ORDER_PROPERTIES } }],
   sample: "orders_create.json",
   reconciliation: createdOrdersReconciliation,
+  history: historyFromReconciliation(createdOrdersReconciliation),
 });

@@ -1,6 +1,6 @@
 /** orders/fulfilled: every item of the order has shipped (once per order; one parcel or many). */
 import type { JsonValue } from "~/shopify/json";
-import { defineTopic, type JsonObject } from "./entry";
+import { defineTopic, type JsonObject, historyFromReconciliation } from "./entry";
 import { dateFrom, fieldOf, firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, orderIdentity } from "./order-topic";
 import { fulfilledOrdersReconciliation } from "./orders-fulfilled.reconcile";
@@ -75,4 +75,5 @@ export const ordersFulfilled = defineTopic({
   ],
   sample: "orders_fulfilled.json",
   reconciliation: fulfilledOrdersReconciliation,
+  history: historyFromReconciliation(fulfilledOrdersReconciliation),
 });

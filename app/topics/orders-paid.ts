@@ -25,4 +25,8 @@ export const ordersPaid = defineTopic({
     why:
       "The Admin API keeps no time at which an order became paid: it would have to be worked out from the order's transactions (the successful sale or capture after which nothing was outstanding), which the job does not do.",
   },
+  history: {
+    kind: "none",
+    why: "The Admin API keeps no time at which an order became paid, and an event dated by a guess would put customers in the wrong Segment Builder window.",
+  },
 });

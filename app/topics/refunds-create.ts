@@ -1,5 +1,6 @@
 /** refunds/create: money (or items) given back on an order. The body has the order's id, not its customer. */
-import { defineTopic } from "./entry";
+import { defineTopic, historyFromReconciliation } from "./entry";
+import { refundTransactionsOf } from "./history-order";
 import { fieldOf, firstDate, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
 import { refundsReconciliation } from "./refunds-create.reconcile";
@@ -42,4 +43,9 @@ export const refundsCreate = defineTopic({
   ],
   sample: "refunds_create.json",
   reconciliation: refundsReconciliation,
+  // A bulk query cannot also read each refund's transactions (history-order.ts): the refund's total stands for them.
+  history: historyFromReconciliation(refundsReconciliation, (order) => ({
+    ...order,
+    refunds: order.refunds.map((refund) => ({ ...refund, transactions: refundTransactionsOf(refund) })),
+  })),
 });

@@ -49,5 +49,9 @@ export function returnTopic<const T extends `returns/${string}`>(spec: {
       why:
         "The Admin API reaches returns only through their order (Order.returns: filterable by status, not by time), and Shopify does not document that requesting, approving, declining or closing a return changes the order's updated_at, so no search is known to find a window's returns; a decline also has no time at all (ReturnDecline holds only a reason and a note, while Return has createdAt, requestApprovedAt and closedAt).",
     },
+    history: {
+      kind: "none",
+      why: "A bulk query holds five connections and the order history already uses them all (line items, each parcel's lines and updates, each refund's lines); returns would need a sixth, so they would need a bulk operation of their own, and a decline has no time to date its event by.",
+    },
   });
 }

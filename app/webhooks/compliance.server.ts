@@ -111,6 +111,7 @@ export async function redactShop(prisma: Database, shop: string): Promise<void> 
     prisma.session.deleteMany({ where: { shop } }),
     prisma.reconciliation.deleteMany({ where: { shop } }),
     prisma.flowTrigger.deleteMany({ where: { shop } }),
+    prisma.backfill.deleteMany({ where: { shop } }),
     prisma.shop.deleteMany({ where: { domain: shop } }),
   ]);
 }

@@ -31,6 +31,11 @@ export interface IngestRow {
   orderId: string | null;
   occurredAt: Date | null;
   body: string;
+  /**
+   * Recorded by a history backfill (docs/decisions/016): deliveries only for these of the topic's enabled mappings,
+   * marked with the backfill's id.
+   */
+  backfill?: { id: string; mappingIds: ReadonlySet<string> };
 }
 
 export type IngestResult =
@@ -49,7 +54,9 @@ interface MappingRef {
   eventType: string;
 }
 
-function deliveryRows(row: IngestRow, webhookRecordId: string, mappings: readonly MappingRef[]) {
+function deliveryRows(row: IngestRow, webhookRecordId: string, enabled: readonly MappingRef[]) {
+  const included = row.backfill?.mappingIds;
+  const mappings = included ? enabled.filter((mapping) => included.has(mapping.id)) : enabled;
   return mappings.map((mapping) => ({
     id: randomUUID(),
     mappingId: mapping.id,
@@ -104,8 +111,8 @@ class SqliteIngestStore implements IngestStore {
     );
     this.insertDelivery = db.prepare(
       `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
-         "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt")
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?)`,
+         "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?, ?)`,
     );
     this.writer = new SqliteGroupWriter(db, (row) => this.writeOne(row), lockWaitMs);
   }
@@ -140,6 +147,7 @@ class SqliteIngestStore implements IngestStore {
         occurredAt,
         receivedAt,
         receivedAt,
+        row.backfill?.id ?? null,
       );
     }
     return { kind: "recorded", webhookRecordId, deliveries: deliveries.length };
@@ -178,8 +186,8 @@ class PostgresIngestStore implements IngestStore {
                RETURNING id
              ), d AS (
                INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
-                 "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt")
-               SELECT x.id, $2, w.id, x."mappingId", $3, x."eventType", x."externalEventId", 'pending', 0, $9, $12, false, $9, $9
+                 "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
+               SELECT x.id, $2, w.id, x."mappingId", $3, x."eventType", x."externalEventId", 'pending', 0, $9, $12, false, $9, $9, $17::text
                FROM w, unnest($13::text[], $14::text[], $15::text[], $16::text[]) AS x(id, "mappingId", "eventType", "externalEventId")
                RETURNING 1
              )
@@ -191,6 +199,7 @@ class PostgresIngestStore implements IngestStore {
         deliveries.map((d) => d.mappingId),
         deliveries.map((d) => d.eventType),
         deliveries.map((d) => d.externalEventId),
+        row.backfill?.id ?? null,
       ],
     });
     const result = written.rows[0]!;

@@ -150,6 +150,8 @@ export interface IncomingWebhook extends Omit<AuthenticatedWebhook, "topic"> {
   topic: string;
   text: string;
   body: JsonValue;
+  /** Rebuilt by a history backfill: see IngestRow.backfill. */
+  backfill?: IngestRow["backfill"];
 }
 
 export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWebhook): Promise<RecordOutcome> {
@@ -186,6 +188,7 @@ export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWe
     orderId: identity.orderId,
     occurredAt: occurredAtFor(webhook.topic, webhook.body, triggeredAt ?? now),
     body: webhook.text,
+    ...(webhook.backfill ? { backfill: webhook.backfill } : {}),
   };
   const store = ingestStoreOf(prisma);
   let result = await store.record(row);
