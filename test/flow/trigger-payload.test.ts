@@ -20,7 +20,7 @@ const delivery: FailedDelivery = {
 
 function offer(variables: Record<string, unknown>) {
   const standIn = flowTriggerReceiveStandIn();
-  const call: AdminCall = { shop: SHOP, apiVersion: "2025-10", operationName: "FlowTriggerReceive", variables, accessToken: "shpat_x" };
+  const call: AdminCall = { shop: SHOP, apiVersion: "2025-10", operationName: "FlowTriggerReceive", query: "mutation FlowTriggerReceive", variables, accessToken: "shpat_x" };
   const answer = standIn.handler(variables, call);
   return { answer, standIn };
 }

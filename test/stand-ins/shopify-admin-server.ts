@@ -54,6 +54,7 @@ export async function startShopifyAdminStandIn(): Promise<ShopifyAdminStandIn> {
       shop: path[1]!,
       apiVersion: path[2]!,
       operationName,
+      query: payload.query ?? "",
       variables: payload.variables ?? {},
       accessToken: typeof req.headers["x-shopify-access-token"] === "string" ? req.headers["x-shopify-access-token"] : null,
     };

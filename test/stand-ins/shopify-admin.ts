@@ -15,6 +15,8 @@ export interface AdminCall {
   shop: string;
   apiVersion: string;
   operationName: string;
+  /** The whole GraphQL document sent. */
+  query: string;
   variables: Record<string, unknown>;
   accessToken: string | null;
 }
@@ -33,6 +35,7 @@ function createFakeAdminApi() {
         shop: String(params.shop),
         apiVersion: String(params.version),
         operationName,
+        query: payload.query ?? "",
         variables: payload.variables ?? {},
         accessToken: request.headers.get("x-shopify-access-token"),
       };

@@ -72,6 +72,7 @@ export async function clearDatabase(): Promise<void> {
   await db().shop.deleteMany();
   await db().reconciliation.deleteMany();
   await db().flowTrigger.deleteMany();
+  await db().backfill.deleteMany();
 }
 
 /**
