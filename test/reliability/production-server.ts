@@ -47,6 +47,8 @@ export interface ProductionServerOptions {
   attentiveTimeoutMs?: number;
   logLevel?: string;
   env?: Record<string, string>;
+  /** Node flags before the app's (e.g. `--import` of the Admin API stand-in's route, shopify-admin-server.ts). */
+  nodeArgs?: string[];
 }
 
 export interface Exit {
@@ -88,6 +90,12 @@ export interface ProductionServer {
   storeOfflineSession(shop: string): Promise<void>;
   /** Resident memory of the server process in kB (from /proc/<pid>/status). */
   rssKb(): number;
+  /** The most resident memory the current process has had, in kB (VmHWM). */
+  peakRssKb(): number;
+  /** SIGKILLs the process (the database stays), for a crash test; `restart` starts it again. */
+  kill(): Promise<Exit>;
+  /** Starts the server again on the same database, port and environment, once the last one exited. */
+  restart(): Promise<void>;
   /** Polls `check` every `pollMs` until true; the process dying or `timeoutMs` (a safety net) fails it. */
   waitFor(what: string, check: () => Promise<boolean>, timeoutMs?: number, pollMs?: number): Promise<void>;
   stop(): Promise<Exit>;
@@ -167,22 +175,28 @@ export async function startProductionServer(options: ProductionServerOptions): P
   };
 
   // Exactly `npm start`'s command line, run by this Node (22) in the build's directory.
-  const child = spawn(process.execPath, ["--import", "tsx", "app/serve.ts", "./build/server/index.js"], {
-    cwd: dir,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  let child!: ReturnType<typeof spawn>;
   let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
   let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) =>
-    child.once("exit", (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
-    }),
-  );
+  let exited!: Promise<Exit>;
   const killOnExit = () => child.kill("SIGKILL");
+  const spawnChild = () => {
+    exit = undefined;
+    child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "app/serve.ts", "./build/server/index.js"], {
+      cwd: dir,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    exited = new Promise<Exit>((resolve) =>
+      child.once("exit", (code, signal) => {
+        exit = { code, signal };
+        resolve(exit);
+      }),
+    );
+  };
+  spawnChild();
   process.once("exit", killOnExit);
 
   const died = () => `the production server exited (code ${exit?.code}, signal ${exit?.signal}). Its output:\n${output}`;
@@ -212,8 +226,8 @@ export async function startProductionServer(options: ProductionServerOptions): P
     return exit!;
   };
 
-  try {
-    await waitFor(
+  const healthy = () =>
+    waitFor(
       "the server to answer /healthz",
       async () => {
         try {
@@ -226,6 +240,8 @@ export async function startProductionServer(options: ProductionServerOptions): P
       180_000,
       100,
     );
+  try {
+    await healthy();
   } catch (error) {
     await stop();
     throw error;
@@ -248,12 +264,16 @@ export async function startProductionServer(options: ProductionServerOptions): P
 
   const server: ProductionServer = {
     origin,
-    pid: child.pid!,
+    get pid() {
+      return child.pid!;
+    },
     env,
     provider,
     sql: reader.sql,
     output: () => output,
-    exited,
+    get exited() {
+      return exited;
+    },
     alive,
     whileAlive,
     assertAlive() {
@@ -326,6 +346,21 @@ export async function startProductionServer(options: ProductionServerOptions): P
       const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
       if (!match) throw new Error(`no VmRSS in /proc/${child.pid}/status: the process is exiting. Its output:\n${output}`);
       return Number(match[1]);
+    },
+    peakRssKb() {
+      if (!alive()) throw new Error(died());
+      const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      if (!match) throw new Error(`no VmHWM in /proc/${child.pid}/status`);
+      return Number(match[1]);
+    },
+    async kill() {
+      if (alive()) child.kill("SIGKILL");
+      return exited;
+    },
+    async restart() {
+      if (alive()) throw new Error("restart: the server is still running");
+      spawnChild();
+      await healthy();
     },
     waitFor,
     stop,
