@@ -62,7 +62,8 @@ function resolve(options: BackfillRunnerOptions): Resolved {
     readSliceMs: 20_000,
     idleMs: 60_000,
     maxLineBytes: 16 * 1024 * 1024,
-    leaseMs: 120_000,
+    // A step saves at least every ordersPerWrite orders, renewing it; a crashed process's backfill resumes after it.
+    leaseMs: 30_000,
     now: () => new Date(),
     ...options,
     owner: `backfill-${randomUUID()}`,

@@ -88,13 +88,16 @@ async function startBackfill(): Promise<string> {
   const date = (ms: number) => (app.provider === "sqlite" ? ms : new Date(ms));
   await app.sql.all(
     `INSERT INTO "Backfill" (id, shop, "activeShop", status, since, until, "mappingIds", topics, "nextRunAt", "createdAt", "updatedAt")
-     VALUES ($1, $2, $2, 'queued', $3, $4, $5, $6, $7, $7, $7)`,
+     VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10)`,
     id,
+    SHOP,
     SHOP,
     date(HISTORY.since.getTime()),
     date(NOW - 11 * 60_000),
     JSON.stringify(ids),
     JSON.stringify(["fulfillments/create", "fulfillment_events/create", "refunds/create"]),
+    date(Date.now()),
+    date(Date.now()),
     date(Date.now()),
   );
   return id;
@@ -116,6 +119,7 @@ describe("history backfill on the production server", () => {
   it(`sends ${ORDERS} orders' mapped history once through live webhooks, a SIGKILL and a second run, under 300 MB`, async () => {
     const expected = new Set(facts.filter(sends).map((f) => f.subjectId));
     const parcels = facts.filter((f) => f.topic === "fulfillments/create");
+    const idleRssKb = app.rssKb();
     const startedAt = Date.now();
     const id = await startBackfill();
 
@@ -210,6 +214,7 @@ describe("history backfill on the production server", () => {
       killedAfterMs,
       totalMs,
       eventsPerSecond: Math.round((expected.size / totalMs) * 1000),
+      idleRssMbBeforeBackfill: Math.round(idleRssKb / 1024),
       peakRssMbBeforeKill: Math.round(peakBeforeKb / 1024),
       peakRssMbAfterRestart: Math.round(peakAfterKb / 1024),
       downloads: bulk.downloads.length,
