@@ -59,7 +59,7 @@ beforeAll(async () => {
   app = await startProductionServer({
     attentiveUrl: attentive.graphqlUrl,
     attentiveTimeoutMs: 5_000,
-    nodeArgs: [...(process.env.BACKFILL_SUITE_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", pathToFileURL(ADMIN_ROUTE_PRELOAD).href],
+    nodeArgs: ["--import", pathToFileURL(ADMIN_ROUTE_PRELOAD).href],
     env: {
       [ADMIN_STAND_IN_URL_VARIABLE]: admin.origin,
       BACKFILL_INTERVAL_SECONDS: "1",

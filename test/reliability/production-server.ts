@@ -1,6 +1,6 @@
 /**
  * The production server exactly as `npm start` runs it, for the reliability suites that attack it:
- * `node --import tsx app/serve.ts ./build/server/index.js` with NODE_ENV=production, in a snapshot build of
+ * `node <heap flags> --import tsx app/serve.ts ./build/server/index.js` (app/cli/serve-command.ts) with NODE_ENV=production, in a snapshot build of
  * the sources (test/browser/build.ts: built once per source state, reused after). Whatever app/serve.ts
  * installs (Remix's fetch polyfill today) is what the embedded worker runs with, which is the point: the
  * older suites run the app's modules under Node's own fetch and never saw the crash of issue 8.
@@ -21,6 +21,7 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import Sqlite from "better-sqlite3";
 import pg from "pg";
+import { productionServerCommand } from "~/cli/serve-command";
 import { prepareBuild } from "../browser/build";
 import { signSessionToken } from "../stand-ins/app-bridge/session-token";
 import { freePort } from "../support/app-process";
@@ -182,7 +183,8 @@ export async function startProductionServer(options: ProductionServerOptions): P
   const killOnExit = () => child.kill("SIGKILL");
   const spawnChild = () => {
     exit = undefined;
-    child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "app/serve.ts", "./build/server/index.js"], {
+    const start = productionServerCommand(dir, "./build/server/index.js", env);
+    child = spawn(start.command, [...(options.nodeArgs ?? []), ...start.args], {
       cwd: dir,
       env,
       stdio: ["ignore", "pipe", "pipe"],
