@@ -455,8 +455,10 @@ describe("startBackfill", () => {
     await pauseBackfill(db(), TEST_SHOP, NOW);
     expect(await startBackfill(db(), { shop: TEST_SHOP, since: HISTORY.since, mappingIds: ids, grantedScope: GRANTED, now: NOW })).toMatchObject({ ok: false, field: "backfill" });
     await cancelBackfill(db(), TEST_SHOP, { now: NOW });
-    await start(ids);
+    const second = await start(ids);
     expect(await db().backfill.count()).toBe(2);
+    // Both were created at the same instant: the shop's latest is the new one, on every database.
+    expect(await view()).toMatchObject({ id: second.ok ? second.id : "", status: "queued" });
   });
 
   it("clamps the range's end to 10 minutes before now", async () => {
