@@ -29,10 +29,17 @@ const GRANTED = "read_orders,read_fulfillments";
 /** The result file's lines; a test may change what the bulk operation answers (bad lines inserted). */
 let fileLines: string[] = [];
 const historyLinesOf = () => [...historyOrders(HISTORY)].flatMap((order) => order.lines);
+/** Whether the file is the range's orders (as Shopify answers), or exactly `fileLines` whatever the range. */
+let byRange = true;
+const inRange = (createdAt: string, range: { since: Date; until: Date }) => createdAt >= range.since.toISOString() && createdAt <= range.until.toISOString();
 
 let bulk: BulkStandIn;
 beforeAll(async () => {
-  bulk = await startBulkStandIn({ lines: () => fileLines, count: () => HISTORY.orders, pollsToComplete: 2 });
+  bulk = await startBulkStandIn({
+    lines: (range) => (byRange ? [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).flatMap((order) => order.lines) : fileLines),
+    count: (range) => [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).length,
+    pollsToComplete: 2,
+  });
 });
 afterAll(() => bulk.close());
 
@@ -44,6 +51,7 @@ beforeEach(async () => {
   bulk.violations.length = 0;
   for (const key of Object.keys(bulk.faults) as Array<keyof typeof bulk.faults>) delete bulk.faults[key];
   fileLines = historyLinesOf();
+  byRange = true;
   await sessionStorage.storeSession(new Session({ id: `offline_${TEST_SHOP}`, shop: TEST_SHOP, state: "s", isOnline: false, accessToken: "shpat_backfill", scope: GRANTED }));
 });
 
@@ -147,6 +155,7 @@ describe("bad result lines", () => {
       if (n === 23) bad("[1,2,3]");
     });
     fileLines = lines;
+    byRange = false;
     const ids = await mappingIds(...SHIPPED_AND_REFUNDED);
     await start(ids);
     const done = await runUntilSettled(runner({ maxLineBytes: longest + 10 }));
@@ -163,6 +172,24 @@ describe("bad result lines", () => {
     expect(done.linesRead).toBe(lines.length);
     await expectSentOnce(expectedOf(["fulfillments/create", "refunds/create"]));
     expect(bulk.violations).toEqual([]);
+  });
+});
+
+describe("the range", () => {
+  it("sends only what happened up to its end: a later parcel or refund of an order in it is the live webhooks'", async () => {
+    const orders = [...historyOrders(HISTORY)];
+    // Just after an order with a parcel and a refund was placed: both came after the range's end.
+    const cut = orders.find((order, n) => n > 10 && order.facts.some((f) => f.topic === "fulfillments/create") && order.facts.some((f) => f.topic === "refunds/create"))!;
+    const until = new Date(Date.parse(cut.createdAt) + 10 * 60_000);
+    await start(await mappingIds(...SHIPPED_AND_REFUNDED), { until });
+    const done = await runUntilSettled();
+    expect(done.status).toBe("completed");
+    expect(done.ordersRead).toBe(orders.filter((order) => order.createdAt <= until.toISOString()).length);
+    const facts = historyFacts(HISTORY).filter((fact) => fact.at <= until.toISOString());
+    const expected = expectedOf(["fulfillments/create", "refunds/create"], facts);
+    expect(expected.length).toBeGreaterThan(0);
+    expect(expected.some((id) => cut.facts.some((f) => f.subjectId === id))).toBe(false);
+    await expectSentOnce(expected);
   });
 });
 
