@@ -61,13 +61,16 @@ export async function* jsonlLines(url: string, options: JsonlReadOptions): Async
     } catch (error) {
       throw new JsonlReadError(stalled ? `the result file did not answer within ${Math.round(options.idleMs / 1000)} s` : `the result file could not be reached: ${messageOf(error)}`, false);
     }
-    if (response.status === 416) return; // Nothing after the offset: the file was read to its end.
+    if (response.status === 416) {
+      discard(response.body); // Nothing after the offset: the file was read to its end.
+      return;
+    }
     if (response.status === 403 || response.status === 404 || response.status === 410) {
-      await response.body?.cancel().catch(() => undefined);
+      discard(response.body);
       throw new JsonlReadError(`the result file answered HTTP ${response.status}: Shopify keeps a result for 7 days, so it has probably expired`, true);
     }
     if (response.status !== 200 && response.status !== 206) {
-      await response.body?.cancel().catch(() => undefined);
+      discard(response.body);
       throw new JsonlReadError(`the result file answered HTTP ${response.status}`, false);
     }
     if (!response.body) return;
@@ -124,14 +127,25 @@ export async function* jsonlLines(url: string, options: JsonlReadOptions): Async
         }
       }
     } finally {
-      await reader.cancel().catch(() => undefined);
+      discard(reader);
     }
     if (skip > 0) throw new JsonlReadError("the result file is shorter than what was already read from it", true);
     if (pendingBytes > 0 || overlong) yield { text: overlong ? null : joinText(decoder, pending, pendingBytes), start: lineStart, end: position };
   } finally {
     clearTimeout(idle);
     options.signal?.removeEventListener("abort", abort);
+    // Ends the request if the caller stopped early (a no-op once the body was read to its end).
+    controller.abort(new Error("done"));
   }
+}
+
+/**
+ * Cancels a body that will not be read, without waiting: a cancel settles only once every reader of the stream let
+ * go, and a body that was teed (a Response clone, as fetch wrappers and instrumentation make) may never be, which
+ * would hold the reader until the idle deadline, or for ever once it had passed.
+ */
+function discard(body: { cancel(): Promise<void> } | null | undefined) {
+  body?.cancel().catch(() => undefined);
 }
 
 function joinText(decoder: TextDecoder, parts: Uint8Array[], length: number): string {

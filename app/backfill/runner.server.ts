@@ -159,6 +159,10 @@ async function step(config: Resolved, row: Row): Promise<void> {
     const waited = row.nextRunAt.getTime() - row.updatedAt.getTime();
     const wait = Math.min(RETRY_MAX_MS, Math.max(RETRY_FIRST_MS, row.lastError ? waited * 2 : RETRY_FIRST_MS));
     await save(config, row, row.status, { lastError: `${message} (trying again in ${Math.round(wait / 1000)} s)`, nextRunAt: new Date(config.now().getTime() + wait) });
+  } finally {
+    // A save refused because the merchant paused (or cancelled) meanwhile leaves the lease: let go of it, or a
+    // resumed backfill would wait for the lease to run out before its next step.
+    await release(config, row);
   }
 }
 

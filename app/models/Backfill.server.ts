@@ -176,7 +176,11 @@ function percentOf(status: BackfillStatus, row: { objectCount: number; linesRead
 
 /** The shop's latest backfill (running or finished), or null when it never had one. */
 export async function latestBackfill(prisma: Database, shop: string): Promise<BackfillView | null> {
-  const row = await prisma.backfill.findFirst({ where: { shop }, orderBy: { createdAt: "desc" } });
+  // The active one first: it is the latest by definition (one starts only once the one before finished), even when
+  // both were created in the same millisecond, where ordering by createdAt alone answers either (PostgreSQL did).
+  const row =
+    (await prisma.backfill.findUnique({ where: { activeShop: shop } })) ??
+    (await prisma.backfill.findFirst({ where: { shop }, orderBy: [{ createdAt: "desc" }, { finishedAt: "desc" }, { id: "desc" }] }));
   if (!row) return null;
   const counts = await backfillCounts(prisma, row.id);
   const status = row.status as BackfillStatus;
