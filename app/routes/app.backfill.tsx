@@ -330,19 +330,17 @@ function AllOrdersBanner() {
   );
 }
 
+/** The start form's fetcher, shared by key with the page: a start hides the form, and the page still tells it. */
+const START_FETCHER = "backfill-start";
+
 function StartForm({ data }: { data: LoaderData }) {
-  const shopify = useAppBridge();
   const counter = useFetcher<ActionResult>();
-  const starter = useFetcher<ActionResult>();
+  const starter = useFetcher<ActionResult>({ key: START_FETCHER });
   const [since, setSince] = useState(data.defaultSince);
   const [until, setUntil] = useState("");
   const [chosen, setChosen] = useState<string[]>(() => data.choices.mappings.filter((mapping) => mapping.enabled).map((mapping) => mapping.id));
   const [showUnavailable, setShowUnavailable] = useState(false);
   const [lastIntent, setLastIntent] = useState<"count" | "start" | null>(null);
-
-  useEffect(() => {
-    if (starter.data?.ok && starter.state === "idle") shopify.toast.show(starter.data.message);
-  }, [starter.data, starter.state, shopify]);
 
   const latest = lastIntent === "start" ? starter.data : lastIntent === "count" ? counter.data : undefined;
   const errors: Errors = latest && !latest.ok ? latest.errors : {};
@@ -461,7 +459,13 @@ function StartForm({ data }: { data: LoaderData }) {
 
 export default function PastOrders() {
   const data = useLoaderData<typeof loader>();
+  const shopify = useAppBridge();
+  const started = useFetcher<ActionResult>({ key: START_FETCHER });
   const active = data.backfill !== null && isActiveBackfill(data.backfill.status);
+
+  useEffect(() => {
+    if (started.data?.ok && started.state === "idle") shopify.toast.show(started.data.message);
+  }, [started.data, started.state, shopify]);
   // While a backfill is under way the page reloads its data every ~2 s, so the bar moves; it stops once finished.
   useBackfillRefresh(active);
   return (
