@@ -104,7 +104,8 @@ export async function deliveryStats(prisma: Database, shop: string, now = new Da
     count("failed", since24h),
     count("delivered", since7d),
     count("failed", since7d),
-    prisma.delivery.count({ where: { shop, stale: true, createdAt: { gte: since24h } } }),
+    // Late live events only: a backfill's past events are stale by design (the Past orders page says so).
+    prisma.delivery.count({ where: { shop, stale: true, backfillId: null, createdAt: { gte: since24h } } }),
     prisma.delivery.count({ where: { shop, status: { in: ["pending", "sending"] } } }),
     prisma.delivery.findFirst({
       where: { shop, status: { in: ["pending", "sending"] } },

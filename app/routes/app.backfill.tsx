@@ -5,7 +5,7 @@
  * reads and changes the Backfill row through app/models/Backfill.server.ts. Days are whole UTC days.
  */
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { Link as RemixLink, useFetcher, useLoaderData } from "@remix-run/react";
+import { useFetcher, useLoaderData } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import {
   Banner,
@@ -20,6 +20,7 @@ import {
   InlineError,
   InlineStack,
   Layout,
+  Link,
   List,
   Modal,
   Page,
@@ -273,7 +274,7 @@ function BackfillCard({ backfill }: { backfill: BackfillData }) {
               Cancel backfill
             </Button>
           ) : null}
-          <RemixLink to={LOG_URL}>See these events in the log</RemixLink>
+          <Link url={LOG_URL}>See these events in the log</Link>
         </InlineStack>
       </BlockStack>
       <Modal
@@ -404,7 +405,7 @@ function StartForm({ data }: { data: LoaderData }) {
             </Text>
             {data.choices.mappings.length === 0 ? (
               <Text as="p" tone="subdued">
-                None of your mappings can be sent from past orders. <RemixLink to="/app/mappings">Open Mappings</RemixLink> to add one.
+                None of your mappings can be sent from past orders. <Link url="/app/mappings">Open Mappings</Link> to add one.
               </Text>
             ) : (
               data.choices.mappings.map((mapping) => (

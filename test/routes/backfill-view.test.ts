@@ -12,6 +12,7 @@ import { db } from "~/db.server";
 import { latestBackfill } from "~/models/Backfill.server";
 import { createMapping } from "~/models/Mapping.server";
 import { ensureShop } from "~/models/Shop.server";
+import * as home from "~/routes/app._index";
 import * as page from "~/routes/app.backfill";
 import * as deliveries from "~/routes/app.deliveries._index";
 import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
@@ -159,7 +160,7 @@ describe("starting", () => {
   });
 
   it("allows one backfill at a time per shop: a second start is a form error", async () => {
-    const form = [["intent", "start"], ["since", day(5 * DAY)], ...(await enabledChoices()).map((id): [string, string] => ["mappingId", id])];
+    const form: Array<[string, string]> = [["intent", "start"], ["since", day(5 * DAY)], ...(await enabledChoices()).map((id): [string, string] => ["mappingId", id])];
     expect((await post(form)).status).toBe(200);
     const second = await post(form);
     expect(second.status).toBe(409);
@@ -309,5 +310,24 @@ describe("the delivery log's Backfill source", () => {
     // Other shops see none of it.
     const other = (await call(deliveries.loader, await adminRequest(OTHER_SHOP, "/app/deliveries?topic=backfill"))).body as Log;
     expect(other.deliveries).toEqual([]);
+
+    // Past events are stale by design: Home's late-events warning counts live ones only.
+    expect(await db().delivery.count({ where: { backfillId: view.id, stale: true } })).toBeGreaterThan(0);
+    const homeData = (await call(home.loader, await adminRequest(TEST_SHOP, "/app"))).body as { stats: { stale24h: number }; backfill: unknown };
+    expect(homeData.stats.stale24h).toBe(await db().delivery.count({ where: { shop: TEST_SHOP, stale: true, backfillId: null } }));
+    // A finished backfill gets no card on Home.
+    expect(homeData.backfill).toBeNull();
+  });
+});
+
+describe("Home", () => {
+  it("has a card with the status and progress of a backfill under way, and only that", async () => {
+    const ids = await enabledChoices();
+    expect((await post([["intent", "start"], ["since", day(19 * DAY)], ...ids.map((id): [string, string] => ["mappingId", id])])).status).toBe(200);
+    await runDueBackfills(runner());
+    const homeData = (await call(home.loader, await adminRequest(TEST_SHOP, "/app"))).body as { backfill: unknown };
+    expect(homeData.backfill).toEqual({ status: "querying", percent: 5, ordersRead: 0 });
+    const other = (await call(home.loader, await adminRequest(OTHER_SHOP, "/app"))).body as { backfill?: unknown };
+    expect(other.backfill ?? null).toBeNull();
   });
 });
