@@ -292,17 +292,14 @@ function BackfillCard({ backfill }: { backfill: BackfillData }) {
   );
 }
 
+/** The fetcher that records a grant, shared by key: once granted the banner goes, and the form still tells it. */
+const GRANT_FETCHER = "backfill-grant";
+
 /** read_all_orders: why it is needed for this range, and the button that asks Shopify for it. */
 function AllOrdersBanner() {
   const shopify = useAppBridge();
-  const confirm = useFetcher<ActionResult>();
+  const confirm = useFetcher<ActionResult>({ key: GRANT_FETCHER });
   const [asking, setAsking] = useState(false);
-
-  useEffect(() => {
-    if (confirm.data && confirm.state === "idle") {
-      shopify.toast.show(confirm.data.ok ? confirm.data.message : (confirm.data.errors.form ?? "Access not confirmed yet"), { isError: !confirm.data.ok });
-    }
-  }, [confirm.data, confirm.state, shopify]);
 
   const grant = async () => {
     setAsking(true);
@@ -335,13 +332,21 @@ function AllOrdersBanner() {
 const START_FETCHER = "backfill-start";
 
 function StartForm({ data }: { data: LoaderData }) {
+  const shopify = useAppBridge();
   const counter = useFetcher<ActionResult>();
   const starter = useFetcher<ActionResult>({ key: START_FETCHER });
+  const granted = useFetcher<ActionResult>({ key: GRANT_FETCHER });
   const [since, setSince] = useState(data.defaultSince);
   const [until, setUntil] = useState("");
   const [chosen, setChosen] = useState<string[]>(() => data.choices.mappings.filter((mapping) => mapping.enabled).map((mapping) => mapping.id));
   const [showUnavailable, setShowUnavailable] = useState(false);
   const [lastIntent, setLastIntent] = useState<"count" | "start" | null>(null);
+
+  useEffect(() => {
+    if (granted.data && granted.state === "idle") {
+      shopify.toast.show(granted.data.ok ? granted.data.message : (granted.data.errors.form ?? "Access not confirmed yet"), { isError: !granted.data.ok });
+    }
+  }, [granted.data, granted.state, shopify]);
 
   const latest = lastIntent === "start" ? starter.data : lastIntent === "count" ? counter.data : undefined;
   const errors: Errors = latest && !latest.ok ? latest.errors : {};

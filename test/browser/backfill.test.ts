@@ -50,7 +50,25 @@ describeBrowser("sending past orders", () => {
       }
       return poll(variables, call);
     };
-    app().shopifyAdmin.answer({ ...bulk.handlers, BackfillBulkOperation: held, [FLOW_TRIGGER_OPERATION]: flowTriggerReceiveStandIn().handler });
+    const { appBridge } = app();
+    const handles = (scopes: readonly string[]) => scopes.map((handle) => ({ handle }));
+    app().shopifyAdmin.answer({
+      ...bulk.handlers,
+      BackfillBulkOperation: held,
+      [FLOW_TRIGGER_OPERATION]: flowTriggerReceiveStandIn().handler,
+      // What Shopify says is granted after the page's permission dialog (the App Bridge stand-in records the grant).
+      FetchAccessScopes: () => ({
+        body: {
+          data: {
+            app: {
+              requestedAccessScopes: handles(appBridge.requiredScopes),
+              optionalAccessScopes: handles(appBridge.optionalScopes),
+              installation: { accessScopes: handles(appBridge.grantedScopes) },
+            },
+          },
+        },
+      }),
+    });
     expect(app().cli("shops", "connect", app().shop, "--api-key", KEY, "--skip-verify").status).toBe(0);
   });
   afterAll(() => bulk?.close());
@@ -205,6 +223,31 @@ describeBrowser("sending past orders", () => {
     expect(await page.getByRole("heading", { level: 1, name: "Attentive events" }).isVisible()).toBe(true);
     holdRunning = false;
     expect(bulk.violations).toEqual([]);
+    expect(app().shopifyAdmin.unexpected).toEqual([]);
+    expect(app().pageErrors).toEqual([]);
+  });
+
+  test("a first day more than 60 days back asks for access to all orders, through Shopify's permission dialog", async () => {
+    const { page, openApp, screenshot } = app();
+    await openApp("/app/backfill");
+    const banner = page.locator(".Polaris-Banner", { hasText: "Orders older than 60 days need access to all orders" });
+    expect(await banner.count()).toBe(0);
+    await page.getByLabel("First day").fill(new Date(Date.now() - 90 * DAY).toISOString().slice(0, 10));
+    await expect.poll(() => banner.isVisible()).toBe(true);
+    await screenshot("backfill-all-orders-banner");
+
+    const dialog = page.getByRole("dialog", { name: "Grant access to this app?" });
+    await banner.getByRole("button", { name: "Grant access to all orders" }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await dialog.getByRole("listitem").allTextContents()).toEqual(["read_all_orders"]);
+    await dialog.getByRole("button", { name: "Grant" }).click();
+    await expect.poll(toastMessages).toContain("Access granted");
+    await expect.poll(() => banner.count()).toBe(0);
+    const session = await app().db.session.findFirstOrThrow({ where: { shop: app().shop, isOnline: false } });
+    expect(session.scope?.split(",")).toContain("read_all_orders");
+    // The older range counts as any other now.
+    await page.getByRole("button", { name: "Count orders" }).click();
+    await expect.poll(() => page.getByText(`${ORDERS} orders in this range`).isVisible()).toBe(true);
     expect(app().shopifyAdmin.unexpected).toEqual([]);
     expect(app().pageErrors).toEqual([]);
   });
