@@ -5,6 +5,7 @@
 import { db, type Database } from "~/db.server";
 import { readEnv } from "~/env.server";
 import type { AttentiveClientOptions } from "~/attentive/client.server";
+import type { AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { authenticate } from "~/shopify.server";
 
 export interface AdminContext {
@@ -12,11 +13,13 @@ export interface AdminContext {
   prisma: Database;
   /** Asks Shopify (Admin API) which access scopes the shop has granted the app now. */
   queryGrantedScopes(): Promise<string[]>;
+  /** The session's Admin GraphQL client (the Past orders page counts orders and cancels bulk operations with it). */
+  admin: AdminGraphqlClient;
 }
 
 export async function adminContext(request: Request): Promise<AdminContext> {
-  const { session, scopes } = await authenticate.admin(request);
-  return { shop: session.shop, prisma: db(), queryGrantedScopes: async () => (await scopes.query()).granted };
+  const { session, scopes, admin } = await authenticate.admin(request);
+  return { shop: session.shop, prisma: db(), queryGrantedScopes: async () => (await scopes.query()).granted, admin };
 }
 
 /** Read per request (a small zod parse) so a changed ATTENTIVE_API_URL applies without a restart. */

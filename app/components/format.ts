@@ -1,5 +1,5 @@
 import { TOPICS_BY_STAGE } from "~/mapping/topic-groups";
-import { FLOW_SOURCE_LABEL, FLOW_TOPIC, isFlowTopic } from "~/models/delivery-sources";
+import { BACKFILL_SOURCE, FLOW_SOURCE_LABEL, FLOW_TOPIC, isFlowTopic } from "~/models/delivery-sources";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 
 /** Dates as a merchant reads them, in their browser's locale and time zone. */
@@ -37,11 +37,13 @@ export function sourceLabel(topic: string): string {
 
 /**
  * The delivery log's source filter: the catalog's topics by stage, then Flow in a group of its own (it is not a
- * Shopify topic, so the catalog and the topic groups know nothing of it).
+ * Shopify topic, so the catalog and the topic groups know nothing of it), then the events backfills recorded from
+ * past orders (any topic).
  */
 export const SOURCE_FILTER_GROUPS: Array<{ title: string; options: Array<{ value: string; label: string }> }> = [
   ...topicOptionGroups((topic) => TOPIC_LABELS[topic] ?? topic),
   { title: "Shopify Flow", options: [{ value: FLOW_TOPIC, label: FLOW_SOURCE_LABEL }] },
+  { title: "Past orders", options: [{ value: BACKFILL_SOURCE, label: "Backfill (past orders)" }] },
 ];
 
 /** EmptyState requires an image; the app shows none (a 1x1 blank SVG). */

@@ -4,12 +4,18 @@
  * optional and the merchant grants them from the Mappings page (decision 014). Pure: the pages compute with it on
  * the server, and the browser bundle reads the names.
  */
+import { ALL_ORDERS_SCOPE } from "~/backfill/constants";
 import type { AccessScope } from "~/topics/entry";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 
 /** As shopify.app.toml declares them ([access_scopes] scopes and optional_scopes; a test holds them together). */
 export const REQUIRED_SCOPES: readonly AccessScope[] = ["read_orders"];
 export const OPTIONAL_SCOPES: readonly AccessScope[] = ["read_fulfillments", "read_returns"];
+/**
+ * Every optional scope shopify.app.toml declares: the topics' ones above, and read_all_orders, which no topic needs
+ * but a backfill reaching more than 60 days back does (the Past orders page asks for it).
+ */
+export const DECLARED_OPTIONAL_SCOPES: readonly string[] = [...OPTIONAL_SCOPES, ALL_ORDERS_SCOPE];
 
 /** What a scope gives access to, in the merchant's words ("access to fulfillments"). */
 export const SCOPE_NAMES: Record<AccessScope, string> = {

@@ -1,6 +1,6 @@
 import type { Database } from "~/db.server";
 
-import { FLOW_MAPPING_ID, isFlowTopic, type SentBySource } from "./delivery-sources";
+import { FLOW_MAPPING_ID, isFlowTopic, type LoggedBySource, type SentBySource } from "./delivery-sources";
 import type { DeliveryStatus } from "./delivery-statuses";
 
 export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "./delivery-statuses";
@@ -104,7 +104,8 @@ export async function deliveryStats(prisma: Database, shop: string, now = new Da
     count("failed", since24h),
     count("delivered", since7d),
     count("failed", since7d),
-    prisma.delivery.count({ where: { shop, stale: true, createdAt: { gte: since24h } } }),
+    // Late live events only: a backfill's past events are stale by design (the Past orders page says so).
+    prisma.delivery.count({ where: { shop, stale: true, backfillId: null, createdAt: { gte: since24h } } }),
     prisma.delivery.count({ where: { shop, status: { in: ["pending", "sending"] } } }),
     prisma.delivery.findFirst({
       where: { shop, status: { in: ["pending", "sending"] } },
@@ -158,6 +159,8 @@ export interface DeliveryLogFilter {
   to?: Date;
   /** An order name ("#1001" or "1001") or an email address. */
   search?: string;
+  /** Only the events history backfills recorded (deliveries with a backfillId). */
+  backfill?: boolean;
 }
 
 export interface DeliveryCursor {
@@ -190,6 +193,7 @@ function logWhere(shop: string, filter: DeliveryLogFilter) {
     ...(filter.status ? { status: filter.status } : {}),
     ...(filter.topic ? { topic: filter.topic } : {}),
     ...(filter.eventType ? { eventType: filter.eventType } : {}),
+    ...(filter.backfill ? { backfillId: { not: null } } : {}),
     ...(filter.from || filter.to
       ? { createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } }
       : {}),
@@ -232,24 +236,28 @@ export async function deliveryLogPage(
       occurredAt: true,
       createdAt: true,
       finishedAt: true,
+      backfillId: true,
       // A Flow delivery is told apart by its action run, which is its webhook row's event key.
       webhook: { select: { eventKey: true } },
     },
   });
-  const page = rows.slice(0, pageSize).map(({ webhook, ...row }) => ({ ...row, flowRunId: isFlowTopic(row.topic) ? webhook.eventKey : null }));
+  const page = rows
+    .slice(0, pageSize)
+    .map(({ webhook, backfillId, ...row }) => ({ ...row, flowRunId: isFlowTopic(row.topic) ? webhook.eventKey : null, pastOrder: backfillId !== null }));
   const last = page.at(-1);
   return { deliveries: page, nextCursor: rows.length > pageSize && last ? encodeCursor(last) : null };
 }
 
 /**
- * Deliveries matching the log filter, from Shopify webhooks and from Flow, in one grouped count (a handful of
- * groups: one per topic).
+ * Deliveries matching the log filter, from Shopify webhooks, from Flow and from backfilled past orders, in one
+ * grouped count (a handful of groups: one per topic and backfill).
  */
-export async function deliveriesBySource(prisma: Database, shop: string, filter: DeliveryLogFilter): Promise<SentBySource> {
-  const groups = await prisma.delivery.groupBy({ by: ["topic"], where: logWhere(shop, filter), _count: { _all: true } });
-  const counts: SentBySource = { webhooks: 0, flow: 0 };
+export async function deliveriesBySource(prisma: Database, shop: string, filter: DeliveryLogFilter): Promise<LoggedBySource> {
+  const groups = await prisma.delivery.groupBy({ by: ["topic", "backfillId"], where: logWhere(shop, filter), _count: { _all: true } });
+  const counts: LoggedBySource = { webhooks: 0, flow: 0, backfill: 0 };
   for (const group of groups) {
-    if (isFlowTopic(group.topic)) counts.flow += group._count._all;
+    if (group.backfillId !== null) counts.backfill += group._count._all;
+    else if (isFlowTopic(group.topic)) counts.flow += group._count._all;
     else counts.webhooks += group._count._all;
   }
   return counts;

@@ -11,6 +11,14 @@ export const FLOW_MAPPING_ID = FLOW_ACTION_MAPPING_ID;
 /** How the admin names the source of a Flow delivery. */
 export const FLOW_SOURCE_LABEL = "Flow action";
 
+/**
+ * The delivery log's source filter value for events a history backfill recorded (deliveries with a backfillId,
+ * whatever their topic). Not a topic: no delivery is recorded under it.
+ */
+export const BACKFILL_SOURCE = "backfill";
+/** How the admin names the source of a backfilled delivery. */
+export const BACKFILL_SOURCE_LABEL = "Past order";
+
 export function isFlowTopic(topic: string): boolean {
   return topic === FLOW_TOPIC;
 }
@@ -19,4 +27,9 @@ export function isFlowTopic(topic: string): boolean {
 export interface SentBySource {
   webhooks: number;
   flow: number;
+}
+
+/** The delivery log's counts: live webhooks, Flow, and past orders a backfill recorded. */
+export interface LoggedBySource extends SentBySource {
+  backfill: number;
 }

@@ -15,12 +15,14 @@ import {
 import vizStyles from "@shopify/polaris-viz/build/esm/styles.css?url";
 import { adminContext } from "~/admin/context.server";
 import { AccessNotice } from "~/components/AccessBanner";
+import { BackfillProgress, isActiveBackfill } from "~/components/BackfillProgress";
 import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { formatRelative } from "~/components/format";
 import { scopeWaits } from "~/mapping/access-scopes";
 import { deliveryStats, hourlyDeliveries, mappingActivity, sentBySource } from "~/models/Delivery.server";
 import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
 import { grantedScopes } from "~/models/GrantedScopes.server";
+import { latestBackfill } from "~/models/Backfill.server";
 import { listMappings } from "~/models/Mapping.server";
 import { getShopSummary } from "~/models/Shop.server";
 
@@ -32,7 +34,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   const connected = summary?.connected ?? false;
   if (!connected) return { connected: false as const };
   const now = new Date();
-  const [stats, hours, mappings, activity, keyRejected, scope] = await Promise.all([
+  const [stats, hours, mappings, activity, keyRejected, scope, backfill] = await Promise.all([
     deliveryStats(prisma, shop, now),
     hourlyDeliveries(prisma, shop, now),
     listMappings(prisma, shop),
@@ -44,6 +46,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
       select: { startedAt: true },
     }),
     grantedScopes(prisma, shop),
+    latestBackfill(prisma, shop),
   ]);
   const failing = mappings
     .map((mapping) => ({ id: mapping.id, eventType: mapping.eventType, ...(activity.get(mapping.id) ?? { failures7d: 0, deliveries7d: 0, lastError: null }) }))
@@ -63,6 +66,8 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     sent7d: sentBySource(activity),
     keyRejectedAt: keyRejected?.startedAt ?? null,
     scopeWaits: scopeWaits(mappings, scope),
+    // A backfill under way gets a card: its status and progress only.
+    backfill: backfill && isActiveBackfill(backfill.status) ? { status: backfill.status, percent: backfill.percent, ordersRead: backfill.ordersRead } : null,
   };
 };
 
@@ -164,6 +169,19 @@ export default function Home() {
           <Banner tone="warning" title={`${stats.stale24h} event${stats.stale24h === 1 ? "" : "s"} sent more than 12 hours late today`}>
             <p>Attentive records late events but they trigger no Journey. This happens when Shopify delivers a webhook late or sending was paused.</p>
           </Banner>
+        ) : null}
+        {data.backfill ? (
+          <Card>
+            <BlockStack gap="300">
+              <Text as="h2" variant="headingMd">
+                Sending past orders
+              </Text>
+              <BackfillProgress status={data.backfill.status} percent={data.backfill.percent} />
+              <Text as="p" tone="subdued">
+                {data.backfill.ordersRead.toLocaleString("en-US")} orders read so far. <Link to="/app/backfill">See the backfill</Link>
+              </Text>
+            </BlockStack>
+          </Card>
         ) : null}
         <InlineGrid columns={{ xs: 1, sm: 2, md: 4 }} gap="400">
           <Figure

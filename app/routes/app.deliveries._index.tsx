@@ -9,7 +9,7 @@ import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
 import { MAPPABLE_TOPICS } from "~/mapping/types";
-import { FLOW_TOPIC } from "~/models/delivery-sources";
+import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL, FLOW_TOPIC } from "~/models/delivery-sources";
 import { DELIVERY_STATUSES } from "~/models/delivery-statuses";
 import {
   decodeCursor,
@@ -22,8 +22,8 @@ import {
 
 const filterParams = z.object({
   status: z.enum(DELIVERY_STATUSES).optional().catch(undefined),
-  // A catalog topic, or Flow: the source filter.
-  topic: z.enum([...MAPPABLE_TOPICS, FLOW_TOPIC]).optional().catch(undefined),
+  // A catalog topic, Flow, or the backfill's past orders: the source filter.
+  topic: z.enum([...MAPPABLE_TOPICS, FLOW_TOPIC, BACKFILL_SOURCE]).optional().catch(undefined),
   eventType: z.string().max(200).optional().catch(undefined),
   from: z.iso.date().optional().catch(undefined),
   to: z.iso.date().optional().catch(undefined),
@@ -38,7 +38,7 @@ function filterFrom(params: URLSearchParams): DeliveryLogFilter {
   const raw = filterParams.parse(Object.fromEntries([...params].filter(([, value]) => value !== "")));
   return {
     ...(raw.status ? { status: raw.status } : {}),
-    ...(raw.topic ? { topic: raw.topic } : {}),
+    ...(raw.topic === BACKFILL_SOURCE ? { backfill: true } : raw.topic ? { topic: raw.topic } : {}),
     ...(raw.eventType ? { eventType: raw.eventType } : {}),
     ...(raw.from ? { from: new Date(`${raw.from}T00:00:00Z`) } : {}),
     // "to" is inclusive of the whole day.
@@ -75,10 +75,11 @@ export const action = async ({ request }: ActionFunctionArgs) => {
   return json({ ok: true as const, message: count === 0 ? "No failed deliveries match the filter" : `${count} failed deliver${count === 1 ? "y" : "ies"} queued again` });
 };
 
-/** "Last 7 days: 12 from Shopify webhooks · 3 from Flow", or "Matching, …" under a filter. */
-function countsLine(filtered: boolean, counts: { webhooks: number; flow: number; lastDays: number | null }): string {
+/** "Last 7 days: 12 from Shopify webhooks · 3 from Flow" (· "40 from past orders" when any), or "Matching, …" under a filter. */
+function countsLine(filtered: boolean, counts: { webhooks: number; flow: number; backfill: number; lastDays: number | null }): string {
   const head = counts.lastDays === null ? "Matching" : filtered ? `Matching, last ${counts.lastDays} days` : `Last ${counts.lastDays} days`;
-  return `${head}: ${counts.webhooks} from Shopify webhooks · ${counts.flow} from Flow`;
+  const past = counts.backfill > 0 ? ` · ${counts.backfill} from past orders` : "";
+  return `${head}: ${counts.webhooks} from Shopify webhooks · ${counts.flow} from Flow${past}`;
 }
 
 export default function Deliveries() {
@@ -204,6 +205,7 @@ export default function Deliveries() {
                           <InlineStack gap="100">
                             <DeliveryStatusBadge status={delivery.status} />
                             {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                            {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
                           </InlineStack>
                         </InlineStack>
                         <Text as="span" tone="subdued" variant="bodySm">
@@ -248,6 +250,7 @@ export default function Deliveries() {
                     <InlineStack gap="100">
                       <DeliveryStatusBadge status={delivery.status} />
                       {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                      {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
                     </InlineStack>
                   </IndexTable.Cell>
                   <NumberCell value={delivery.attempts} />

@@ -44,6 +44,7 @@ export default function EmbeddedApp() {
         </Link>
         <Link to="/app/mappings">Mappings</Link>
         <Link to="/app/deliveries">Delivery log</Link>
+        <Link to="/app/backfill">Past orders</Link>
         <Link to="/app/settings">Settings</Link>
       </NavMenu>
       {loadingAnotherPage ? <PageSkeleton /> : <Outlet />}

@@ -130,13 +130,14 @@ describeBrowser("the catalog and access scopes in the admin", () => {
     expect(app().pageErrors).toEqual([]);
   });
 
-  test("the delivery log filters by every catalog topic, grouped by stage, and by Flow", async () => {
+  test("the delivery log filters by every catalog topic, grouped by stage, by Flow and by past orders", async () => {
     const { page, openApp } = app();
     await openApp("/app/deliveries");
     const filter = page.getByLabel("Source");
     expect(await filter.locator('optgroup[label="Returned"] option').allTextContents()).toEqual(["Return requested", "Return approved", "Return declined", "Return closed"]);
     expect(await filter.locator('optgroup[label="Shopify Flow"] option').allTextContents()).toEqual(["Flow action"]);
-    expect(await filter.locator("option").count()).toBe(13); // "Any", the 11 catalog topics and Flow
+    expect(await filter.locator('optgroup[label="Past orders"] option').allTextContents()).toEqual(["Backfill (past orders)"]);
+    expect(await filter.locator("option").count()).toBe(14); // "Any", the 11 catalog topics, Flow and past orders
     await filter.selectOption("returns/request");
     await page.waitForURL(/topic=returns%2Frequest/);
     await expect.poll(() => page.getByText("No deliveries match").isVisible()).toBe(true);

@@ -19,7 +19,7 @@ import { chromium, type Browser, type BrowserContext, type Page, type Response a
 import { afterAll, beforeAll, describe, inject } from "vitest";
 import { productionServerCommand } from "~/cli/serve-command";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
-import { OPTIONAL_SCOPES, REQUIRED_SCOPES } from "~/mapping/access-scopes";
+import { DECLARED_OPTIONAL_SCOPES, REQUIRED_SCOPES } from "~/mapping/access-scopes";
 import { FLOW_TRIGGER_OPERATION } from "~/flow/trigger-mutation";
 import { markInstalled } from "~/models/Shop.server";
 import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
@@ -236,7 +236,7 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
       shop: BROWSER_SHOP,
       scopes: REQUIRED_SCOPES.join(","),
       requiredScopes: REQUIRED_SCOPES,
-      optionalScopes: OPTIONAL_SCOPES,
+      optionalScopes: DECLARED_OPTIONAL_SCOPES,
     });
     cleanups.push(() => appBridge.close());
     const shopifyAdmin = await startShopifyAdminStandIn();

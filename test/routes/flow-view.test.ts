@@ -33,7 +33,7 @@ interface LogRow {
 }
 interface LogData {
   deliveries: LogRow[];
-  bySource: { webhooks: number; flow: number; lastDays: number | null };
+  bySource: { webhooks: number; flow: number; backfill: number; lastDays: number | null };
 }
 
 /** A "Send Attentive event" run as Flow posts it, signed with the app's secret. */
@@ -113,16 +113,16 @@ describe("counts by source", () => {
 
   it("the delivery log counts what matches its filter by source, over the last 7 days unless it has dates", async () => {
     const { deliveredFlow } = await mixedLog();
-    expect((await load<LogData>("/app/deliveries")).bySource).toEqual({ webhooks: 2, flow: 3, lastDays: 7 });
-    expect((await load<LogData>("/app/deliveries?status=failed")).bySource).toEqual({ webhooks: 0, flow: 1, lastDays: 7 });
-    expect((await load<LogData>("/app/deliveries?topic=orders%2Ffulfilled")).bySource).toEqual({ webhooks: 2, flow: 0, lastDays: 7 });
+    expect((await load<LogData>("/app/deliveries")).bySource).toEqual({ webhooks: 2, flow: 3, backfill: 0, lastDays: 7 });
+    expect((await load<LogData>("/app/deliveries?status=failed")).bySource).toEqual({ webhooks: 0, flow: 1, backfill: 0, lastDays: 7 });
+    expect((await load<LogData>("/app/deliveries?topic=orders%2Ffulfilled")).bySource).toEqual({ webhooks: 2, flow: 0, backfill: 0, lastDays: 7 });
 
     // A run recorded 10 days ago is out of the default period, and in a period that includes it.
     const tenDaysAgo = new Date(Date.now() - 10 * 24 * 60 * 60 * 1000);
     await db().delivery.update({ where: { id: deliveredFlow.id }, data: { createdAt: tenDaysAgo } });
-    expect((await load<LogData>("/app/deliveries")).bySource).toEqual({ webhooks: 2, flow: 2, lastDays: 7 });
+    expect((await load<LogData>("/app/deliveries")).bySource).toEqual({ webhooks: 2, flow: 2, backfill: 0, lastDays: 7 });
     const from = tenDaysAgo.toISOString().slice(0, 10);
-    expect((await load<LogData>(`/app/deliveries?from=${from}`)).bySource).toEqual({ webhooks: 2, flow: 3, lastDays: null });
+    expect((await load<LogData>(`/app/deliveries?from=${from}`)).bySource).toEqual({ webhooks: 2, flow: 3, backfill: 0, lastDays: null });
     // The home page's figure is for 7 days too.
     expect((await load<{ sent7d: unknown }>("/app")).sent7d).toEqual({ webhooks: 2, flow: 1 });
   });

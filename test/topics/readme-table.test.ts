@@ -13,10 +13,12 @@ const toml = readFileSync(new URL("shopify.app.toml", root), "utf8");
 
 const HEADER = "| topic | label | stage | access scope | default event types (on/off for a new shop) | order and customer from |";
 
+/** The toml's optional scopes that some topic needs (read_all_orders is for the backfill only, not a topic's). */
 function optionalScopes(): string[] {
   const list = /^optional_scopes\s*=\s*\[([^\]]*)\]/m.exec(toml);
   if (!list) throw new Error("shopify.app.toml has no optional_scopes line");
-  return [...list[1]!.matchAll(/"([^"]+)"/g)].map((match) => match[1]!);
+  const topicScopes = new Set<string>(MAPPABLE_TOPICS.map((topic) => CATALOG[topic].scope));
+  return [...list[1]!.matchAll(/"([^"]+)"/g)].map((match) => match[1]!).filter((scope) => topicScopes.has(scope));
 }
 
 /** The row the catalog says the README should have for a topic. */
