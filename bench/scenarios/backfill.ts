@@ -95,6 +95,7 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
       prisma.delivery.findMany({ where: { status: { not: "skipped" } }, select: { externalEventId: true, backfillId: true, webhook: { select: { receivedAt: true } } } }),
     );
     const backfillTimes: number[] = [];
+    const liveTimes: number[] = [];
     const delays: number[] = [];
     let missing = 0;
     for (const row of rows) {
@@ -102,16 +103,24 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
       if (row.backfillId === backfillId) {
         if (at !== undefined) backfillTimes.push(at);
         else missing++;
-      } else if (at !== undefined) delays.push(at - row.webhook.receivedAt.getTime());
-      else missing++;
+      } else if (at !== undefined) {
+        delays.push(at - row.webhook.receivedAt.getTime());
+        liveTimes.push(at);
+      } else missing++;
     }
     backfillTimes.sort((a, b) => a - b);
     const spanS = backfillTimes.length > 1 ? (backfillTimes.at(-1)! - backfillTimes[0]!) / 1000 : Number.NaN;
     const backfillRate = backfillTimes.length / spanS;
-    // Everything sent for the shop over the backfill's sending span: how close to the key's limit the two come.
-    const first = backfillTimes[0] ?? 0;
-    const last = backfillTimes.at(-1) ?? 0;
-    const combined = stats.events.filter(([, at]) => at >= first && at <= last).length / spanS;
+    // While live webhooks arrive (first to last live send), what each gets of the key's limit; and the backfill alone after.
+    liveTimes.sort((a, b) => a - b);
+    const liveFrom = Math.max(liveTimes[0] ?? 0, backfillTimes[0] ?? 0);
+    const liveTo = Math.min(liveTimes.at(-1) ?? 0, backfillTimes.at(-1) ?? 0);
+    const within = (times: number[], from: number, to: number) => times.filter((at) => at >= from && at <= to).length;
+    const besideS = (liveTo - liveFrom) / 1000;
+    const besideRate = within(backfillTimes, liveFrom, liveTo) / besideS;
+    const combined = (within(backfillTimes, liveFrom, liveTo) + within(liveTimes, liveFrom, liveTo)) / besideS;
+    const aloneS = ((backfillTimes.at(-1) ?? 0) - liveTo) / 1000;
+    const aloneRate = aloneS > 1 ? within(backfillTimes, liveTo + 1, Number.POSITIVE_INFINITY) / aloneS : Number.NaN;
     const delay = summarize(delays);
     const rss = app.peakRssMb();
     ctx.raw.backfill = {
@@ -122,7 +131,10 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
       backfillSeconds: round(backfillS),
       sendingSpanSeconds: round(spanS),
       backfillPerSec: round(backfillRate),
-      combinedPerSec: round(combined),
+      besideLiveSeconds: round(besideS),
+      backfillBesideLivePerSec: round(besideRate),
+      combinedBesideLivePerSec: round(combined),
+      backfillAlonePerSec: round(aloneRate),
       liveDelay: delay,
       live,
       peakRssMb: round(rss),
@@ -131,10 +143,10 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
     };
     goal(ctx, {
       scenario: "Backfill",
-      measure: `backfill events/s beside ${LIVE_RATE}/s live (${orders} orders, ${backfillTimes.length} events); with live, of the ${LIMIT}/s limit`,
-      ours: `${perSec(backfillRate)}; ${perSec(combined)} with live`,
-      reference: `${LIMIT}/s per key`,
-      goal: `with live >= ${LIMIT * 0.8}/s`,
+      measure: `backfill events/s (${orders} orders, ${backfillTimes.length} events): overall; beside ${LIVE_RATE}/s live (backfill + live); alone after`,
+      ours: `${perSec(backfillRate)}; ${perSec(besideRate)} (+ live = ${perSec(combined)}); ${perSec(aloneRate)}`,
+      reference: `${LIMIT}/s per key, the backfill never on its last 20%`,
+      goal: `backfill + live >= ${LIMIT * 0.8}/s`,
       met: combined >= LIMIT * 0.8 && missing === 0 && bulk.violations.length === 0 && admin.unexpected.length === 0,
     });
     goal(ctx, {
