@@ -1,6 +1,6 @@
 /**
  * Scenario: a history backfill beside live traffic. The production build with its embedded worker and backfill
- * runner reads a generated history (test/support/history.ts: 3,000 orders, 200 with --quick) through the strict bulk
+ * runner reads a generated history (test/support/history.ts: 3,000 orders, 100 with --quick) through the strict bulk
  * operation stand-in (test/stand-ins/shopify-bulk.ts, on the loopback Admin API the app process is routed to),
  * while live orders/fulfilled webhooks arrive at 30/s for the same shop, whose Attentive key allows 150 events/s.
  * Reports the backfill's events/s (what the limit leaves it after live traffic), live events' delay from recorded
@@ -25,7 +25,7 @@ const DAY = 86_400_000;
 
 export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
   const [shop] = shopsFor(1, "backfill");
-  const orders = ctx.quick ? 200 : 3_000;
+  const orders = ctx.quick ? 100 : 3_000;
   const now = Date.now();
   const history: HistoryOptions = { orders, seed: 16, since: new Date(now - 30 * DAY), until: new Date(now - DAY), shop: shop!.domain };
   const standIn = await startStandIn({ keys: [shop!.apiKey], rateLimitPerSecond: LIMIT });
@@ -71,7 +71,7 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
       );
       live = await runLoad({
         url: app.url,
-        durationS: ctx.quick ? 5 : 40,
+        durationS: ctx.quick ? 3 : 40,
         connections: 5,
         rate: LIVE_RATE,
         next: orderWebhooks([shop!.domain]),
