@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BIN, ROOT, RUN_ID, SCRATCH, log, run } from "./lib/common";
 import { markdownTable, type ScenarioContext } from "./lib/report";
+import { backfillScenario } from "./scenarios/backfill";
 import { deliveryScenario } from "./scenarios/delivery";
 import { endToEndScenario } from "./scenarios/end-to-end";
 import { growthScenario } from "./scenarios/growth";
@@ -18,7 +19,7 @@ import { ingestScenario } from "./scenarios/ingest";
 import { renderScenario } from "./scenarios/render";
 import { scaleOutScenario } from "./scenarios/scale-out";
 
-const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout"] as const;
+const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 async function main() {
@@ -61,6 +62,7 @@ async function main() {
     ["delivery", () => deliveryScenario(ctx)],
     ["growth", () => growthScenario(ctx, [...providers])],
     ["scaleout", () => scaleOutScenario(ctx, !values["no-postgres"])],
+    ["backfill", () => backfillScenario(ctx)],
   ];
   for (const [name, scenario] of scenarios) {
     if (!selected(name)) continue;

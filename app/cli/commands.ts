@@ -3,10 +3,7 @@
  * Every user error is a CliError: one line, what to do, non-zero exit; no stack trace.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { verifyApiKey } from "~/attentive/client.server";
-import type { Database } from "~/db.server";
-import type { Env } from "~/env.server";
 import { MAX_IMPORT_FILE_BYTES, importSizeProblem } from "~/mapping/limits";
 import { formatMappingFile, parseMappingFile } from "~/mapping/mapping-file";
 import { exportCustomerData } from "~/models/CustomerData.server";
@@ -14,31 +11,10 @@ import { DELIVERY_STATUSES, isDeliveryStatus, listDeliveries, retryDeliveries } 
 import { definitionOf, listMappings, replaceMappings } from "~/models/Mapping.server";
 import { connectAttentive, ensureShop } from "~/models/Shop.server";
 import { rotateSessionTokens } from "~/secrets/encrypted-session-storage.server";
-import type { SecretBox } from "~/secrets/secret-box.server";
+import { BACKFILL_HELP, BACKFILL_USAGE, runBackfillCommand } from "./backfill-commands";
+import { CliError, type CliContext, parse, shopArg } from "./command-kit";
 
-export class CliError extends Error {
-  override name = "CliError";
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-export interface CliContext {
-  prisma: Database;
-  env: Env;
-  secretBox: () => SecretBox;
-  out: (line: string) => void;
-  /** Runs the standalone delivery worker until a signal stops it. */
-  runWorker: () => Promise<void>;
-  /**
-   * Starts the periodic jobs (log retention, reconciliation) that run beside a worker; the
-   * default starts them from this process's environment (app/delivery/runtime.server.ts).
-   */
-  startBackgroundJobs?: () => { stop(): Promise<void> };
-}
+export { CliError, type CliContext } from "./command-kit";
 
 export const USAGE = `Usage: npm run cli -- <command>
 
@@ -49,32 +25,14 @@ export const USAGE = `Usage: npm run cli -- <command>
   deliveries retry <shop> (--id <id> | --failed)
   customers export <shop> (--email <email> | --customer-id <id>)
   reconcile [<shop>]
+${BACKFILL_USAGE}
   retention prune
   secrets rotate
   worker
 
-<shop> is the shop's myshopify.com domain, e.g. my-store.myshopify.com.`;
+<shop> is the shop's myshopify.com domain, e.g. my-store.myshopify.com.
 
-const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]*\.myshopify\.com$/;
-
-function shopArg(value: string | undefined): string {
-  if (!value) throw new CliError(`Missing <shop>: give the shop's domain, e.g. my-store.myshopify.com.`, 2);
-  const shop = value.trim().toLowerCase();
-  if (!SHOP_DOMAIN.test(shop)) {
-    throw new CliError(`"${value}" is not a shop domain: give the shop's myshopify.com domain, e.g. my-store.myshopify.com.`, 2);
-  }
-  return shop;
-}
-
-type OptionSpec = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
-
-function parse(argv: string[], options: OptionSpec) {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new CliError(`${error instanceof Error ? error.message : String(error)}. Run \`npm run cli -- help\` for usage.`, 2);
-  }
-}
+${BACKFILL_HELP}`;
 
 export async function runCommand(argv: string[], context: CliContext): Promise<void> {
   const [group, action, ...rest] = argv;
@@ -85,6 +43,7 @@ export async function runCommand(argv: string[], context: CliContext): Promise<v
     return;
   }
   if (group === "reconcile") return reconcile(argv.slice(1), context);
+  if (group === "backfill") return runBackfillCommand(action, rest, context);
   switch (command) {
     case "shops connect":
       return shopsConnect(rest, context);

@@ -8,8 +8,10 @@
  * time, and prints what Attentive received for each; then a redelivery, a forged webhook,
  * a Shopify Flow run of the "Send Attentive event" action (and Flow sending it again), an event
  * Attentive refuses and the "Attentive event failed" Flow trigger the app starts for it (on a
- * local stand-in of Shopify's Admin API), and the delivery log. Exits 0 only when each webhook
- * and run produced exactly its events, once, and the failure started the trigger once.
+ * local stand-in of Shopify's Admin API), a history backfill of five past orders (started through the CLI, read
+ * from a bulk operation the Admin API stand-in answers and a JSONL file on loopback: demo-history.ts) and a second
+ * backfill of the same days that sends nothing, and the delivery log. Exits 0 only when each webhook, run and
+ * backfill produced exactly its events, once, and the failure started the trigger once.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
@@ -28,6 +30,7 @@ import { FLOW_ACTION_HANDLE, FLOW_ACTION_PATH, FLOW_ACTION_TOPIC } from "../flow
 import { FLOW_TRIGGER_OPERATION } from "../flow/trigger-mutation";
 import { markInstalled } from "../models/Shop.server";
 import { formatMappingFile } from "../mapping/mapping-file";
+import { demoHistory, startDemoBulkStandIn } from "./demo-history";
 import { demoMappings, demoProblems, demoWebhooks, formatDemo, playDemo } from "./demo-scenario";
 import { productionServerCommand } from "./serve-command";
 
@@ -77,7 +80,10 @@ async function main() {
   // Shopify's Admin API for the app process: a loopback stand-in that takes flowTriggerReceive as strictly as Shopify.
   const shopifyAdmin = await startShopifyAdminStandIn();
   const trigger = flowTriggerReceiveStandIn();
-  shopifyAdmin.answer({ [FLOW_TRIGGER_OPERATION]: trigger.handler });
+  // The backfill's bulk operation too, over five past orders of the demo customer.
+  const history = demoHistory(new Date(), SHOP);
+  const bulk = await startDemoBulkStandIn(history);
+  shopifyAdmin.answer({ [FLOW_TRIGGER_OPERATION]: trigger.handler, ...bulk.handlers });
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const env: NodeJS.ProcessEnv = {
@@ -96,6 +102,9 @@ async function main() {
     [ADMIN_STAND_IN_URL_VARIABLE]: shopifyAdmin.origin,
     // The missed-webhook reconciliation is not part of this script (its queries are not faked here).
     RECONCILE_INTERVAL_MINUTES: "0",
+    // The backfill runner looks for due work every second and asks about the bulk operation every 0.2 s.
+    BACKFILL_INTERVAL_SECONDS: "1",
+    BACKFILL_POLL_SECONDS: "0.2",
     LOG_LEVEL: "warn",
   };
   let app: ChildProcess | undefined;
@@ -229,6 +238,40 @@ async function main() {
     await waitFor("the Attentive event failed trigger", async () => (trigger.accepted.length > 0 ? true : null), 60_000);
     for (const run of trigger.accepted) console.log(`  flowTriggerReceive ${run.handle} ${JSON.stringify(run.payload)}`);
 
+    const day = (daysAgo: number) => new Date(Date.now() - daysAgo * 86_400_000).toISOString().slice(0, 10);
+    const backfillArgs = ["tsx", "app/cli/main.ts", "backfill", "start", SHOP, "--since", day(25), "--until", day(2), "--topics", "fulfillments/create,fulfillment_events/create,refunds/create"];
+    const backfilled = async () => {
+      const row = await waitFor(
+        "the backfill to complete",
+        async () => {
+          const latest = await db.backfill.findFirst({ where: { shop: SHOP }, orderBy: { createdAt: "desc" } });
+          if (latest?.status === "failed" || latest?.status === "cancelled") throw new Error(`the backfill ended ${latest.status}: ${latest.lastError ?? ""}`);
+          return latest?.status === "completed" ? latest : null;
+        },
+        60_000,
+      );
+      return db.delivery.findMany({ where: { backfillId: row.id }, orderBy: [{ occurredAt: "asc" }, { eventType: "asc" }], select: { eventType: true, orderName: true, stale: true, status: true, occurredAt: true } });
+    };
+    step(`History backfill: ${history.map((order) => order.name).join(", ")} (placed 5 to 20 days ago) for the shipped, carrier-update and refund mappings (backfill start, through the CLI)`);
+    const beforeBackfill = standIn.received.length;
+    await runOrFail("npx", backfillArgs, env, "backfill start");
+    const backfilledDeliveries = await backfilled();
+    // A carrier update is recorded for each carrier-update mapping; the ones whose status condition is false are skipped.
+    const backfillSent = backfilledDeliveries.filter((delivery) => delivery.status === "delivered");
+    const backfillSkipped = backfilledDeliveries.filter((delivery) => delivery.status === "skipped").length;
+    for (const delivery of backfillSent) {
+      console.log(`  ${delivery.occurredAt?.toISOString().slice(0, 16) ?? "-"}  ${delivery.eventType.padEnd(22)} ${delivery.orderName ?? "-"}  ${delivery.stale ? "stale: older than 12 h, recorded in Attentive without triggering a Journey" : "not stale"}`);
+    }
+    console.log(`  (${backfillSkipped} carrier-update deliveries skipped: their mapping's status condition is false for that update)`);
+    const backfillEvents = standIn.received.length - beforeBackfill;
+    await runOrFail("npx", ["tsx", "app/cli/main.ts", "backfill", "status", SHOP], env, "backfill status");
+    step("The same days backfilled again: every event is already recorded, so nothing is sent");
+    const beforeSecond = standIn.received.length;
+    await runOrFail("npx", backfillArgs, env, "backfill start (again)");
+    const secondDeliveries = await backfilled();
+    const secondEvents = standIn.received.length - beforeSecond;
+    console.log(`  second backfill → ${secondDeliveries.length} event(s) recorded, Attentive received ${secondEvents} more`);
+
     step("Delivery log (npm run cli -- deliveries list demo-shop.myshopify.com)");
     await runOrFail("npx", ["tsx", "app/cli/main.ts", "deliveries", "list", SHOP], env, "deliveries list");
 
@@ -249,7 +292,15 @@ async function main() {
     if (payload["Source"] !== "Flow" || payload["Event type"] !== "Points Expiring" || !String(payload["Delivery URL"]).endsWith(`/app/deliveries/${failedDelivery?.id}`)) {
       problems.push(`the trigger's payload does not describe the failed delivery: ${JSON.stringify(payload)}`);
     }
-    problems.push(...shopifyAdmin.unexpected);
+    const expectedBackfill = expectedBackfillEvents();
+    if (backfillEvents !== expectedBackfill || backfillSent.length !== expectedBackfill) {
+      problems.push(`the backfill delivered ${backfillSent.length} and Attentive received ${backfillEvents} event(s), not ${expectedBackfill}`);
+    }
+    if (backfillSent.some((delivery) => !delivery.stale)) problems.push("a backfilled event was not marked stale");
+    if (backfillSent.length + backfillSkipped !== backfilledDeliveries.length) problems.push("a backfilled event ended neither delivered nor skipped");
+    if (secondDeliveries.length !== 0 || secondEvents !== 0) problems.push(`the second backfill recorded ${secondDeliveries.length} and sent ${secondEvents} event(s), not none`);
+    if (bulk.operations !== 2) problems.push(`${bulk.operations} bulk operation(s) were started, not 2`);
+    problems.push(...shopifyAdmin.unexpected, ...bulk.unexpected);
     const failed = await db.delivery.findMany({
       where: { status: "failed", ...(failedDelivery ? { id: { not: failedDelivery.id } } : {}) },
       select: { topic: true, eventType: true, lastError: true },
@@ -257,7 +308,7 @@ async function main() {
     for (const delivery of failed) problems.push(`${delivery.topic} → ${delivery.eventType} failed: ${delivery.lastError ?? "no reason recorded"}`);
     if (problems.length > 0) throw new Error(`the run differed from the script:\n  - ${problems.join("\n  - ")}`);
     console.log(
-      `\n✔ Demo complete: ${webhooks.length} webhooks and 2 Flow runs, ${ids.length} events each sent once, the redelivery and the resent run recorded once, the forged webhook refused, the refused event announced to Flow once.`,
+      `\n✔ Demo complete: ${webhooks.length} webhooks, 2 Flow runs and a backfill of ${history.length} past orders, ${ids.length} events each sent once, the redelivery, the resent run and the second backfill recorded once, the forged webhook refused, the refused event announced to Flow once.`,
     );
   } finally {
     if (prisma) await closeDatabase(prisma);
@@ -269,7 +320,13 @@ async function main() {
     }
     await standIn.close();
     await shopifyAdmin.close();
+    await bulk.close();
   }
+}
+
+/** Five parcels, four delivered after in transit and out for delivery, one still in transit, one refund. */
+function expectedBackfillEvents(): number {
+  return 5 + 4 * 3 + 1 + 1;
 }
 
 main().then(

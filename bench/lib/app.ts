@@ -4,6 +4,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { productionServerCommand } from "~/cli/serve-command";
 import { type Child, freePort, ROOT, startChild, waitFor } from "./common";
 import { BENCH_BUILD_DIRECTORY } from "./paths";
@@ -22,6 +23,10 @@ export interface AppOptions {
   name: string;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeOptions?: string;
+  /** Extra environment (e.g. the backfill's intervals). */
+  env?: Record<string, string>;
+  /** Modules the server process loads first (`node --import`), e.g. the Admin API stand-in's route. */
+  imports?: string[];
 }
 
 export function appEnv(options: Omit<AppOptions, "name">, port: number): NodeJS.ProcessEnv {
@@ -41,6 +46,7 @@ export function appEnv(options: Omit<AppOptions, "name">, port: number): NodeJS.
     DELIVERY_WORKER: options.worker,
     LOG_LEVEL: "warn",
     ...nodeOptions(options.nodeOptions),
+    ...options.env,
   };
 }
 
@@ -57,7 +63,8 @@ export interface AppHandle extends Child {
 export async function startApp(options: AppOptions): Promise<AppHandle> {
   const port = await freePort();
   const server = productionServerCommand(ROOT, join(BENCH_BUILD_DIRECTORY, "server", "index.js"));
-  const child = startChild(options.name, server.command, server.args, { env: appEnv(options, port) });
+  const imports = (options.imports ?? []).flatMap((file) => ["--import", pathToFileURL(file).href]);
+  const child = startChild(options.name, server.command, [...imports, ...server.args], { env: appEnv(options, port) });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     `${options.name} to answer`,
