@@ -103,7 +103,7 @@ describeBrowser("the App Bridge stand-in", () => {
     expect(await request(["read_fulfillments"])).toMatchObject({ ok: false, error: expect.stringMatching(/already open/) });
     await app().screenshot("stand-in-permission-dialog");
     await dialog.getByRole("button", { name: "Decline" }).click();
-    expect(await declined).toEqual({ ok: true, value: { result: "declined-all", detail: { granted: ["read_orders"], required: ["read_orders"], optional: ["read_fulfillments", "read_returns"] } } });
+    expect(await declined).toEqual({ ok: true, value: { result: "declined-all", detail: { granted: ["read_orders"], required: ["read_orders"], optional: ["read_fulfillments", "read_returns", "read_all_orders"] } } });
     expect(appBridge.grantedScopes).toEqual(["read_orders"]);
 
     const granted = request(["read_returns"]);
