@@ -11,7 +11,7 @@
  */
 import { z } from "zod";
 import { ORDER_IDENTITY_FIELDS } from "~/shopify/admin-order";
-import { reconciledOrder } from "./reconcile-order";
+import { RECONCILED_ORDER_SCALARS, reconciledOrder } from "./reconcile-order";
 
 /** Shopify's search syntax for the orders created in a range (both ends included). */
 export function historySearch(range: { since: Date; until: Date }): string {
@@ -28,14 +28,7 @@ export function historyBulkQuery(range: { since: Date; until: Date }): string {
     edges {
       node {
         ${ORDER_IDENTITY_FIELDS}
-        number
-        createdAt
-        updatedAt
-        processedAt
-        closedAt
-        cancelledAt
-        cancelReason
-        presentmentCurrencyCode
+        ${RECONCILED_ORDER_SCALARS}
         displayFulfillmentStatus
         lineItems { edges { node { id title name quantity } } }
         fulfillments {

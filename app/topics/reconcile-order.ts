@@ -14,8 +14,8 @@ import type { JsonObject, ReconcileWindow } from "./entry";
  */
 const LINE_ITEMS = 50;
 
-export const RECONCILED_ORDER_FIELDS = `
-  ${ORDER_IDENTITY_FIELDS}
+/** The order's own fields beyond its identity, as `reconciledOrder` reads them (the history's bulk query too). */
+export const RECONCILED_ORDER_SCALARS = `
   number
   createdAt
   updatedAt
@@ -24,6 +24,11 @@ export const RECONCILED_ORDER_FIELDS = `
   cancelledAt
   cancelReason
   presentmentCurrencyCode
+`;
+
+export const RECONCILED_ORDER_FIELDS = `
+  ${ORDER_IDENTITY_FIELDS}
+  ${RECONCILED_ORDER_SCALARS}
   lineItems(first: ${LINE_ITEMS}) { nodes { title name quantity } }
 `;
 

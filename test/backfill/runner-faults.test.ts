@@ -15,7 +15,7 @@ import { CANCELLED_REASON, cancelBackfill, latestBackfill, pauseBackfill, resume
 import { SHOPIFY_API_VERSION, sessionStorage, unauthenticated } from "~/shopify.server";
 import { REDACTED_BODY } from "~/webhooks/compliance.server";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
-import { startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
+import { historyAnswers, startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
 import { historyFacts, historyOrders, type HistoryFact, type HistoryOptions } from "../support/history";
 import { drain, postWebhook, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureText, TEST_SHOP } from "../support/webhooks";
@@ -31,25 +31,18 @@ let fileLines: string[] = [];
 const historyLinesOf = () => [...historyOrders(HISTORY)].flatMap((order) => order.lines);
 /** Whether the file is the range's orders (as Shopify answers), or exactly `fileLines` whatever the range. */
 let byRange = true;
-const inRange = (createdAt: string, range: { since: Date; until: Date }) => createdAt >= range.since.toISOString() && createdAt <= range.until.toISOString();
 
 let bulk: BulkStandIn;
 beforeAll(async () => {
-  bulk = await startBulkStandIn({
-    lines: (range) => (byRange ? [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).flatMap((order) => order.lines) : fileLines),
-    count: (range) => [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).length,
-    pollsToComplete: 2,
-  });
+  const answers = historyAnswers(() => historyOrders(HISTORY));
+  bulk = await startBulkStandIn({ ...answers, lines: (range) => (byRange ? answers.lines(range) : fileLines), pollsToComplete: 2 });
 });
 afterAll(() => bulk.close());
 
 beforeEach(async () => {
   admin.reset();
   admin.answer(bulk.handlers);
-  bulk.operations.length = 0;
-  bulk.downloads.length = 0;
-  bulk.violations.length = 0;
-  for (const key of Object.keys(bulk.faults) as Array<keyof typeof bulk.faults>) delete bulk.faults[key];
+  bulk.reset();
   fileLines = historyLinesOf();
   byRange = true;
   await sessionStorage.storeSession(new Session({ id: `offline_${TEST_SHOP}`, shop: TEST_SHOP, state: "s", isOnline: false, accessToken: "shpat_backfill", scope: GRANTED }));

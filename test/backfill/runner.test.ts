@@ -11,7 +11,7 @@ import { db } from "~/db.server";
 import { latestBackfill, startBackfill } from "~/models/Backfill.server";
 import { SHOPIFY_API_VERSION, sessionStorage, unauthenticated } from "~/shopify.server";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
-import { startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
+import { historyAnswers, startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
 import { historyFacts, historyOrders, type HistoryOptions } from "../support/history";
 import { drain, usePipeline, workerOptions } from "../support/pipeline";
 import { TEST_SHOP } from "../support/webhooks";
@@ -23,22 +23,14 @@ const HISTORY: HistoryOptions = { orders: 40, seed: 7, since: new Date(NOW.getTi
 
 let bulk: BulkStandIn;
 beforeAll(async () => {
-  bulk = await startBulkStandIn({
-    lines: (range) => (function* () {
-      for (const order of historyOrders(HISTORY)) if (order.createdAt >= range.since.toISOString() && order.createdAt <= range.until.toISOString()) yield* order.lines;
-    })(),
-    count: (range) => [...historyOrders(HISTORY)].filter((o) => o.createdAt >= range.since.toISOString() && o.createdAt <= range.until.toISOString()).length,
-    pollsToComplete: 2,
-  });
+  bulk = await startBulkStandIn({ ...historyAnswers(() => historyOrders(HISTORY)), pollsToComplete: 2 });
 });
 afterAll(() => bulk.close());
 
 beforeEach(async () => {
   admin.reset();
   admin.answer(bulk.handlers);
-  bulk.operations.length = 0;
-  bulk.downloads.length = 0;
-  bulk.violations.length = 0;
+  bulk.reset();
   await sessionStorage.storeSession(new Session({ id: `offline_${TEST_SHOP}`, shop: TEST_SHOP, state: "s", isOnline: false, accessToken: "shpat_backfill", scope: "read_orders,read_fulfillments" }));
 });
 

@@ -18,7 +18,7 @@ import * as deliveries from "~/routes/app.deliveries._index";
 import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
 import { adminRequest, call, storeOfflineSession } from "../support/admin-requests";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
-import { startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
+import { historyAnswers, startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
 import { historyOrders, type HistoryOptions } from "../support/history";
 import { drain, postWebhook, TEST_ATTENTIVE_KEY, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureText, TEST_SHOP } from "../support/webhooks";
@@ -28,25 +28,17 @@ const DAY = 86_400_000;
 const OTHER_SHOP = "other-shop.myshopify.com";
 const HISTORY: HistoryOptions = { orders: 12, seed: 3, since: new Date(Date.now() - 20 * DAY), until: new Date(Date.now() - 2 * DAY) };
 
-const inRange = (createdAt: string, range: { since: Date; until: Date }) => createdAt >= range.since.toISOString() && createdAt <= range.until.toISOString();
 
 let bulk: BulkStandIn;
 beforeAll(async () => {
-  bulk = await startBulkStandIn({
-    lines: (range) => (function* () {
-      for (const order of historyOrders(HISTORY)) if (inRange(order.createdAt, range)) yield* order.lines;
-    })(),
-    count: (range) => [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).length,
-    pollsToComplete: 2,
-  });
+  bulk = await startBulkStandIn({ ...historyAnswers(() => historyOrders(HISTORY)), pollsToComplete: 2 });
 });
 afterAll(() => bulk.close());
 
 beforeEach(async () => {
   admin.reset();
   admin.answer(bulk.handlers);
-  bulk.operations.length = 0;
-  bulk.violations.length = 0;
+  bulk.reset();
   // The sessions hold read_orders only (storeOfflineSession), as a fresh install does.
   await storeOfflineSession(TEST_SHOP);
   await storeOfflineSession(OTHER_SHOP);

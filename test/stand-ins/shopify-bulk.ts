@@ -49,6 +49,8 @@ export interface BulkStandIn {
   /** Problems with what the app sent (a test asserts this stays empty). */
   violations: string[];
   origin: string;
+  /** Forgets the operations, downloads and violations, and clears the faults (for a test's beforeEach). */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -256,11 +258,37 @@ export async function startBulkStandIn(options: BulkStandInOptions): Promise<Bul
     faults,
     violations,
     origin,
+    reset() {
+      operations.length = 0;
+      downloads.length = 0;
+      violations.length = 0;
+      for (const key of Object.keys(faults) as Array<keyof BulkFaults>) delete faults[key];
+    },
     close: () =>
       new Promise((resolve, reject) => {
         for (const res of hanging) res.destroy();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
+  };
+}
+
+/** Whether an order created at `createdAt` is in a bulk query's range (both ends included, as its search says). */
+export function inRange(createdAt: string, range: { since: Date; until: Date }): boolean {
+  return createdAt >= range.since.toISOString() && createdAt <= range.until.toISOString();
+}
+
+/** The stand-in's answers for a generated history: the range's orders, lazily, and their count. */
+export function historyAnswers(orders: () => Iterable<{ createdAt: string; lines: string[] }>): Pick<BulkStandInOptions, "lines" | "count"> {
+  return {
+    lines: (range) =>
+      (function* () {
+        for (const order of orders()) if (inRange(order.createdAt, range)) yield* order.lines;
+      })(),
+    count: (range) => {
+      let count = 0;
+      for (const order of orders()) if (inRange(order.createdAt, range)) count++;
+      return count;
+    },
   };
 }
