@@ -9,7 +9,7 @@
 import { beforeAll, afterAll, expect, test } from "vitest";
 import { FLOW_TRIGGER_OPERATION } from "~/flow/trigger-mutation";
 import type { OperationHandler } from "../stand-ins/shopify-admin";
-import { startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
+import { historyAnswers, startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
 import { flowTriggerReceiveStandIn } from "../support/flow-trigger";
 import { historyOrders, type HistoryOptions } from "../support/history";
 import { BROWSER_SHOP, describeBrowser, useBrowserHarness } from "./harness";
@@ -20,7 +20,6 @@ const DAY = 86_400_000;
 const NOW = Date.now();
 const HISTORY: HistoryOptions = { orders: ORDERS, seed: 21, since: new Date(NOW - 20 * DAY), until: new Date(NOW - 2 * 3_600_000), shop: BROWSER_SHOP };
 
-const inRange = (createdAt: string, range: { since: Date; until: Date }) => createdAt >= range.since.toISOString() && createdAt <= range.until.toISOString();
 
 describeBrowser("sending past orders", () => {
   const app = useBrowserHarness({
@@ -34,13 +33,7 @@ describeBrowser("sending past orders", () => {
   let holdRunning = false;
 
   beforeAll(async () => {
-    bulk = await startBulkStandIn({
-      lines: (range) => (function* () {
-        for (const order of historyOrders(HISTORY)) if (inRange(order.createdAt, range)) yield* order.lines;
-      })(),
-      count: (range) => [...historyOrders(HISTORY)].filter((order) => inRange(order.createdAt, range)).length,
-      pollsToComplete: 5,
-    });
+    bulk = await startBulkStandIn({ ...historyAnswers(() => historyOrders(HISTORY)), pollsToComplete: 5 });
     const poll = bulk.handlers.BackfillBulkOperation!;
     const held: OperationHandler = (variables, call) => {
       const op = bulk.operations.find((candidate) => candidate.id === variables.id);
