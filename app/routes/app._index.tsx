@@ -1,12 +1,14 @@
 import type { LoaderFunctionArgs } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { Link, useLoaderData, useRevalidator } from "@remix-run/react";
 import {
+  Badge,
   Banner,
   BlockStack,
   Box,
   Button,
   Card,
   InlineGrid,
+  InlineStack,
   Layout,
   List,
   Page,
@@ -14,10 +16,12 @@ import {
 } from "@shopify/polaris";
 import vizStyles from "@shopify/polaris-viz/build/esm/styles.css?url";
 import { adminContext } from "~/admin/context.server";
+import { setupStatus, type CheckState, type SetupStatus } from "~/admin/setup-status";
 import { AccessNotice } from "~/components/AccessBanner";
 import { BackfillProgress, isActiveBackfill } from "~/components/BackfillProgress";
 import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { formatRelative } from "~/components/format";
+import { useEffect } from "react";
 import { scopeWaits } from "~/mapping/access-scopes";
 import { deliveryStats, hourlyDeliveries, mappingActivity, sentBySource } from "~/models/Delivery.server";
 import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
@@ -34,7 +38,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   const connected = summary?.connected ?? false;
   if (!connected) return { connected: false as const };
   const now = new Date();
-  const [stats, hours, mappings, activity, keyRejected, scope, backfill] = await Promise.all([
+  const [stats, hours, mappings, activity, keyRejected, scope, backfill, lastDelivered, lastRecorded, oldestLivePending] = await Promise.all([
     deliveryStats(prisma, shop, now),
     hourlyDeliveries(prisma, shop, now),
     listMappings(prisma, shop),
@@ -47,7 +51,32 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     }),
     grantedScopes(prisma, shop),
     latestBackfill(prisma, shop),
+    prisma.delivery.findFirst({ where: { shop, status: "delivered" }, orderBy: { createdAt: "desc" }, select: { finishedAt: true, createdAt: true } }),
+    prisma.delivery.findFirst({ where: { shop }, orderBy: { createdAt: "desc" }, select: { createdAt: true } }),
+    // Live events only: a backfill's thousands wait by design while it paces itself behind live traffic.
+    prisma.delivery.findFirst({
+      where: { shop, status: { in: ["pending", "sending"] }, backfillId: null },
+      orderBy: { createdAt: "asc" },
+      select: { createdAt: true },
+    }),
   ]);
+  const waits = scopeWaits(mappings, scope);
+  const waitingTopics = new Set(waits.flatMap((wait) => wait.topics));
+  const status = setupStatus(
+    {
+      connected: true,
+      keyRejectedAt: keyRejected?.startedAt ?? null,
+      enabledMappings: mappings.filter((mapping) => mapping.enabled).length,
+      mappingsWaitingForAccess: mappings.filter((mapping) => mapping.enabled && waitingTopics.has(mapping.topic)).length,
+      paused: summary?.sendingPaused ?? false,
+      lastDeliveredAt: lastDelivered ? (lastDelivered.finishedAt ?? lastDelivered.createdAt) : null,
+      lastRecordedAt: lastRecorded?.createdAt ?? null,
+      pending: stats.pending,
+      oldestPendingAt: oldestLivePending?.createdAt ?? null,
+      failed24h: stats.failed24h,
+    },
+    now.getTime(),
+  );
   const failing = mappings
     .map((mapping) => ({ id: mapping.id, eventType: mapping.eventType, ...(activity.get(mapping.id) ?? { failures7d: 0, deliveries7d: 0, lastError: null }) }))
     .filter((mapping) => mapping.failures7d > 0);
@@ -58,14 +87,13 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     connected: true as const,
     companyName: summary?.attentiveCompanyName ?? null,
     keyLast4: summary?.attentiveKeyLast4 ?? null,
-    paused: summary?.sendingPaused ?? false,
     stats,
     hours: hours.map((point) => ({ ...point, hour: point.hour.toISOString() })),
     failing,
     flowFailing: flow && flow.failures7d > 0 ? { failures7d: flow.failures7d, lastError: flow.lastError } : null,
     sent7d: sentBySource(activity),
-    keyRejectedAt: keyRejected?.startedAt ?? null,
-    scopeWaits: scopeWaits(mappings, scope),
+    status,
+    scopeWaits: waits,
     // A backfill under way gets a card: its status and progress only.
     backfill: backfill && isActiveBackfill(backfill.status) ? { status: backfill.status, percent: backfill.percent, ordersRead: backfill.ordersRead } : null,
   };
@@ -125,30 +153,76 @@ function Figure({ label, value, detail, note }: { label: string; value: string; 
   );
 }
 
+const BADGE: Record<CheckState, { tone: "success" | "warning" | "critical"; label: string; progress: "complete" | "partiallyComplete" | "incomplete" }> = {
+  ok: { tone: "success", label: "OK", progress: "complete" },
+  warning: { tone: "warning", label: "Check", progress: "partiallyComplete" },
+  critical: { tone: "critical", label: "Action needed", progress: "incomplete" },
+};
+
+/** Whether the app is set up and working, and for each check that is not, what to do. */
+function StatusCard({ status }: { status: SetupStatus }) {
+  const overall = BADGE[status.state];
+  return (
+    <Card>
+      <BlockStack gap="300">
+        <InlineStack gap="200" blockAlign="center">
+          <Text as="h2" variant="headingMd">
+            {status.headline}
+          </Text>
+          <Badge tone={overall.tone} progress={overall.progress}>
+            {status.state === "ok" ? "Working" : overall.label}
+          </Badge>
+        </InlineStack>
+        <BlockStack as="ul" gap="200">
+          {status.checks.map((check) => (
+            <Box as="li" key={check.id} id={`status-${check.id}`}>
+              <InlineStack gap="200" wrap={false} blockAlign="start">
+                <Box minWidth="7.5rem">
+                  <Badge tone={BADGE[check.state].tone} progress={BADGE[check.state].progress}>
+                    {BADGE[check.state].label}
+                  </Badge>
+                </Box>
+                <BlockStack gap="050">
+                  <Text as="p" fontWeight="semibold">
+                    {check.title}
+                  </Text>
+                  <Text as="p" tone="subdued">
+                    {check.detail} {check.action ? <Link to={check.action.url}>{check.action.label}</Link> : null}
+                  </Text>
+                </BlockStack>
+              </InlineStack>
+            </Box>
+          ))}
+        </BlockStack>
+      </BlockStack>
+    </Card>
+  );
+}
+
+/** Home keeps itself current while it is on screen: a revalidation every 30 s, none while the tab is hidden. */
+const REFRESH_MS = 30_000;
+
+function useRefreshWhileVisible() {
+  const { revalidate, state } = useRevalidator();
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible" && state === "idle") revalidate();
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [revalidate, state]);
+}
+
 export default function Home() {
   const data = useLoaderData<typeof loader>();
+  useRefreshWhileVisible();
   if (!data.connected) return <SetupGuide />;
   const { stats } = data;
   const rate = stats.successRate7d === null ? "—" : `${(stats.successRate7d * 100).toFixed(1)}%`;
   return (
     <Page title="Attentive events" subtitle={`Connected to ${data.companyName ?? "Attentive"} · key ending in ${data.keyLast4}`}>
       <BlockStack gap="400">
-        {data.keyRejectedAt ? (
-          <Banner tone="critical" title="Attentive rejected the API key">
-            <p>
-              Deliveries are failing because the key was refused. Paste a key of a custom app with Custom Events: Write in{" "}
-              <Link to="/app/settings">Settings</Link>, then retry the failed deliveries.
-            </p>
-          </Banner>
-        ) : null}
+        <StatusCard status={data.status} />
         <AccessNotice waits={data.scopeWaits} />
-        {data.paused ? (
-          <Banner tone="warning" title="Sending is paused">
-            <p>
-              Events are recorded but not sent. Resume sending in <Link to="/app/settings">Settings</Link>.
-            </p>
-          </Banner>
-        ) : null}
         {data.failing.map((mapping) => (
           <Banner key={mapping.id} tone="critical" title={`“${mapping.eventType}” failed ${mapping.failures7d} time${mapping.failures7d === 1 ? "" : "s"} in 7 days`}>
             <p>

@@ -110,6 +110,46 @@ describe("the Attentive key never reaches the browser", () => {
 });
 
 describe("the home page", () => {
+  type HomeStatus = { status: { state: string; headline: string; checks: Array<{ id: string; state: string; title: string }> } };
+  const homeStatus = async () => {
+    const result = await call(home.loader, await adminRequest(TEST_SHOP, "/app"));
+    expect(result.status).toBe(200);
+    const { status } = result.body as HomeStatus;
+    return { ...status, byId: Object.fromEntries(status.checks.map((entry) => [entry.id, entry])) };
+  };
+
+  it("says the app is set up and working once an event reached Attentive, and what broke when it did not", async () => {
+    const working = await homeStatus();
+    expect([working.state, working.headline]).toEqual(["ok", "Set up and working"]);
+    expect(working.byId.flowing).toMatchObject({ state: "ok", title: "Events are reaching Attentive" });
+
+    // Attentive refuses the key on a later attempt, and the delivery fails.
+    const delivery = await db().delivery.update({ where: { id: ownDeliveryId }, data: { status: "failed", lastError: "Attentive rejected the API key." } });
+    await db().deliveryAttempt.create({ data: { deliveryId: delivery.id, number: 9, startedAt: new Date(), durationMs: 40, outcome: "failed", httpStatus: 401, error: "unauthorized" } });
+    const broken = await homeStatus();
+    expect(broken.state).toBe("critical");
+    expect(broken.byId.key).toMatchObject({ state: "critical", title: "Attentive refused the API key" });
+    expect(broken.byId.failures).toMatchObject({ state: "critical", title: "1 event failed in the last 24 hours" });
+    // Nothing delivered is left: events were recorded but none reached Attentive.
+    expect(broken.byId.flowing).toMatchObject({ state: "warning", title: "No event has reached Attentive yet" });
+
+    await db().mapping.updateMany({ where: { shop: TEST_SHOP }, data: { enabled: false } });
+    expect((await homeStatus()).byId.mappings).toMatchObject({ state: "critical", title: "No mapping is on" });
+  });
+
+  it("warns about live events waiting too long, but not about a backfill's, which wait by design", async () => {
+    const longAgo = new Date(Date.now() - 2 * 60 * 60_000);
+    await db().delivery.update({ where: { id: ownDeliveryId }, data: { status: "pending", createdAt: longAgo } });
+    expect((await homeStatus()).byId.flowing).toMatchObject({ state: "warning", title: "1 event is waiting to be sent" });
+
+    const backfill = await db().backfill.create({
+      data: { shop: TEST_SHOP, activeShop: TEST_SHOP, status: "sending", since: longAgo, until: new Date(), topics: "[]", mappingIds: "[]" },
+    });
+    await db().delivery.update({ where: { id: ownDeliveryId }, data: { backfillId: backfill.id } });
+    // The long wait is not reported; what is left to say is that nothing live was delivered.
+    expect((await homeStatus()).byId.flowing).toMatchObject({ state: "warning", title: "No event has reached Attentive yet" });
+  });
+
   it("names the enabled mappings waiting for a scope the shop has not granted, until it is granted", async () => {
     await createMapping(db(), TEST_SHOP, { topic: "fulfillments/create", eventType: "Parcel Out", enabled: true, properties: {} });
     await createMapping(db(), TEST_SHOP, { topic: "returns/request", eventType: "Return Asked", enabled: false, properties: {} });
