@@ -1,8 +1,8 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { useAppBridge } from "@shopify/app-bridge-react";
+import { Form, useActionData, useLoaderData, useNavigation, useSubmit } from "@remix-run/react";
+import { SaveBar, useAppBridge } from "@shopify/app-bridge-react";
 import { Banner, BlockStack, Button, Card, Checkbox, FormLayout, InlineStack, Layout, Link, Modal, Page, Select, Text, TextField } from "@shopify/polaris";
-import { useEffect, useState } from "react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { z } from "zod";
 import { adminContext, attentiveOptions } from "~/admin/context.server";
 import { verifyApiKey } from "~/attentive/client.server";
@@ -35,34 +35,53 @@ const settingsForm = z.object({
     .refine((days) => (RETENTION_CHOICES as readonly number[]).includes(days), `Choose ${RETENTION_CHOICES.join(", ")} days.`),
 });
 
+async function connectKey(prisma: Parameters<typeof connectAttentive>[0], shop: string, apiKey: string) {
+  const check = await verifyApiKey(apiKey, attentiveOptions());
+  if (!check.ok) return { ok: false as const, errors: { apiKey: `The key was not saved. ${check.reason}` } };
+  const summary = await connectAttentive(prisma, secretBoxFromEnv(), shop, apiKey, check.companyName);
+  return { ok: true as const, message: `Connected to ${summary.attentiveCompanyName ?? "Attentive"}` };
+}
+
+function parseSettings(form: FormData) {
+  const parsed = settingsForm.safeParse(Object.fromEntries(form));
+  if (parsed.success) return { ok: true as const, settings: { sendingPaused: parsed.data.sendingPaused === "on", logRetentionDays: parsed.data.logRetentionDays } };
+  return { ok: false as const, errors: Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0] ?? "form"), issue.message])) };
+}
+
 export const action = async ({ request }: ActionFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const form = await request.formData();
   const intent = form.get("intent");
+  const apiKey = String(form.get("apiKey") ?? "").trim();
+  // The page's save bar: the settings and, when one was typed, a new key, all or nothing. A key Attentive refuses
+  // saves nothing, so the merchant fixes the key and saves again without losing the other changes on the page.
+  if (intent === "save") {
+    const settings = parseSettings(form);
+    if (!settings.ok) return json<ActionResult>(settings, { status: 400 });
+    let message = "Settings saved";
+    if (apiKey !== "") {
+      const connected = await connectKey(prisma, shop, apiKey);
+      if (!connected.ok) return json<ActionResult>(connected, { status: 400 });
+      message = connected.message;
+    }
+    await updateShopSettings(prisma, shop, settings.settings);
+    return json<ActionResult>({ ok: true, message });
+  }
   if (intent === "connect") {
-    const apiKey = String(form.get("apiKey") ?? "").trim();
     if (apiKey === "") {
       return json<ActionResult>({ ok: false, errors: { apiKey: "Paste the API key of your Attentive custom app." } }, { status: 400 });
     }
-    const check = await verifyApiKey(apiKey, attentiveOptions());
-    if (!check.ok) return json<ActionResult>({ ok: false, errors: { apiKey: `The key was not saved. ${check.reason}` } }, { status: 400 });
-    const summary = await connectAttentive(prisma, secretBoxFromEnv(), shop, apiKey, check.companyName);
-    return json<ActionResult>({ ok: true, message: `Connected to ${summary.attentiveCompanyName ?? "Attentive"}` });
+    const connected = await connectKey(prisma, shop, apiKey);
+    return json<ActionResult>(connected, { status: connected.ok ? 200 : 400 });
   }
   if (intent === "disconnect") {
     await disconnectAttentive(prisma, shop);
     return json<ActionResult>({ ok: true, message: "API key removed" });
   }
   if (intent === "settings") {
-    const parsed = settingsForm.safeParse(Object.fromEntries(form));
-    if (!parsed.success) {
-      const errors = Object.fromEntries(parsed.error.issues.map((issue) => [String(issue.path[0] ?? "form"), issue.message]));
-      return json<ActionResult>({ ok: false, errors }, { status: 400 });
-    }
-    await updateShopSettings(prisma, shop, {
-      sendingPaused: parsed.data.sendingPaused === "on",
-      logRetentionDays: parsed.data.logRetentionDays,
-    });
+    const settings = parseSettings(form);
+    if (!settings.ok) return json<ActionResult>(settings, { status: 400 });
+    await updateShopSettings(prisma, shop, settings.settings);
     return json<ActionResult>({ ok: true, message: "Settings saved" });
   }
   return json<ActionResult>({ ok: false, errors: { form: "Unknown action: reload the page and try again." } }, { status: 400 });
@@ -79,6 +98,11 @@ export default function Settings() {
   const [paused, setPaused] = useState(data.sendingPaused);
   const [retention, setRetention] = useState(String(data.logRetentionDays));
   const [confirmRemove, setConfirmRemove] = useState(false);
+  const submit = useSubmit();
+  const saving = busyIntent === "save";
+  const savedPaused = data.sendingPaused;
+  const savedRetention = String(data.logRetentionDays);
+  const dirty = apiKey.trim() !== "" || paused !== savedPaused || retention !== savedRetention;
 
   useEffect(() => {
     if (result?.ok) {
@@ -88,16 +112,44 @@ export default function Settings() {
     }
   }, [result, shopify]);
 
+  // One save for the page, from the admin's save bar or a form's Enter: the settings and a typed key together.
+  const save = useCallback(() => {
+    const fields: Record<string, string> = { intent: "save", apiKey: apiKey.trim(), logRetentionDays: retention };
+    if (paused) fields.sendingPaused = "on";
+    submit(fields, { method: "post" });
+  }, [apiKey, paused, retention, submit]);
+  const discard = useCallback(() => {
+    setApiKey("");
+    setPaused(savedPaused);
+    setRetention(savedRetention);
+  }, [savedPaused, savedRetention]);
+  const onSubmit = (event: FormEvent) => {
+    event.preventDefault();
+    if (dirty && !saving) save();
+  };
+
   return (
     <Page title="Settings" backAction={{ content: "Home", url: "/app" }}>
+      <SaveBar id="settings-save-bar" open={dirty}>
+        <button variant="primary" onClick={save} disabled={saving}>
+          Save
+        </button>
+        <button onClick={discard}>Discard</button>
+      </SaveBar>
       <Layout>
+        {errors.form ? (
+          <Layout.Section>
+            <Banner tone="critical">
+              <p>{errors.form}</p>
+            </Banner>
+          </Layout.Section>
+        ) : null}
         <Layout.AnnotatedSection
           title="Attentive API key"
           description="The key of an Attentive custom app with Custom Events: Write. It is checked with Attentive before it is saved, stored encrypted, and shown only by its last 4 characters."
         >
           <Card>
-            <Form method="post">
-              <input type="hidden" name="intent" value="connect" />
+            <form onSubmit={onSubmit}>
               <FormLayout>
                 {data.connected ? (
                   <Text as="p">
@@ -125,7 +177,7 @@ export default function Settings() {
                   helpText="Attentive → Marketplace → your custom app → API key"
                 />
                 <InlineStack gap="200">
-                  <Button submit variant="primary" loading={busyIntent === "connect"} disabled={apiKey.trim() === ""}>
+                  <Button submit variant="primary" loading={saving && apiKey.trim() !== ""} disabled={apiKey.trim() === ""}>
                     {data.connected ? "Verify and replace" : "Verify and connect"}
                   </Button>
                   {data.connected ? (
@@ -135,16 +187,14 @@ export default function Settings() {
                   ) : null}
                 </InlineStack>
               </FormLayout>
-            </Form>
+            </form>
           </Card>
         </Layout.AnnotatedSection>
-        <Layout.AnnotatedSection title="Sending" description="Pause to hold events while you change your Journeys; they are sent when you resume.">
+        <Layout.AnnotatedSection title="Sending" description="Pause to hold events while you change your Journeys; they are sent when you resume. Changes are saved from the save bar.">
           <Card>
-            <Form method="post">
-              <input type="hidden" name="intent" value="settings" />
+            <form onSubmit={onSubmit}>
               <FormLayout>
-                <Checkbox label="Pause sending to Attentive" checked={paused} onChange={setPaused} />
-                {paused ? <input type="hidden" name="sendingPaused" value="on" /> : null}
+                <Checkbox label="Pause sending to Attentive" checked={paused} onChange={setPaused} error={errors.sendingPaused} />
                 <Select
                   label="Keep delivery logs for"
                   name="logRetentionDays"
@@ -153,11 +203,8 @@ export default function Settings() {
                   onChange={setRetention}
                   error={errors.logRetentionDays}
                 />
-                <Button submit loading={busyIntent === "settings"}>
-                  Save settings
-                </Button>
               </FormLayout>
-            </Form>
+            </form>
           </Card>
         </Layout.AnnotatedSection>
         <Layout.AnnotatedSection title="Shopify Flow" description="Send Attentive events from your Flow workflows, and act when one fails.">

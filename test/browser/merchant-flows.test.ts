@@ -49,6 +49,33 @@ describeBrowser("a merchant's flows", () => {
     expect((await app().db.shop.findUniqueOrThrow({ where: { domain: app().shop } })).attentiveKeyLast4).toBe(KEY.slice(-4));
   });
 
+  test("changes the settings through the save bar: Discard restores them, Save stores them", async () => {
+    const { page, openApp } = app();
+    await openApp("/app/settings");
+    const saveBar = page.getByRole("region", { name: "Unsaved changes" });
+    expect(await saveBar.isVisible()).toBe(false);
+
+    await page.getByLabel("Keep delivery logs for").selectOption("90");
+    await expect.poll(() => saveBar.isVisible()).toBe(true);
+    await saveBar.getByRole("button", { name: "Discard" }).click();
+    await expect.poll(() => saveBar.isVisible()).toBe(false);
+    expect(await page.getByLabel("Keep delivery logs for").inputValue()).toBe("30");
+
+    await page.getByLabel("Pause sending to Attentive").check();
+    await page.getByLabel("Keep delivery logs for").selectOption("90");
+    await saveBar.getByRole("button", { name: "Save" }).click();
+    await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("Settings saved");
+    await expect.poll(() => saveBar.isVisible()).toBe(false);
+    const shop = await app().db.shop.findUniqueOrThrow({ where: { domain: app().shop } });
+    expect([shop.sendingPaused, shop.logRetentionDays]).toEqual([true, 90]);
+
+    // Back as they were, for the tests after this one.
+    await page.getByLabel("Pause sending to Attentive").uncheck();
+    await page.getByLabel("Keep delivery logs for").selectOption("30");
+    await saveBar.getByRole("button", { name: "Save" }).click();
+    await expect.poll(async () => (await app().db.shop.findUniqueOrThrow({ where: { domain: app().shop } })).sendingPaused).toBe(false);
+  });
+
   test("creates a mapping: inline errors, live preview, test event, save", async () => {
     const { page, openApp, screenshot } = app();
     await openApp("/app/mappings");

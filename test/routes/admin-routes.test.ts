@@ -210,6 +210,32 @@ describe("invalid forms get 400 with field errors and change nothing", () => {
     expect((await db().shop.findUniqueOrThrow({ where: { domain: TEST_SHOP } })).attentiveKeyLast4).toBe(TEST_ATTENTIVE_KEY.slice(-4));
   });
 
+  it("the save bar's save is all or nothing: a refused key saves none of the page's other changes", async () => {
+    const form = { intent: "save", apiKey: "not-a-real-key-xyz", logRetentionDays: "90", sendingPaused: "on" };
+    const refused = await call(settings.action, await adminRequest(TEST_SHOP, "/app/settings", { form }));
+    expect(refused.status).toBe(400);
+    expect((refused.body as { errors: Record<string, string> }).errors.apiKey).toMatch(/^The key was not saved/);
+    expect(JSON.stringify(refused.body)).not.toContain("not-a-real-key-xyz");
+    const unchanged = await db().shop.findUniqueOrThrow({ where: { domain: TEST_SHOP } });
+    expect([unchanged.attentiveKeyLast4, unchanged.logRetentionDays, unchanged.sendingPaused]).toEqual([TEST_ATTENTIVE_KEY.slice(-4), 30, false]);
+
+    const badRetention = await call(settings.action, await adminRequest(TEST_SHOP, "/app/settings", { form: { ...form, logRetentionDays: "3" } }));
+    expect(badRetention.status).toBe(400);
+    expect(Object.keys((badRetention.body as { errors: Record<string, string> }).errors)).toEqual(["logRetentionDays"]);
+
+    pipeline.standIn.addKey("replacement-key-0002");
+    const saved = await call(settings.action, await adminRequest(TEST_SHOP, "/app/settings", { form: { ...form, apiKey: "replacement-key-0002" } }));
+    expect(saved.status).toBe(200);
+    const after = await db().shop.findUniqueOrThrow({ where: { domain: TEST_SHOP } });
+    expect([after.attentiveKeyLast4, after.logRetentionDays, after.sendingPaused]).toEqual(["0002", 90, true]);
+
+    // Without a key, the save changes the settings only.
+    const settingsOnly = await call(settings.action, await adminRequest(TEST_SHOP, "/app/settings", { form: { intent: "save", apiKey: "", logRetentionDays: "7" } }));
+    expect(settingsOnly.body).toEqual({ ok: true, message: "Settings saved" });
+    const last = await db().shop.findUniqueOrThrow({ where: { domain: TEST_SHOP } });
+    expect([last.attentiveKeyLast4, last.logRetentionDays, last.sendingPaused]).toEqual(["0002", 7, false]);
+  });
+
   it("an invalid mapping file names the problem and changes nothing", async () => {
     const file = JSON.stringify({ mappings: [{ ...SPEC_EXAMPLE_MAPPING, topic: "orders/exploded" }] });
     const result = await call(mappings.action, await adminRequest(TEST_SHOP, "/app/mappings", { form: { intent: "import", file } }));
