@@ -203,6 +203,12 @@ describeBrowser("a merchant's flows", () => {
     await expect.poll(() => page.getByText("Deliveries per hour", { exact: false }).isVisible()).toBe(true);
     await expect.poll(() => page.getByText("Success rate (7 days)").isVisible()).toBe(true);
     await expect.poll(() => page.locator("svg").count()).toBeGreaterThan(0);
+    // The status card: whether the app is set up and working, check by check.
+    expect(await page.locator("#status-key").textContent()).toContain("Attentive key accepted");
+    expect(await page.locator("#status-flowing").textContent()).toContain("Events are reaching Attentive");
+    const failed = await app().db.delivery.count({ where: { shop: app().shop, status: "failed" } });
+    const headline = page.getByRole("heading", { level: 2, name: failed === 0 ? "Set up and working" : /your attention/ });
+    expect(await headline.isVisible()).toBe(true);
     await screenshot("home-connected");
     expect(app().pageErrors).toEqual([]);
   });
