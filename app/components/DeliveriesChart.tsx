@@ -36,3 +36,6 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
     </div>
   );
 }
+
+// The home page loads the chart lazily (React.lazy takes a default export).
+export default DeliveriesChart;

@@ -19,9 +19,8 @@ import { adminContext } from "~/admin/context.server";
 import { setupStatus, type CheckState, type SetupStatus } from "~/admin/setup-status";
 import { AccessNotice } from "~/components/AccessBanner";
 import { BackfillProgress, isActiveBackfill } from "~/components/BackfillProgress";
-import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { formatRelative } from "~/components/format";
-import { useEffect } from "react";
+import { lazy, Suspense, useEffect } from "react";
 import { scopeWaits } from "~/mapping/access-scopes";
 import { deliveryStats, hourlyDeliveries, mappingActivity, sentBySource } from "~/models/Delivery.server";
 import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
@@ -31,6 +30,11 @@ import { listMappings } from "~/models/Mapping.server";
 import { getShopSummary } from "~/models/Shop.server";
 
 export const links = () => [{ rel: "stylesheet", href: vizStyles }];
+
+// polaris-viz is most of the home page's JavaScript and draws only in the browser: the chart's code loads after the
+// page is interactive, in a box of the chart's height so nothing moves when it arrives.
+const DeliveriesChart = lazy(() => import("~/components/DeliveriesChart"));
+const CHART_HEIGHT = 260;
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
@@ -277,7 +281,9 @@ export default function Home() {
             <Text as="h2" variant="headingMd">
               Deliveries per hour, last 24 hours
             </Text>
-            <DeliveriesChart hours={data.hours} />
+            <Suspense fallback={<div style={{ height: CHART_HEIGHT }} />}>
+              <DeliveriesChart hours={data.hours} />
+            </Suspense>
           </BlockStack>
         </Card>
       </BlockStack>
