@@ -10,6 +10,7 @@ import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { BIN, ROOT, RUN_ID, SCRATCH, log, run } from "./lib/common";
 import { markdownTable, type ScenarioContext } from "./lib/report";
+import { adminVitalsScenario } from "./scenarios/admin-vitals";
 import { backfillScenario } from "./scenarios/backfill";
 import { deliveryScenario } from "./scenarios/delivery";
 import { endToEndScenario } from "./scenarios/end-to-end";
@@ -19,7 +20,7 @@ import { ingestScenario } from "./scenarios/ingest";
 import { renderScenario } from "./scenarios/render";
 import { scaleOutScenario } from "./scenarios/scale-out";
 
-const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill"] as const;
+const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill", "admin"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 async function main() {
@@ -63,6 +64,7 @@ async function main() {
     ["growth", () => growthScenario(ctx, [...providers])],
     ["scaleout", () => scaleOutScenario(ctx, !values["no-postgres"])],
     ["backfill", () => backfillScenario(ctx)],
+    ["admin", () => adminVitalsScenario(ctx)],
   ];
   for (const [name, scenario] of scenarios) {
     if (!selected(name)) continue;
