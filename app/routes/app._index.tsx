@@ -31,6 +31,9 @@ import { getShopSummary } from "~/models/Shop.server";
 
 export const links = () => [{ rel: "stylesheet", href: vizStyles }];
 
+// Accessibility (WCAG 2.4.2): the document title.
+export const meta = () => [{ title: "Home · Attentive events" }];
+
 // polaris-viz is most of the home page's JavaScript and draws only in the browser: the chart's code loads after the
 // page is interactive, in a box of the chart's height so nothing moves when it arrives.
 const DeliveriesChart = lazy(() => import("~/components/DeliveriesChart"));

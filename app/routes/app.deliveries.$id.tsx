@@ -1,4 +1,4 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { useFetcher, useLoaderData } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import { Badge, Banner, BlockStack, Box, Card, DataTable, InlineGrid, InlineStack, Layout, Page, Text } from "@shopify/polaris";
@@ -61,6 +61,11 @@ export const loader = async ({ request, params }: LoaderFunctionArgs) => {
       error: attempt.error,
     })),
   };
+};
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => {
+  const name = data ? `${data.delivery.eventType || "Delivery"}${data.delivery.orderName ? ` ${data.delivery.orderName}` : ""}` : "Delivery";
+  return [{ title: `${name} · Delivery log · Attentive events` }];
 };
 
 export const action = async ({ request, params }: ActionFunctionArgs) => {

@@ -32,6 +32,8 @@ import { mappingActivity } from "~/models/Delivery.server";
 import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMappingEnabled } from "~/models/Mapping.server";
 import { ensureShop } from "~/models/Shop.server";
 
+export const meta = () => [{ title: "Mappings · Attentive events" }];
+
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const context = await adminContext(request);
   const { shop, prisma } = context;
