@@ -281,7 +281,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
                     <Text as="p" variant="bodySm">
                       The request Attentive would receive:
                     </Text>
-                    <Scrollable style={{ maxHeight: 360 }}>
+                    <Scrollable style={{ maxHeight: 360 }} focusable>
                       <pre data-testid="preview-request" style={{ fontSize: 12, whiteSpace: "pre-wrap", wordBreak: "break-word", margin: 0 }}>
                         {JSON.stringify(previewData.outcome.request.variables.input, null, 2)}
                       </pre>
