@@ -221,6 +221,10 @@ describeBrowser("accessibility and phones", () => {
       if ((await action.evaluate((element) => getComputedStyle(element).display)) !== "inline") {
         expect(Math.min(box!.width, box!.height), `${what} is at least 24 px across`).toBeGreaterThanOrEqual(24);
       }
+      // A text field leaves room to read what is typed in it: at least 40% of the screen's width.
+      if (await action.evaluate((element) => element instanceof HTMLTextAreaElement || (element instanceof HTMLInputElement && ["text", "search", "email", "url", "password", ""].includes(element.type)))) {
+        expect(box!.width, `${what} is wide enough to type in`).toBeGreaterThanOrEqual(0.4 * widths.inner);
+      }
       expect(box!.x, `${what} starts on screen`).toBeGreaterThanOrEqual(0);
       expect(box!.x + box!.width, `${what} ends on screen`).toBeLessThanOrEqual(widths.inner);
       // Nothing covers it: a tap at its middle lands on it (or inside it).
