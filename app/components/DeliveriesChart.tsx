@@ -29,9 +29,10 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
   const [mounted, setMounted] = useState(false);
   useEffect(() => setMounted(true), []);
   const label = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "numeric" });
+  // 260 px in all, legend included: the home page holds that much room while this component loads.
   return (
-    <>
-      <div style={{ height: 260 }} aria-hidden="true">
+    <div style={{ height: 260, display: "flex", flexDirection: "column", gap: 8 }}>
+      <div style={{ flex: 1, minHeight: 0 }} aria-hidden="true">
         {mounted ? (
           <PolarisVizProvider>
             <BarChart
@@ -57,6 +58,7 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
           </li>
         ))}
       </InlineStack>
+      {/* Out of the flow (visually hidden is absolutely positioned): it takes none of the 260 px. */}
       {mounted ? (
         <Box visuallyHidden>
           <table>
@@ -84,7 +86,7 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
           </table>
         </Box>
       ) : null}
-    </>
+    </div>
   );
 }
 
