@@ -1,5 +1,8 @@
 import { Links, Meta, Outlet, Scripts, ScrollRestoration } from "@remix-run/react";
 
+/** Every document has a title (WCAG 2.4.2); each admin page names itself first, then the app. */
+export const meta = () => [{ title: "Attentive events" }];
+
 export default function App() {
   return (
     <html lang="en">

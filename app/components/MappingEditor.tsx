@@ -8,6 +8,7 @@ import {
   Card,
   Checkbox,
   Collapsible,
+  Divider,
   FormLayout,
   InlineError,
   InlineStack,
@@ -17,6 +18,7 @@ import {
   Select,
   Text,
   TextField,
+  useBreakpoints,
 } from "@shopify/polaris";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
@@ -50,6 +52,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
   const shopify = useAppBridge();
   const submit = useSubmit();
   const navigation = useNavigation();
+  const { smDown } = useBreakpoints();
   const preview = useFetcher<EditorActionResult>();
   const tester = useFetcher<EditorActionResult>();
   const nextRowId = useRef(initial.properties.length + 1);
@@ -191,44 +194,57 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
                 </InlineStack>
                 {errors.properties ? <InlineError message={errors.properties} fieldID="properties" /> : null}
                 {rows.length === 0 ? <Text as="p" tone="subdued">No properties: the event is sent with an empty properties object.</Text> : null}
-                {rows.map((row, index) => (
-                  <InlineStack key={row.id} gap="200" blockAlign="start" wrap={false}>
-                    <Box minWidth="30%">
-                      <TextField
-                        label="Property name"
-                        labelHidden={index > 0}
-                        value={row.key}
-                        onChange={(value) => updateRow(row.id, { key: value })}
-                        autoComplete="off"
-                        error={errors[`properties.${index}.key`]}
-                      />
-                    </Box>
-                    <div style={{ flex: 1 }}>
-                      <TextField
-                        label="Liquid template"
-                        labelHidden={index > 0}
-                        value={row.template}
-                        onChange={(value) => updateRow(row.id, { template: value })}
-                        autoComplete="off"
-                        monospaced
-                        error={errors[`properties.${index}.template`]}
-                      />
-                    </div>
-                    <div style={{ paddingTop: index === 0 ? "1.5rem" : 0 }}>
-                      <InlineStack gap="100" wrap={false}>
-                        <Button size="slim" disabled={index === 0} onClick={() => moveRow(index, -1)} accessibilityLabel={`Move ${row.key || "property"} up`}>
-                          ↑
-                        </Button>
-                        <Button size="slim" disabled={index === rows.length - 1} onClick={() => moveRow(index, 1)} accessibilityLabel={`Move ${row.key || "property"} down`}>
-                          ↓
-                        </Button>
-                        <Button size="slim" tone="critical" onClick={() => setRows((current) => current.filter((other) => other.id !== row.id))} accessibilityLabel={`Remove ${row.key || "property"}`}>
-                          Remove
-                        </Button>
-                      </InlineStack>
-                    </div>
-                  </InlineStack>
-                ))}
+                {rows.map((row, index) => {
+                  // Labels show above the first row only, except on phones, where each row is stacked and labelled.
+                  const name = (
+                    <TextField
+                      label="Property name"
+                      labelHidden={!smDown && index > 0}
+                      value={row.key}
+                      onChange={(value) => updateRow(row.id, { key: value })}
+                      autoComplete="off"
+                      error={errors[`properties.${index}.key`]}
+                    />
+                  );
+                  const template = (
+                    <TextField
+                      label="Liquid template"
+                      labelHidden={!smDown && index > 0}
+                      value={row.template}
+                      onChange={(value) => updateRow(row.id, { template: value })}
+                      autoComplete="off"
+                      monospaced
+                      error={errors[`properties.${index}.template`]}
+                    />
+                  );
+                  const buttons = (
+                    <InlineStack gap="100" wrap={false}>
+                      <Button size="slim" disabled={index === 0} onClick={() => moveRow(index, -1)} accessibilityLabel={`Move ${row.key || "property"} up`}>
+                        ↑
+                      </Button>
+                      <Button size="slim" disabled={index === rows.length - 1} onClick={() => moveRow(index, 1)} accessibilityLabel={`Move ${row.key || "property"} down`}>
+                        ↓
+                      </Button>
+                      <Button size="slim" tone="critical" onClick={() => setRows((current) => current.filter((other) => other.id !== row.id))} accessibilityLabel={`Remove ${row.key || "property"}`}>
+                        Remove
+                      </Button>
+                    </InlineStack>
+                  );
+                  return smDown ? (
+                    <BlockStack key={row.id} gap="200">
+                      {index > 0 ? <Divider /> : null}
+                      {name}
+                      {template}
+                      {buttons}
+                    </BlockStack>
+                  ) : (
+                    <InlineStack key={row.id} gap="200" blockAlign="start" wrap={false}>
+                      <Box minWidth="30%">{name}</Box>
+                      <div style={{ flex: 1 }}>{template}</div>
+                      <div style={{ paddingTop: index === 0 ? "1.5rem" : 0 }}>{buttons}</div>
+                    </InlineStack>
+                  );
+                })}
               </BlockStack>
             </Card>
             <Card>
@@ -281,7 +297,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
                     <Text as="p" variant="bodySm">
                       The request Attentive would receive:
                     </Text>
-                    <Scrollable style={{ maxHeight: 360 }}>
+                    <Scrollable style={{ maxHeight: 360 }} focusable>
                       <pre data-testid="preview-request" style={{ fontSize: 12, whiteSpace: "pre-wrap", wordBreak: "break-word", margin: 0 }}>
                         {JSON.stringify(previewData.outcome.request.variables.input, null, 2)}
                       </pre>

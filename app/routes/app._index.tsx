@@ -31,6 +31,9 @@ import { getShopSummary } from "~/models/Shop.server";
 
 export const links = () => [{ rel: "stylesheet", href: vizStyles }];
 
+// Accessibility (WCAG 2.4.2): the document title.
+export const meta = () => [{ title: "Home · Attentive events" }];
+
 // polaris-viz is most of the home page's JavaScript and draws only in the browser: the chart's code loads after the
 // page is interactive, in a box of the chart's height so nothing moves when it arrives.
 const DeliveriesChart = lazy(() => import("~/components/DeliveriesChart"));
@@ -120,9 +123,10 @@ function SetupGuide() {
                 <List.Item>Copy its API key and paste it in Settings. The key is checked with Attentive before it is saved.</List.Item>
               </List>
               <Box>
-                <Link to="/app/settings">
-                  <Button variant="primary">Go to Settings</Button>
-                </Link>
+                {/* Accessibility: one link that looks like a button, not a button inside a link (two tab stops). */}
+                <Button variant="primary" url="/app/settings">
+                  Go to Settings
+                </Button>
               </Box>
             </BlockStack>
           </Card>

@@ -65,6 +65,8 @@ function allOrdersGranted(scope: string | null): boolean | null {
   return granted === null ? null : granted.has(ALL_ORDERS_SCOPE);
 }
 
+export const meta = () => [{ title: "Past orders · Attentive events" }];
+
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const now = new Date();

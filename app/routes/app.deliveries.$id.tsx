@@ -1,8 +1,8 @@
-import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
+import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { useFetcher, useLoaderData } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
-import { Badge, Banner, BlockStack, Box, Card, DataTable, InlineGrid, InlineStack, Layout, Page, Text } from "@shopify/polaris";
-import { useEffect } from "react";
+import { Badge, Banner, BlockStack, Box, Card, InlineGrid, InlineStack, Layout, Page, Text } from "@shopify/polaris";
+import { useEffect, useId } from "react";
 import { adminContext, notFound } from "~/admin/context.server";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, sourceLabel, TOPIC_LABELS } from "~/components/format";
@@ -63,6 +63,11 @@ export const loader = async ({ request, params }: LoaderFunctionArgs) => {
   };
 };
 
+export const meta: MetaFunction<typeof loader> = ({ data }) => {
+  const name = data ? `${data.delivery.eventType || "Delivery"}${data.delivery.orderName ? ` ${data.delivery.orderName}` : ""}` : "Delivery";
+  return [{ title: `${name} · Delivery log · Attentive events` }];
+};
+
 export const action = async ({ request, params }: ActionFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const id = params.id ?? "";
@@ -72,14 +77,18 @@ export const action = async ({ request, params }: ActionFunctionArgs) => {
 };
 
 function Code({ children, label }: { children: string | null; label: string }) {
+  const headingId = useId();
   return (
     <BlockStack gap="100">
-      <Text as="h3" variant="headingSm">
+      <Text as="h3" variant="headingSm" id={headingId}>
         {label}
       </Text>
       {children ? (
-        <Box background="bg-surface-secondary" padding="300" borderRadius="200" overflowX="scroll">
-          <pre style={{ margin: 0, fontSize: 12, maxHeight: 420, overflow: "auto" }}>{children}</pre>
+        <Box background="bg-surface-secondary" padding="300" borderRadius="200">
+          {/* A scrolling region is focusable, so the keyboard can scroll it too (WCAG 2.1.1), and named by its heading. */}
+          <pre tabIndex={0} role="region" aria-labelledby={headingId} style={{ margin: 0, fontSize: 12, maxHeight: 420, overflow: "auto" }}>
+            {children}
+          </pre>
         </Box>
       ) : (
         <Text as="p" tone="subdued">
@@ -99,6 +108,37 @@ function Field({ label, value }: { label: string; value: string | null | undefin
       <Text as="span" breakWord>
         {value ?? "—"}
       </Text>
+    </BlockStack>
+  );
+}
+
+/**
+ * Each attempt on a line of its own that wraps, error below: readable on a phone, where a six-column table would
+ * scroll sideways inside a region the keyboard cannot reach.
+ */
+function AttemptList({ attempts }: { attempts: Array<{ number: number; startedAt: string; durationMs: number; outcome: string; httpStatus: number | null; error: string | null }> }) {
+  return (
+    <BlockStack as="ol" gap="300">
+      {attempts.map((attempt) => (
+        <Box as="li" key={attempt.number}>
+          <BlockStack gap="050">
+            <InlineStack gap="200" blockAlign="baseline">
+              <Text as="span" fontWeight="semibold">
+                {`Attempt ${attempt.number}`}
+              </Text>
+              <Text as="span">{attempt.outcome}</Text>
+              <Text as="span" tone="subdued">
+                {[formatDateTime(attempt.startedAt), `${attempt.durationMs} ms`, attempt.httpStatus === null ? null : `HTTP ${attempt.httpStatus}`].filter(Boolean).join(" · ")}
+              </Text>
+            </InlineStack>
+            {attempt.error ? (
+              <Text as="p" tone="subdued" breakWord>
+                {attempt.error}
+              </Text>
+            ) : null}
+          </BlockStack>
+        </Box>
+      ))}
     </BlockStack>
   );
 }
@@ -159,18 +199,7 @@ export default function DeliveryDetail() {
                     Not attempted yet.
                   </Text>
                 ) : (
-                  <DataTable
-                    columnContentTypes={["numeric", "text", "numeric", "text", "numeric", "text"]}
-                    headings={["#", "Started", "Time (ms)", "Outcome", "HTTP", "Error"]}
-                    rows={attempts.map((attempt) => [
-                      attempt.number,
-                      formatDateTime(attempt.startedAt),
-                      attempt.durationMs,
-                      attempt.outcome,
-                      attempt.httpStatus ?? "—",
-                      attempt.error ?? "",
-                    ])}
-                  />
+                  <AttemptList attempts={attempts} />
                 )}
               </BlockStack>
             </Card>

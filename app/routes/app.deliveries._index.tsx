@@ -293,3 +293,5 @@ export default function Deliveries() {
     </Page>
   );
 }
+
+export const meta = () => [{ title: "Delivery log · Attentive events" }];

@@ -1,4 +1,4 @@
-import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
+import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { useActionData, useLoaderData, useSearchParams } from "@remix-run/react";
 import { adminContext, notFound } from "~/admin/context.server";
 import { editorAction, editorSources, formFromDefinition } from "~/admin/mapping-editor.server";
@@ -12,6 +12,8 @@ export const loader = async ({ request, params }: LoaderFunctionArgs) => {
   if (!mapping) throw notFound("Mapping");
   return { id: mapping.id, initial: formFromDefinition(definitionOf(mapping)), ...(await editorSources(context, mapping.topic)) };
 };
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.initial.eventType || "Mapping"} · Mappings · Attentive events` }];
 
 export const action = async ({ request, params }: ActionFunctionArgs) => {
   const context = await adminContext(request);

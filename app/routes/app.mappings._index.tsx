@@ -5,6 +5,7 @@ import {
   Badge,
   Banner,
   BlockStack,
+  Box,
   Button,
   ButtonGroup,
   Card,
@@ -16,6 +17,7 @@ import {
   Modal,
   Page,
   Text,
+  useBreakpoints,
 } from "@shopify/polaris";
 import { useCallback, useEffect, useState } from "react";
 import { MAX_IMPORT_REQUEST_BYTES, readFormWithLimit } from "~/admin/bounded-form.server";
@@ -31,6 +33,8 @@ import { parseMappingFile } from "~/mapping/mapping-file";
 import { mappingActivity } from "~/models/Delivery.server";
 import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMappingEnabled } from "~/models/Mapping.server";
 import { ensureShop } from "~/models/Shop.server";
+
+export const meta = () => [{ title: "Mappings · Attentive events" }];
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const context = await adminContext(request);
@@ -125,6 +129,7 @@ export default function Mappings() {
   const fetcher = useFetcher<typeof action>();
   const submit = useSubmit();
   const shopify = useAppBridge();
+  const { smDown } = useBreakpoints();
   const [deleting, setDeleting] = useState<{ id: string; eventType: string } | null>(null);
   const [importing, setImporting] = useState(false);
   const [importError, setImportError] = useState<string | null>(null);
@@ -180,68 +185,100 @@ export default function Mappings() {
     [submit],
   );
 
-  const rows = mappings.map((mapping, index) => (
-    <IndexTable.Row id={mapping.id} key={mapping.id} position={index}>
-      <IndexTable.Cell>
-        <Link dataPrimaryLink url={`/app/mappings/${mapping.id}`} monochrome removeUnderline>
-          <Text as="span" fontWeight="semibold">
-            {mapping.eventType}
+  type Row = (typeof mappings)[number];
+  const primaryLink = (mapping: Row) => (
+    <Link dataPrimaryLink url={`/app/mappings/${mapping.id}`} monochrome removeUnderline>
+      <Text as="span" fontWeight="semibold">
+        {mapping.eventType}
+      </Text>
+    </Link>
+  );
+  const waitsBadge = (mapping: Row) => (mapping.waitsForAccessTo ? <Badge tone="attention">{`Waits for access to ${mapping.waitsForAccessTo}`}</Badge> : null);
+  // The row is a link to the mapping: its buttons keep their clicks to themselves.
+  const sending = (mapping: Row) => (
+    <div onClick={(event) => event.stopPropagation()}>
+      <fetcher.Form method="post">
+        <input type="hidden" name="id" value={mapping.id} />
+        <input type="hidden" name="intent" value={mapping.enabled ? "disable" : "enable"} />
+        {/* The state as text and the action as a button: a button's name holds its visible label (WCAG 2.5.3). */}
+        <InlineStack gap="200" blockAlign="center" wrap={false}>
+          {mapping.enabled ? <Badge tone="success">On</Badge> : <Badge>Off</Badge>}
+          <Button submit size="slim" accessibilityLabel={`${mapping.enabled ? "Turn off" : "Turn on"} ${mapping.eventType}`}>
+            {mapping.enabled ? "Turn off" : "Turn on"}
+          </Button>
+        </InlineStack>
+      </fetcher.Form>
+    </div>
+  );
+  const rowActions = (mapping: Row) => (
+    <div onClick={(event) => event.stopPropagation()}>
+      <ButtonGroup>
+        <fetcher.Form method="post">
+          <input type="hidden" name="id" value={mapping.id} />
+          <input type="hidden" name="intent" value="duplicate" />
+          <Button submit size="slim" variant="tertiary" accessibilityLabel={`Duplicate ${mapping.eventType}`}>
+            Duplicate
+          </Button>
+        </fetcher.Form>
+        <Button
+          size="slim"
+          variant="tertiary"
+          tone="critical"
+          onClick={() => setDeleting({ id: mapping.id, eventType: mapping.eventType })}
+          accessibilityLabel={`Delete ${mapping.eventType}`}
+        >
+          Delete
+        </Button>
+      </ButtonGroup>
+    </div>
+  );
+
+  const rows = mappings.map((mapping, index) =>
+    smDown ? (
+      // On phones one stacked cell per mapping, its actions in reach, instead of a table that scrolls sideways.
+      <IndexTable.Row id={mapping.id} key={mapping.id} position={index}>
+        <div style={{ padding: "12px 16px" }}>
+          <BlockStack gap="200" inlineAlign="start">
+            {primaryLink(mapping)}
+            <Text as="span" tone="subdued" variant="bodySm">
+              {`${TOPIC_LABELS[mapping.topic] ?? mapping.topic} · 7 days: ${mapping.deliveries7d} delivered, ${mapping.failures7d} failed`}
+            </Text>
+            {waitsBadge(mapping)}
+            {mapping.lastError ? (
+              <Box width="100%">
+                <Text as="p" tone="critical" variant="bodySm" truncate>
+                  {mapping.lastError}
+                </Text>
+              </Box>
+            ) : null}
+            <InlineStack gap="300" blockAlign="center">
+              {sending(mapping)}
+              {rowActions(mapping)}
+            </InlineStack>
+          </BlockStack>
+        </div>
+      </IndexTable.Row>
+    ) : (
+      <IndexTable.Row id={mapping.id} key={mapping.id} position={index}>
+        <IndexTable.Cell>{primaryLink(mapping)}</IndexTable.Cell>
+        <IndexTable.Cell>
+          <BlockStack gap="100" inlineAlign="start">
+            <Text as="span">{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</Text>
+            {waitsBadge(mapping)}
+          </BlockStack>
+        </IndexTable.Cell>
+        <IndexTable.Cell>{sending(mapping)}</IndexTable.Cell>
+        <NumberCell value={mapping.deliveries7d} />
+        <NumberCell value={mapping.failures7d} {...(mapping.failures7d > 0 ? { tone: "critical" as const } : {})} />
+        <IndexTable.Cell>
+          <Text as="span" tone="subdued" truncate>
+            {mapping.lastError ?? "—"}
           </Text>
-        </Link>
-      </IndexTable.Cell>
-      <IndexTable.Cell>
-        <BlockStack gap="100" inlineAlign="start">
-          <Text as="span">{TOPIC_LABELS[mapping.topic] ?? mapping.topic}</Text>
-          {mapping.waitsForAccessTo ? <Badge tone="attention">{`Waits for access to ${mapping.waitsForAccessTo}`}</Badge> : null}
-        </BlockStack>
-      </IndexTable.Cell>
-      <IndexTable.Cell>
-        <div onClick={(event) => event.stopPropagation()}>
-          <fetcher.Form method="post">
-            <input type="hidden" name="id" value={mapping.id} />
-            <input type="hidden" name="intent" value={mapping.enabled ? "disable" : "enable"} />
-            <Button
-              submit
-              size="slim"
-              pressed={mapping.enabled}
-              accessibilityLabel={`${mapping.enabled ? "Turn off" : "Turn on"} ${mapping.eventType}`}
-            >
-              {mapping.enabled ? "On" : "Off"}
-            </Button>
-          </fetcher.Form>
-        </div>
-      </IndexTable.Cell>
-      <NumberCell value={mapping.deliveries7d} />
-      <NumberCell value={mapping.failures7d} {...(mapping.failures7d > 0 ? { tone: "critical" as const } : {})} />
-      <IndexTable.Cell>
-        <Text as="span" tone="subdued" truncate>
-          {mapping.lastError ?? "—"}
-        </Text>
-      </IndexTable.Cell>
-      <IndexTable.Cell>
-        <div onClick={(event) => event.stopPropagation()}>
-          <ButtonGroup>
-            <fetcher.Form method="post">
-              <input type="hidden" name="id" value={mapping.id} />
-              <input type="hidden" name="intent" value="duplicate" />
-              <Button submit size="slim" variant="tertiary" accessibilityLabel={`Duplicate ${mapping.eventType}`}>
-                Duplicate
-              </Button>
-            </fetcher.Form>
-            <Button
-              size="slim"
-              variant="tertiary"
-              tone="critical"
-              onClick={() => setDeleting({ id: mapping.id, eventType: mapping.eventType })}
-              accessibilityLabel={`Delete ${mapping.eventType}`}
-            >
-              Delete
-            </Button>
-          </ButtonGroup>
-        </div>
-      </IndexTable.Cell>
-    </IndexTable.Row>
-  ));
+        </IndexTable.Cell>
+        <IndexTable.Cell>{rowActions(mapping)}</IndexTable.Cell>
+      </IndexTable.Row>
+    ),
+  );
 
   return (
     <Page
@@ -278,6 +315,7 @@ export default function Mappings() {
               resourceName={{ singular: "mapping", plural: "mappings" }}
               itemCount={mappings.length}
               selectable={false}
+              condensed={smDown}
               headings={[
                 { title: "Event type" },
                 { title: "Shopify event" },
@@ -292,7 +330,7 @@ export default function Mappings() {
             </IndexTable>
           )}
         </Card>
-        <CatalogOffers groups={catalog} fetcher={fetcher} />
+        <CatalogOffers groups={catalog} fetcher={fetcher} stacked={smDown} />
       </BlockStack>
       <Modal
         open={deleting !== null}

@@ -14,6 +14,8 @@ const BLANK: EditorForm = {
   user: { email: "", phone: "", clientUserId: "" },
 };
 
+export const meta = () => [{ title: "New mapping · Mappings · Attentive events" }];
+
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const context = await adminContext(request);
   return { initial: BLANK, ...(await editorSources(context, "orders/fulfilled")) };

@@ -13,6 +13,8 @@ import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 /** Shopify Flow in the shop's own admin: App Bridge opens shopify://admin links in the admin around the app. */
 const FLOW_ADMIN_URL = "shopify://admin/apps/flow";
 
+export const meta = () => [{ title: "Settings · Attentive events" }];
+
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
   const summary = await getShopSummary(prisma, shop);

@@ -49,7 +49,8 @@ describeBrowser("the catalog and access scopes in the admin", () => {
     const added = page.getByRole("row").filter({ has: page.getByRole("link", { name: "Return Requested", exact: true }) });
     await expect.poll(() => added.isVisible()).toBe(true);
     expect(await added.getByText("Waits for access to returns").isVisible()).toBe(true);
-    expect(await added.getByRole("button", { name: "Turn off Return Requested" }).getAttribute("aria-pressed")).toBe("true");
+    expect(await added.getByRole("button", { name: "Turn off Return Requested" }).isVisible()).toBe(true);
+    expect(await added.locator(".Polaris-Badge", { hasText: /On$/ }).isVisible()).toBe(true);
     await expect.poll(() => catalog.getByRole("button", { name: "Add Return Requested" }).count()).toBe(0);
     expect(await app().db.mapping.count({ where: { shop: app().shop } })).toBe(before + 1);
     expect(await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Return Requested" } })).toMatchObject({ topic: "returns/request", enabled: true });

@@ -6,11 +6,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { ElementContext as AxeContext, Result as AxeViolation, RuleObject as AxeRules } from "axe-core";
 import { chromium, type Browser, type BrowserContext, type Page, type Response as PageResponse } from "playwright-core";
 import { productionServerCommand } from "~/cli/serve-command";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
@@ -30,6 +31,8 @@ import { prepareBuild, REPO_ROOT } from "./build";
 export const VIEWPORTS = {
   desktop: { width: 1280, height: 800 },
   mobile: { width: 390, height: 844 },
+  /** The narrowest phone the admin is used on (iPhone mini/SE class). */
+  phone: { width: 375, height: 812 },
 } as const;
 export type ViewportName = keyof typeof VIEWPORTS;
 
@@ -60,6 +63,43 @@ export interface StandInLog {
   /** Each scopes.request: what it asked for and the merchant's answer (null while the dialog is open). */
   scopeRequests: { scopes: string[]; result: "granted-all" | "declined-all" | null; at: number }[];
 }
+
+/** WCAG 2.0 and 2.1, levels A and AA: what Built for Shopify asks of an app's pages. */
+export const AXE_WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] as const;
+
+export type { AxeViolation };
+
+export interface AxeOptions {
+  /** What to check (axe's context: a selector, or { include, exclude }); default the whole document. */
+  context?: AxeContext;
+  /** Rule tags to run; default AXE_WCAG_TAGS. */
+  tags?: readonly string[];
+  /** Rules switched on or off by id (e.g. { "color-contrast": { enabled: false } }); say why at the call site. */
+  rules?: AxeRules;
+}
+
+/** Impacts at or above `least` ("minor" < "moderate" < "serious" < "critical"). */
+export function violationsAtLeast(violations: AxeViolation[], least: "minor" | "moderate" | "serious" | "critical"): AxeViolation[] {
+  const order = ["minor", "moderate", "serious", "critical"];
+  return violations.filter((violation) => order.indexOf(violation.impact ?? "minor") >= order.indexOf(least));
+}
+
+/** Violations as an assertion message: each rule with its impact and help, then each failing node's target and summary. */
+export function formatViolations(violations: AxeViolation[]): string {
+  if (violations.length === 0) return "no violations";
+  return violations
+    .map((violation) => {
+      const nodes = violation.nodes.map((node) => {
+        const target = node.target.map((part) => (Array.isArray(part) ? part.join(" >>> ") : String(part))).join(" | ");
+        const summary = (node.failureSummary ?? "").replace(/\n\s*/g, "; ");
+        return `    - ${target}\n      ${summary}`;
+      });
+      return `[${violation.impact ?? "?"}] ${violation.id}: ${violation.help} (${violation.helpUrl})\n${nodes.join("\n")}`;
+    })
+    .join("\n");
+}
+
+let axeSource: string | undefined;
 
 export interface HarnessOptions {
   viewport?: ViewportName;
@@ -128,6 +168,8 @@ export interface BrowserHarness {
   /** The page's (hidden) App Bridge title bar. */
   titleBar(): Promise<{ title: string; buttons: string[] } | null>;
   clickTitleBarButton(label: string): Promise<void>;
+  /** Runs axe-core in the page (WCAG 2.0/2.1 A and AA by default) and returns its violations; see formatViolations. */
+  axe(options?: AxeOptions): Promise<AxeViolation[]>;
   /** Runs the operator CLI (`tsx app/cli/main.ts …`) against the app's database. */
   cli(...args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Everything the app server printed. */
@@ -426,6 +468,20 @@ export async function startBrowserHarness(options: HarnessOptions = {}): Promise
           (text) => (window as unknown as { __appBridgeStandIn: { clickTitleBarButton(l: string): void } }).__appBridgeStandIn.clickTitleBarButton(text),
           label,
         ),
+      async axe(axeOptions = {}) {
+        axeSource ??= readFileSync(join(REPO_ROOT, "node_modules", "axe-core", "axe.min.js"), "utf8");
+        // Evaluated rather than added as a <script>: the page's DOM stays as the app rendered it.
+        if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(axeSource);
+        // In and out as JSON: axe's option and result types are too deep for playwright's serializable-argument types.
+        const found = await page.evaluate(async (request: string) => {
+          const { context, tags, rules } = JSON.parse(request) as { context?: AxeContext; tags: string[]; rules?: AxeRules };
+          const axe = (window as unknown as { axe: typeof import("axe-core") }).axe;
+          const results = await axe.run(context ?? document, { runOnly: { type: "tag", values: tags }, rules, resultTypes: ["violations"] });
+          // The nodes' element references do not cross into Node; their selectors and summaries do.
+          return JSON.stringify(results.violations.map((violation) => ({ ...violation, nodes: violation.nodes.map(({ element: _element, ...node }) => node) })));
+        }, JSON.stringify({ context: axeOptions.context, tags: [...(axeOptions.tags ?? AXE_WCAG_TAGS)], rules: axeOptions.rules }));
+        return JSON.parse(found) as AxeViolation[];
+      },
       cli(...args) {
         const result = spawnSync(join(REPO_ROOT, "node_modules", ".bin", "tsx"), ["app/cli/main.ts", ...args], {
           cwd: REPO_ROOT,
