@@ -1,5 +1,5 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { useFetcher, useLoaderData, useLocation, useNavigate, useNavigation, useNavigationType } from "@remix-run/react";
+import { useFetcher, useLoaderData, useLocation, useNavigate, useNavigation } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import {
   Badge,
@@ -11,7 +11,6 @@ import {
   ChoiceList,
   EmptyState,
   IndexFilters,
-  IndexFiltersMode,
   IndexTable,
   InlineStack,
   Link,
@@ -22,10 +21,9 @@ import {
   type AppliedFilterInterface,
   type FilterInterface,
 } from "@shopify/polaris";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo } from "react";
 import { adminContext } from "~/admin/context.server";
 import {
-  EMPTY_LOG_VIEW,
   isFiltered,
   logViewFrom,
   logViewParams,
@@ -37,6 +35,7 @@ import {
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
+import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
 import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL } from "~/models/delivery-sources";
 import { DELIVERY_STATUSES, type DeliveryStatus } from "~/models/delivery-statuses";
 import {
@@ -52,8 +51,6 @@ import {
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Without a From date, the counts by source cover this many days, as the home page's do. */
 const COUNT_DAYS = 7;
-/** Typing in the search field updates the log once the merchant pauses this long (Enter applies it at once). */
-const SEARCH_DELAY_MS = 400;
 
 function filterFrom(params: URLSearchParams): DeliveryLogFilter {
   const view = logViewFrom(params);
@@ -123,6 +120,8 @@ const STATUS_LABELS: Record<DeliveryStatus, string> = {
 };
 const SOURCE_LABELS = new Map(SOURCE_FILTER_GROUPS.flatMap((group) => group.options.map((option) => [option.value, option.label] as const)));
 
+const withQuery = (view: LogView, q: string): LogView => ({ ...view, q: q || undefined });
+
 function receivedLabel(view: LogView): string {
   if (view.from && view.to) return `Received ${view.from} to ${view.to}`;
   return view.from ? `Received from ${view.from}` : `Received until ${view.to}`;
@@ -133,7 +132,6 @@ export default function Deliveries() {
   const location = useLocation();
   const navigate = useNavigate();
   const navigation = useNavigation();
-  const navigationType = useNavigationType();
   const retry = useFetcher<typeof action>();
   const { smDown } = useBreakpoints();
   const shopify = useAppBridge();
@@ -143,78 +141,20 @@ export default function Deliveries() {
   const pending = navigation.location?.pathname === location.pathname ? navigation.location : null;
   const search = (pending ?? location).search;
   const view = useMemo(() => logViewFrom(new URLSearchParams(search)), [search]);
-  const latestView = useRef(view);
-  latestView.current = view;
   const show = useCallback(
     (next: LogView, options: { replace?: boolean } = {}) => navigate(logViewUrl(next), { replace: options.replace ?? false, preventScrollReset: true }),
     [navigate],
   );
   const update = (change: Partial<LogView>) => show({ ...view, ...change });
-
-  // A view that is exactly a saved one selects its tab; any other shows its filters (IndexFilters' filtering mode).
-  const savedIndex = savedLogViewIndex(view);
-  const [mode, setMode] = useState(savedIndex === -1 ? IndexFiltersMode.Filtering : IndexFiltersMode.Default);
-  // The tab Cancel goes back to: the one selected when filtering began.
-  const [baseTab, setBaseTab] = useState(Math.max(savedIndex, 0));
-  const shownMode = savedIndex === -1 ? IndexFiltersMode.Filtering : mode;
-  // Escape in a filter's popover closes the popover; Polaris hears it as Cancel too, which would drop the filter just
-  // chosen. Only Cancel itself, or Escape from the search field, leaves filtering.
-  const keepFiltering = useRef(false);
-  const changeMode = (next: IndexFiltersMode) => {
-    if (next === IndexFiltersMode.Default && keepFiltering.current) {
-      keepFiltering.current = false;
-      return;
-    }
-    if (next === IndexFiltersMode.Filtering && savedIndex >= 0) setBaseTab(savedIndex);
-    setMode(next);
-  };
-  const cancelFiltering = () => {
-    const focused = typeof document === "undefined" ? null : document.activeElement;
-    if (focused?.closest(".Polaris-Popover, .Polaris-Filters-FilterPill__FilterButton")) {
-      keepFiltering.current = true;
-      return;
-    }
-    showSaved(SAVED_LOG_VIEWS[baseTab]?.view ?? EMPTY_LOG_VIEW);
-  };
-
-  // The search field: typed text is applied after a pause (or on Enter), replacing the history entry.
-  const [query, setQuery] = useState(view.q ?? "");
-  const appliedQuery = useRef(view.q ?? "");
-  useEffect(() => {
-    // The URL's search changed from elsewhere (a tab, Clear all, Back): show it.
-    const fromUrl = view.q ?? "";
-    if (fromUrl !== appliedQuery.current) {
-      appliedQuery.current = fromUrl;
-      setQuery(fromUrl);
-    }
-  }, [view.q]);
-  const applyQuery = useCallback(
-    (value: string) => {
-      const q = value.trim().slice(0, 200);
-      if (q === appliedQuery.current) return;
-      appliedQuery.current = q;
-      show({ ...latestView.current, q: q || undefined }, { replace: true });
-    },
-    [show],
-  );
-  useEffect(() => {
-    const timer = setTimeout(() => applyQuery(query), SEARCH_DELAY_MS);
-    return () => clearTimeout(timer);
-  }, [query, applyQuery]);
-  const showSaved = (view: LogView) => {
-    appliedQuery.current = view.q ?? "";
-    setQuery(view.q ?? "");
-    show(view);
-  };
-
-  // Polaris keeps the pills it shows in its own state: Back and Forward, which change them from outside, redraw it.
-  const [filtersKey, setFiltersKey] = useState(0);
-  const seenLocation = useRef(location.key);
-  useEffect(() => {
-    if (location.key === seenLocation.current) return;
-    seenLocation.current = location.key;
-    if (navigationType === "POP") setFiltersKey((key) => key + 1);
-  }, [location.key, navigationType]);
+  const indexFilters = useUrlIndexFilters({
+    view,
+    savedViews: SAVED_LOG_VIEWS,
+    savedIndex: savedLogViewIndex(view),
+    query: view.q ?? "",
+    withQuery,
+    show,
+    idPrefix: "delivery-log",
+  });
 
   useEffect(() => {
     if (retry.data) shopify.toast.show(retry.data.message, { isError: !retry.data.ok });
@@ -301,14 +241,6 @@ export default function Deliveries() {
   if (view.from || view.to) appliedFilters.push({ key: "received", label: receivedLabel(view), onRemove: () => update({ from: undefined, to: undefined }) });
   if (view.stale) appliedFilters.push({ key: "stale", label: "Sent over 12 h late", onRemove: () => update({ stale: false }) });
 
-  const clearAll = () => {
-    setBaseTab(0);
-    showSaved(EMPTY_LOG_VIEW);
-  };
-  const clearFilters = () => {
-    setMode(IndexFiltersMode.Default);
-    clearAll();
-  };
   const loading = pending !== null;
   const retryFilter = logViewParams(view).toString();
   const rowUrl = (id: string) => `/app/deliveries/${id}`;
@@ -330,7 +262,7 @@ export default function Deliveries() {
                 </Button>
               </retry.Form>
               {isFiltered(view) ? (
-                <Button variant="plain" onClick={clearFilters}>
+                <Button variant="plain" onClick={indexFilters.reset}>
                   Clear filters
                 </Button>
               ) : null}
@@ -338,37 +270,15 @@ export default function Deliveries() {
           </BlockStack>
         </Box>
         <Card padding="0">
-          <div
-            onKeyDown={(event) => {
-              // Enter in the search field applies the search without waiting for the pause.
-              const target = event.target as HTMLInputElement;
-              if (event.key === "Enter" && target.tagName === "INPUT" && target.type === "text") applyQuery(target.value);
-            }}
-          >
+          {/* Enter in the search field applies it at once. */}
+          <div onKeyDown={indexFilters.onKeyDown}>
             <IndexFilters
-              key={filtersKey}
-              tabs={SAVED_LOG_VIEWS.map((saved) => ({ id: `delivery-log-${saved.id}`, content: saved.name, isLocked: true }))}
-              selected={savedIndex >= 0 ? savedIndex : baseTab}
-              onSelect={(index) => {
-                const saved = SAVED_LOG_VIEWS[index];
-                if (!saved || index === savedIndex) return;
-                setBaseTab(index);
-                showSaved(saved.view);
-              }}
-              canCreateNewView={false}
-              queryValue={query}
+              key={indexFilters.key}
+              {...indexFilters.props}
               queryPlaceholder="Search by order name or email"
-              onQueryChange={setQuery}
-              onQueryClear={() => {
-                setQuery("");
-                applyQuery("");
-              }}
               filters={filters}
               appliedFilters={appliedFilters}
-              onClearAll={clearAll}
-              cancelAction={{ onAction: cancelFiltering }}
-              mode={shownMode}
-              setMode={changeMode}
+              onClearAll={indexFilters.clearAll}
               filteringAccessibilityLabel="Search and filter deliveries"
               loading={loading}
             />
@@ -383,7 +293,7 @@ export default function Deliveries() {
               <EmptyState
                 heading={filtered ? "No deliveries match" : "No deliveries yet"}
                 image={NO_ILLUSTRATION}
-                {...(filtered ? { action: { content: "Clear filters", onAction: clearFilters } } : {})}
+                {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
               >
                 <p>
                   {filtered
