@@ -1,7 +1,8 @@
 /**
  * The delivery log's search and filter bar (Polaris IndexFilters), in Chromium against the production build: search by
  * order name and by email, a status filter shown as a pill and held in the URL, the saved views as tabs, a reload of a
- * shared URL showing the same view, pages to older deliveries and back, and a row opening its delivery. The log is
+ * shared URL showing the same view, pages to older deliveries and back, and a row opening its delivery; then the
+ * mappings list's search, filter and tabs, the same pattern. The log is
  * seeded through signed webhooks that the real worker delivers to the Attentive stand-in, then given fixed dates and
  * the statuses the views are about. Screenshots go to test-output/screenshots/ and, for the README, the desktop and
  * 375 px ones to docs/screenshots/.
@@ -309,5 +310,40 @@ describeBrowser("the delivery log's search, filters and views", () => {
     await page.getByRole("button", { name: "Retry failed deliveries matching the filter" }).click();
     await expect.poll(async () => (await app().toasts()).map((toast) => toast.message)).toContain("1 failed delivery queued again");
     await expect.poll(() => app().db.delivery.count({ where: { orderName: "#4102", status: "failed" } }), { timeout: 15_000 }).toBe(0);
+  });
+
+  test("the mappings list has the same bar: search by event type, a Shopify event filter, Sending and Turned off tabs", async () => {
+    const { page, openApp, db, shop, screenshot } = app();
+    const listed = () => page.locator(".Polaris-IndexTable__TableRow a[data-primary-link]").allTextContents();
+    await openApp("/app/mappings");
+    expect(await page.getByRole("tab").allTextContents()).toEqual(["All", "Sending", "Turned off"]);
+    // The shop has the default mappings, all on: one is turned off from the list.
+    await page.getByRole("button", { name: "Turn off Order Cancelled" }).click();
+    await expect.poll(() => db.mapping.count({ where: { shop, eventType: "Order Cancelled", enabled: false } })).toBe(1);
+    const mappings = await db.mapping.findMany({ where: { shop } });
+    const names = (keep: (mapping: (typeof mappings)[number]) => boolean) => mappings.filter(keep).map((mapping) => mapping.eventType).sort();
+    expect(names((mapping) => !mapping.enabled)).toEqual(["Order Cancelled"]);
+    expect((await listed()).sort()).toEqual(names(() => true));
+    await tab("Turned off").click();
+    await expect.poll(() => query().toString()).toBe("sending=off");
+    await expect.poll(async () => (await listed()).sort()).toEqual(names((mapping) => !mapping.enabled));
+
+    await page.getByRole("button", { name: "Search and filter mappings" }).click();
+    await page.getByRole("textbox", { name: "Search by event type" }).fill("cancel");
+    await expect.poll(listed).toEqual(["Order Cancelled"]);
+    await expect.poll(() => query().toString()).toBe("sending=off&q=cancel");
+    await page.getByRole("textbox", { name: "Search by event type" }).fill("fulfilled");
+    await expect.poll(listed).toEqual([]);
+    expect(await page.getByText("No mappings match").isVisible()).toBe(true);
+    expect(await page.getByRole("button", { name: "Sending: turned off" }).isVisible()).toBe(true);
+    await screenshot("mappings-filtered");
+
+    await openApp(`/app/mappings?topic=${encodeURIComponent("orders/fulfilled")}`);
+    expect(await page.getByRole("button", { name: "Shopify event: Order fulfilled" }).isVisible()).toBe(true);
+    expect((await listed()).sort()).toEqual(names((mapping) => mapping.topic === "orders/fulfilled"));
+    await page.getByRole("button", { name: "Clear all" }).click();
+    await expect.poll(() => query().toString()).toBe("");
+    await expect.poll(async () => (await listed()).length).toBe(mappings.length);
+    expect(app().pageErrors).toEqual([]);
   });
 });
