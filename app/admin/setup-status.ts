@@ -103,7 +103,8 @@ function flowingCheck(facts: SetupFacts, now: number): SetupCheck {
       state: "warning",
       title: `${plural(facts.pending, "event is", "events are")} waiting to be sent`,
       detail: `The oldest has waited since ${formatRelative(facts.oldestPendingAt, now)}: Attentive may be slow or refusing them. The delivery log shows each attempt.`,
-      action: { label: "See what is waiting", url: "/app/deliveries?status=pending" },
+      // The log's Waiting view: what the count above counts (pending and sending).
+      action: { label: "See what is waiting", url: "/app/deliveries?status=pending&status=sending" },
     };
   }
   if (facts.lastDeliveredAt) {

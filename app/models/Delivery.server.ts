@@ -152,7 +152,8 @@ export async function hourlyDeliveries(prisma: Database, shop: string, now = new
 }
 
 export interface DeliveryLogFilter {
-  status?: DeliveryStatus;
+  /** One status, or any of several (the log's Waiting view: pending or sending). */
+  status?: DeliveryStatus | readonly DeliveryStatus[];
   topic?: string;
   eventType?: string;
   from?: Date;
@@ -161,6 +162,11 @@ export interface DeliveryLogFilter {
   search?: string;
   /** Only the events history backfills recorded (deliveries with a backfillId). */
   backfill?: boolean;
+  /**
+   * Only events sent more than 12 hours after they happened. Live ones only, unless `backfill` is set too: a
+   * backfill's past events are stale by design and would bury the late live events (Home counts those the same way).
+   */
+  stale?: boolean;
 }
 
 export interface DeliveryCursor {
@@ -188,12 +194,14 @@ function logWhere(shop: string, filter: DeliveryLogFilter) {
     else if (/^#?\d+$/.test(search)) searchWhere = { orderName: { in: [`#${search.replace(/^#/, "")}`, search.replace(/^#/, "")] } };
     else searchWhere = { orderName: search };
   }
+  const statuses = typeof filter.status === "string" ? [filter.status] : (filter.status ?? []);
   return {
     shop,
-    ...(filter.status ? { status: filter.status } : {}),
+    ...(statuses.length === 1 ? { status: statuses[0] } : statuses.length > 1 ? { status: { in: [...statuses] } } : {}),
     ...(filter.topic ? { topic: filter.topic } : {}),
     ...(filter.eventType ? { eventType: filter.eventType } : {}),
-    ...(filter.backfill ? { backfillId: { not: null } } : {}),
+    ...(filter.backfill ? { backfillId: { not: null } } : filter.stale ? { backfillId: null } : {}),
+    ...(filter.stale ? { stale: true } : {}),
     ...(filter.from || filter.to
       ? { createdAt: { ...(filter.from ? { gte: filter.from } : {}), ...(filter.to ? { lt: filter.to } : {}) } }
       : {}),
@@ -201,25 +209,34 @@ function logWhere(shop: string, filter: DeliveryLogFilter) {
   };
 }
 
+/** Where a page of the log starts: after a row (older ones) or before it (newer ones); null for the newest. */
+export type DeliveryLogPosition = { after: DeliveryCursor } | { before: DeliveryCursor } | null;
+
 /**
  * One page of the delivery log, newest first, by keyset (createdAt, id): the cost of
- * a page does not grow with the size of the log, unlike OFFSET.
+ * a page does not grow with the size of the log, unlike OFFSET. `nextCursor` leads to older rows,
+ * `previousCursor` to newer ones (null on the newest page).
  */
 export async function deliveryLogPage(
   prisma: Database,
   shop: string,
   filter: DeliveryLogFilter,
-  after: DeliveryCursor | null,
+  position: DeliveryLogPosition,
   pageSize = 50,
 ) {
+  const after = position && "after" in position ? position.after : null;
+  const before = position && "before" in position ? position.before : null;
   const rows = await prisma.delivery.findMany({
     where: {
       ...logWhere(shop, filter),
       ...(after
         ? { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }
-        : {}),
+        : before
+          ? { OR: [{ createdAt: { gt: before.createdAt } }, { createdAt: before.createdAt, id: { gt: before.id } }] }
+          : {}),
     },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    // Newer rows than a cursor are read upwards from it, then put back newest first.
+    orderBy: before ? [{ createdAt: "asc" }, { id: "asc" }] : [{ createdAt: "desc" }, { id: "desc" }],
     take: pageSize + 1,
     select: {
       id: true,
@@ -241,11 +258,16 @@ export async function deliveryLogPage(
       webhook: { select: { eventKey: true } },
     },
   });
-  const page = rows
-    .slice(0, pageSize)
-    .map(({ webhook, backfillId, ...row }) => ({ ...row, flowRunId: isFlowTopic(row.topic) ? webhook.eventKey : null, pastOrder: backfillId !== null }));
+  const more = rows.length > pageSize;
+  const slice = rows.slice(0, pageSize);
+  if (before) slice.reverse();
+  const page = slice.map(({ webhook, backfillId, ...row }) => ({ ...row, flowRunId: isFlowTopic(row.topic) ? webhook.eventKey : null, pastOrder: backfillId !== null }));
+  const first = page.at(0);
   const last = page.at(-1);
-  return { deliveries: page, nextCursor: rows.length > pageSize && last ? encodeCursor(last) : null };
+  // Past the cursor's own row there is always something the other way (an emptied page points back at the cursor).
+  const nextCursor = before ? encodeCursor(last ?? before) : more && last ? encodeCursor(last) : null;
+  const previousCursor = after ? encodeCursor(first ?? after) : before && more && first ? encodeCursor(first) : null;
+  return { deliveries: page, nextCursor, previousCursor };
 }
 
 /**

@@ -1,50 +1,76 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { useFetcher, useLoaderData, useSearchParams } from "@remix-run/react";
+import { useFetcher, useLoaderData, useLocation, useNavigate, useNavigation } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
-import { Badge, BlockStack, Button, Card, EmptyState, IndexTable, InlineStack, Link, Page, Select, Text, TextField, useBreakpoints } from "@shopify/polaris";
-import { useEffect, useRef, useState } from "react";
-import { z } from "zod";
+import {
+  Badge,
+  BlockStack,
+  Box,
+  Button,
+  Card,
+  Checkbox,
+  ChoiceList,
+  EmptyState,
+  IndexFilters,
+  IndexTable,
+  InlineStack,
+  Link,
+  Page,
+  Text,
+  TextField,
+  useBreakpoints,
+  type AppliedFilterInterface,
+  type FilterInterface,
+} from "@shopify/polaris";
+import { useCallback, useEffect, useMemo } from "react";
 import { adminContext } from "~/admin/context.server";
+import {
+  isFiltered,
+  logViewFrom,
+  logViewParams,
+  logViewUrl,
+  SAVED_LOG_VIEWS,
+  savedLogViewIndex,
+  type LogView,
+} from "~/admin/delivery-log-views";
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
-import { MAPPABLE_TOPICS } from "~/mapping/types";
-import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL, FLOW_TOPIC } from "~/models/delivery-sources";
-import { DELIVERY_STATUSES } from "~/models/delivery-statuses";
+import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
+import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL } from "~/models/delivery-sources";
+import { DELIVERY_STATUSES, type DeliveryStatus } from "~/models/delivery-statuses";
 import {
   decodeCursor,
   deliveriesBySource,
   deliveryLogPage,
   type DeliveryLogFilter,
+  type DeliveryLogPosition,
   loggedEventTypes,
   retryFailedMatching,
 } from "~/models/Delivery.server";
-
-const filterParams = z.object({
-  status: z.enum(DELIVERY_STATUSES).optional().catch(undefined),
-  // A catalog topic, Flow, or the backfill's past orders: the source filter.
-  topic: z.enum([...MAPPABLE_TOPICS, FLOW_TOPIC, BACKFILL_SOURCE]).optional().catch(undefined),
-  eventType: z.string().max(200).optional().catch(undefined),
-  from: z.iso.date().optional().catch(undefined),
-  to: z.iso.date().optional().catch(undefined),
-  q: z.string().max(200).optional().catch(undefined),
-});
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Without a From date, the counts by source cover this many days, as the home page's do. */
 const COUNT_DAYS = 7;
 
 function filterFrom(params: URLSearchParams): DeliveryLogFilter {
-  const raw = filterParams.parse(Object.fromEntries([...params].filter(([, value]) => value !== "")));
+  const view = logViewFrom(params);
   return {
-    ...(raw.status ? { status: raw.status } : {}),
-    ...(raw.topic === BACKFILL_SOURCE ? { backfill: true } : raw.topic ? { topic: raw.topic } : {}),
-    ...(raw.eventType ? { eventType: raw.eventType } : {}),
-    ...(raw.from ? { from: new Date(`${raw.from}T00:00:00Z`) } : {}),
+    ...(view.status.length > 0 ? { status: view.status } : {}),
+    ...(view.topic === BACKFILL_SOURCE ? { backfill: true } : view.topic ? { topic: view.topic } : {}),
+    ...(view.eventType ? { eventType: view.eventType } : {}),
+    ...(view.from ? { from: new Date(`${view.from}T00:00:00Z`) } : {}),
     // "to" is inclusive of the whole day.
-    ...(raw.to ? { to: new Date(new Date(`${raw.to}T00:00:00Z`).getTime() + DAY_MS) } : {}),
-    ...(raw.q ? { search: raw.q } : {}),
+    ...(view.to ? { to: new Date(new Date(`${view.to}T00:00:00Z`).getTime() + DAY_MS) } : {}),
+    ...(view.stale ? { stale: true } : {}),
+    ...(view.q ? { search: view.q } : {}),
   };
+}
+
+function positionFrom(params: URLSearchParams): DeliveryLogPosition {
+  const after = decodeCursor(params.get("after"));
+  if (after) return { after };
+  const before = decodeCursor(params.get("before"));
+  return before ? { before } : null;
 }
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
@@ -54,7 +80,7 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
   // Counted over the filter's dates, or the last 7 days when it has no From date (a bounded count on a large log).
   const countFrom = filter.from ?? new Date(Date.now() - COUNT_DAYS * DAY_MS);
   const [page, eventTypes, bySource] = await Promise.all([
-    deliveryLogPage(prisma, shop, filter, decodeCursor(url.searchParams.get("after"))),
+    deliveryLogPage(prisma, shop, filter, positionFrom(url.searchParams)),
     loggedEventTypes(prisma, shop),
     deliveriesBySource(prisma, shop, { ...filter, from: countFrom }),
   ]);
@@ -82,148 +108,253 @@ function countsLine(filtered: boolean, counts: { webhooks: number; flow: number;
   return `${head}: ${counts.webhooks} from Shopify webhooks · ${counts.flow} from Flow${past}`;
 }
 
+const STATUS_LABELS: Record<DeliveryStatus, string> = {
+  pending: "Pending",
+  sending: "Sending",
+  delivered: "Delivered",
+  failed: "Failed",
+  skipped: "Skipped",
+};
+const SOURCE_LABELS = new Map(SOURCE_FILTER_GROUPS.flatMap((group) => group.options.map((option) => [option.value, option.label] as const)));
+
+const withQuery = (view: LogView, q: string): LogView => ({ ...view, q: q || undefined });
+
+function receivedLabel(view: LogView): string {
+  if (view.from && view.to) return `Received ${view.from} to ${view.to}`;
+  return view.from ? `Received from ${view.from}` : `Received until ${view.to}`;
+}
+
 export default function Deliveries() {
-  const { deliveries, nextCursor, eventTypes, filtered, bySource } = useLoaderData<typeof loader>();
-  const [params, setParams] = useSearchParams();
+  const { deliveries, nextCursor, previousCursor, eventTypes, filtered, bySource } = useLoaderData<typeof loader>();
+  const location = useLocation();
+  const navigate = useNavigate();
+  const navigation = useNavigation();
   const retry = useFetcher<typeof action>();
   const { smDown } = useBreakpoints();
   const shopify = useAppBridge();
-  const [search, setSearch] = useState(params.get("q") ?? "");
-  // The latest typed text, read by Search even before React has re-rendered with it.
-  const typed = useRef(search);
-  const changeSearch = (value: string) => {
-    typed.current = value;
-    setSearch(value);
-  };
+
+  // The URL is the view: filters, search and tab all come from it, and every change is a navigation. While the log
+  // loads, the controls already show where it is going (a ticked box stays ticked).
+  const pending = navigation.location?.pathname === location.pathname ? navigation.location : null;
+  const search = (pending ?? location).search;
+  const view = useMemo(() => logViewFrom(new URLSearchParams(search)), [search]);
+  const show = useCallback(
+    (next: LogView, options: { replace?: boolean } = {}) => navigate(logViewUrl(next), { replace: options.replace ?? false, preventScrollReset: true }),
+    [navigate],
+  );
+  const update = (change: Partial<LogView>) => show({ ...view, ...change });
+  const indexFilters = useUrlIndexFilters({
+    view,
+    savedViews: SAVED_LOG_VIEWS,
+    savedIndex: savedLogViewIndex(view),
+    query: view.q ?? "",
+    withQuery,
+    show,
+    idPrefix: "delivery-log",
+  });
 
   useEffect(() => {
     if (retry.data) shopify.toast.show(retry.data.message, { isError: !retry.data.ok });
   }, [retry.data, shopify]);
 
-  const setFilter = (name: string, value: string) => {
-    const next = new URLSearchParams(params);
-    if (value) next.set(name, value);
-    else next.delete(name);
-    next.delete("after");
-    setParams(next);
-  };
-  const filterQuery = (() => {
-    const copy = new URLSearchParams(params);
-    copy.delete("after");
-    return copy.toString();
-  })();
+  const eventTypeChoices = [...new Set([...eventTypes, ...(view.eventType ? [view.eventType] : [])])].map((type) => ({ label: type, value: type }));
+  const filters: FilterInterface[] = [
+    {
+      key: "status",
+      label: "Status",
+      pinned: true,
+      filter: (
+        <ChoiceList
+          title="Status"
+          titleHidden
+          allowMultiple
+          choices={DELIVERY_STATUSES.map((status) => ({ label: STATUS_LABELS[status], value: status }))}
+          selected={view.status}
+          onChange={(selected) => update({ status: DELIVERY_STATUSES.filter((status) => selected.includes(status)) })}
+        />
+      ),
+    },
+    {
+      key: "topic",
+      label: "Source",
+      pinned: true,
+      filter: (
+        <BlockStack gap="200">
+          {SOURCE_FILTER_GROUPS.map((group) => (
+            <ChoiceList
+              key={group.title}
+              name="delivery-log-source"
+              title={group.title}
+              choices={group.options}
+              selected={group.options.some((option) => option.value === view.topic) ? [view.topic!] : []}
+              onChange={([topic]) => update({ topic })}
+            />
+          ))}
+        </BlockStack>
+      ),
+    },
+    {
+      key: "eventType",
+      label: "Event type",
+      filter:
+        eventTypeChoices.length > 0 ? (
+          <ChoiceList title="Event type" titleHidden choices={eventTypeChoices} selected={view.eventType ? [view.eventType] : []} onChange={([eventType]) => update({ eventType })} />
+        ) : (
+          <Text as="p" tone="subdued">
+            No events recorded yet.
+          </Text>
+        ),
+    },
+    {
+      key: "received",
+      label: "Date received",
+      filter: (
+        <BlockStack gap="200">
+          <TextField label="Received from" type="date" value={view.from ?? ""} onChange={(from) => update({ from: from || undefined })} autoComplete="off" />
+          <TextField label="Received to" type="date" value={view.to ?? ""} onChange={(to) => update({ to: to || undefined })} autoComplete="off" />
+        </BlockStack>
+      ),
+    },
+    {
+      key: "stale",
+      label: "Stale",
+      filter: (
+        <Checkbox
+          label="Sent more than 12 hours late"
+          helpText="Attentive records a late event but starts no Journey with it. Past orders are late by design: they are left out unless Source is past orders."
+          checked={view.stale}
+          onChange={(stale) => update({ stale })}
+        />
+      ),
+    },
+  ];
+
+  const appliedFilters: AppliedFilterInterface[] = [];
+  if (view.status.length > 0) {
+    appliedFilters.push({ key: "status", label: `Status: ${view.status.map((status) => STATUS_LABELS[status]).join(", ")}`, onRemove: () => update({ status: [] }) });
+  }
+  if (view.topic) appliedFilters.push({ key: "topic", label: `Source: ${SOURCE_LABELS.get(view.topic) ?? view.topic}`, onRemove: () => update({ topic: undefined }) });
+  if (view.eventType) appliedFilters.push({ key: "eventType", label: `Event type: ${view.eventType}`, onRemove: () => update({ eventType: undefined }) });
+  if (view.from || view.to) appliedFilters.push({ key: "received", label: receivedLabel(view), onRemove: () => update({ from: undefined, to: undefined }) });
+  if (view.stale) appliedFilters.push({ key: "stale", label: "Sent over 12 h late", onRemove: () => update({ stale: false }) });
+
+  const loading = pending !== null;
+  const retryFilter = logViewParams(view).toString();
+  const rowUrl = (id: string) => `/app/deliveries/${id}`;
 
   return (
     <Page title="Delivery log" backAction={{ content: "Home", url: "/app" }} fullWidth>
       <BlockStack gap="400">
-        <Card>
-          <BlockStack gap="300">
-            <InlineStack gap="300" wrap blockAlign="end">
-              <Select
-                label="Status"
-                options={[{ label: "Any", value: "" }, ...DELIVERY_STATUSES.map((status) => ({ label: status[0]!.toUpperCase() + status.slice(1), value: status }))]}
-                value={params.get("status") ?? ""}
-                onChange={(value) => setFilter("status", value)}
-              />
-              <Select
-                label="Source"
-                options={[{ label: "Any", value: "" }, ...SOURCE_FILTER_GROUPS]}
-                value={params.get("topic") ?? ""}
-                onChange={(value) => setFilter("topic", value)}
-              />
-              <Select
-                label="Event type"
-                options={[{ label: "Any", value: "" }, ...eventTypes.map((type) => ({ label: type, value: type }))]}
-                value={params.get("eventType") ?? ""}
-                onChange={(value) => setFilter("eventType", value)}
-              />
-              <TextField label="From" type="date" value={params.get("from") ?? ""} onChange={(value) => setFilter("from", value)} autoComplete="off" />
-              <TextField label="To" type="date" value={params.get("to") ?? ""} onChange={(value) => setFilter("to", value)} autoComplete="off" />
-              <div
-                onKeyDown={(event) => {
-                  if (event.key === "Enter") setFilter("q", typed.current.trim());
-                }}
-              >
-                <TextField
-                  label="Order name or email"
-                  value={search}
-                  onChange={changeSearch}
-                  autoComplete="off"
-                  placeholder="#1001 or jane@example.com"
-                />
-              </div>
-              <Button onClick={() => setFilter("q", typed.current.trim())}>Search</Button>
-            </InlineStack>
-            <InlineStack gap="200">
+        <Box paddingInline={{ xs: "400", sm: "0" }}>
+          <BlockStack gap="200">
+            <Text as="p" tone="subdued">
+              {countsLine(filtered, bySource)}
+            </Text>
+            <InlineStack gap="200" blockAlign="center">
               <retry.Form method="post">
                 <input type="hidden" name="intent" value="retry-failed" />
-                <input type="hidden" name="filter" value={filterQuery} />
+                <input type="hidden" name="filter" value={retryFilter} />
                 <Button submit loading={retry.state !== "idle"}>
                   {filtered ? "Retry failed deliveries matching the filter" : "Retry all failed deliveries"}
                 </Button>
               </retry.Form>
-              {filtered ? (
-                <Button variant="plain" onClick={() => setParams(new URLSearchParams())}>
+              {isFiltered(view) ? (
+                <Button variant="plain" onClick={indexFilters.reset}>
                   Clear filters
                 </Button>
               ) : null}
             </InlineStack>
-            <Text as="p" tone="subdued">
-              {countsLine(filtered, bySource)}
-            </Text>
           </BlockStack>
-        </Card>
+        </Box>
         <Card padding="0">
-          {deliveries.length === 0 ? (
-            <EmptyState heading={filtered ? "No deliveries match" : "No deliveries yet"} image={NO_ILLUSTRATION}>
-              <p>
-                {filtered
-                  ? "Change or clear the filters."
-                  : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
-              </p>
-            </EmptyState>
-          ) : (
-            <IndexTable
-              resourceName={{ singular: "delivery", plural: "deliveries" }}
-              itemCount={deliveries.length}
-              selectable={false}
-              condensed={smDown}
-              headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
-            >
-              {deliveries.map((delivery, index) =>
-                smDown ? (
-                  // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
-                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
-                    <div style={{ padding: "12px 16px" }}>
-                      <BlockStack gap="100">
-                        <InlineStack align="space-between" gap="200">
-                          <Link dataPrimaryLink url={`/app/deliveries/${delivery.id}`} monochrome removeUnderline>
-                            <Text as="span" fontWeight="semibold">
-                              {delivery.eventType} {delivery.orderName ?? ""}
-                            </Text>
-                          </Link>
-                          <InlineStack gap="100">
-                            <DeliveryStatusBadge status={delivery.status} />
-                            {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
-                            {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
-                          </InlineStack>
-                        </InlineStack>
-                        <Text as="span" tone="subdued" variant="bodySm">
-                          {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
-                          {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
-                        </Text>
-                        {delivery.lastError ? (
-                          <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
-                            {delivery.lastError}
+          {/* Enter in the search field applies it at once. */}
+          <div onKeyDown={indexFilters.onKeyDown}>
+            <IndexFilters
+              key={indexFilters.key}
+              {...indexFilters.props}
+              queryPlaceholder="Search by order name or email"
+              filters={filters}
+              appliedFilters={appliedFilters}
+              onClearAll={indexFilters.clearAll}
+              filteringAccessibilityLabel="Search and filter deliveries"
+              loading={loading}
+            />
+          </div>
+          <IndexTable
+            resourceName={{ singular: "delivery", plural: "deliveries" }}
+            itemCount={deliveries.length}
+            selectable={false}
+            condensed={smDown}
+            loading={loading}
+            emptyState={
+              <EmptyState
+                heading={filtered ? "No deliveries match" : "No deliveries yet"}
+                image={NO_ILLUSTRATION}
+                {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
+              >
+                <p>
+                  {filtered
+                    ? "Change or clear the filters."
+                    : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
+                </p>
+              </EmptyState>
+            }
+            headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+            pagination={
+              previousCursor || nextCursor
+                ? {
+                    hasPrevious: previousCursor !== null,
+                    previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
+                    previousTooltip: "Newer",
+                    hasNext: nextCursor !== null,
+                    nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
+                    nextTooltip: "Older",
+                    accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
+                    label: previousCursor ? (
+                      <Link url={logViewUrl(view)} removeUnderline>
+                        Newest
+                      </Link>
+                    ) : (
+                      "Newest first"
+                    ),
+                  }
+                : undefined
+            }
+          >
+            {deliveries.map((delivery, index) =>
+              smDown ? (
+                // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
+                <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                  <div style={{ padding: "12px 16px" }}>
+                    <BlockStack gap="100">
+                      <InlineStack align="space-between" gap="200">
+                        <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
+                          <Text as="span" fontWeight="semibold">
+                            {delivery.eventType} {delivery.orderName ?? ""}
                           </Text>
-                        ) : null}
-                      </BlockStack>
-                    </div>
-                  </IndexTable.Row>
-                ) : (
+                        </Link>
+                        <InlineStack gap="100">
+                          <DeliveryStatusBadge status={delivery.status} />
+                          {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                          {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                        </InlineStack>
+                      </InlineStack>
+                      <Text as="span" tone="subdued" variant="bodySm">
+                        {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
+                        {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
+                      </Text>
+                      {delivery.lastError ? (
+                        <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
+                          {delivery.lastError}
+                        </Text>
+                      ) : null}
+                    </BlockStack>
+                  </div>
+                </IndexTable.Row>
+              ) : (
                 <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
                   <IndexTable.Cell>
-                    <Link dataPrimaryLink url={`/app/deliveries/${delivery.id}`} monochrome removeUnderline>
+                    <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
                       <Text as="span" fontWeight="semibold">
                         {formatDateTime(delivery.createdAt)}
                       </Text>
@@ -260,35 +391,10 @@ export default function Deliveries() {
                     </Text>
                   </IndexTable.Cell>
                 </IndexTable.Row>
-                ),
-              )}
-            </IndexTable>
-          )}
+              ),
+            )}
+          </IndexTable>
         </Card>
-        <InlineStack align="center" gap="200">
-          {params.get("after") ? (
-            <Button
-              onClick={() => {
-                const next = new URLSearchParams(params);
-                next.delete("after");
-                setParams(next);
-              }}
-            >
-              Newest
-            </Button>
-          ) : null}
-          {nextCursor ? (
-            <Button
-              onClick={() => {
-                const next = new URLSearchParams(params);
-                next.set("after", nextCursor);
-                setParams(next);
-              }}
-            >
-              Older
-            </Button>
-          ) : null}
-        </InlineStack>
       </BlockStack>
     </Page>
   );

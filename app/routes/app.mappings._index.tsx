@@ -1,5 +1,5 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
-import { useActionData, useFetcher, useLoaderData, useSubmit } from "@remix-run/react";
+import { useActionData, useFetcher, useLoaderData, useLocation, useNavigate, useSubmit, type ShouldRevalidateFunction } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
 import {
   Badge,
@@ -9,8 +9,10 @@ import {
   Button,
   ButtonGroup,
   Card,
+  ChoiceList,
   DropZone,
   EmptyState,
+  IndexFilters,
   IndexTable,
   InlineStack,
   Link,
@@ -18,16 +20,27 @@ import {
   Page,
   Text,
   useBreakpoints,
+  type AppliedFilterInterface,
+  type FilterInterface,
 } from "@shopify/polaris";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { MAX_IMPORT_REQUEST_BYTES, readFormWithLimit } from "~/admin/bounded-form.server";
 import { adminContext, notFound } from "~/admin/context.server";
 import { addCatalogOffer, catalogAndAccess, refreshGrantedScopes } from "~/admin/mapping-catalog.server";
+import {
+  mappingListViewFrom,
+  mappingListViewUrl,
+  mappingsInView,
+  SAVED_MAPPING_VIEWS,
+  savedMappingViewIndex,
+  type MappingListView,
+} from "~/admin/mapping-list-views";
 import { mappingLimitMessage } from "~/admin/mapping-editor.server";
 import { AccessBanner } from "~/components/AccessBanner";
 import { CatalogOffers } from "~/components/CatalogOffers";
-import { NO_ILLUSTRATION, TOPIC_LABELS } from "~/components/format";
+import { NO_ILLUSTRATION, TOPIC_LABELS, topicOptionGroups } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
+import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
 import { MAX_EVENT_TYPE_LENGTH, MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP, importSizeProblem, utf8Length } from "~/mapping/limits";
 import { parseMappingFile } from "~/mapping/mapping-file";
 import { mappingActivity } from "~/models/Delivery.server";
@@ -56,6 +69,13 @@ export const loader = async ({ request }: LoaderFunctionArgs) => {
     })),
   };
 };
+
+/** The list's search, filters and tabs only change the URL's query: the page filters what it has, without reloading. */
+export const shouldRevalidate: ShouldRevalidateFunction = ({ currentUrl, nextUrl, formMethod, defaultShouldRevalidate }) =>
+  !formMethod && currentUrl.pathname === nextUrl.pathname && currentUrl.search !== nextUrl.search ? false : defaultShouldRevalidate;
+
+const TOPIC_GROUPS = topicOptionGroups((topic) => TOPIC_LABELS[topic] ?? topic);
+const withQuery = (view: MappingListView, q: string): MappingListView => ({ ...view, q: q || undefined });
 
 type ActionResult = { ok: true; message: string } | { ok: false; message: string; errors?: string[] };
 
@@ -185,6 +205,68 @@ export default function Mappings() {
     [submit],
   );
 
+  const location = useLocation();
+  const navigate = useNavigate();
+  const view = useMemo(() => mappingListViewFrom(new URLSearchParams(location.search)), [location.search]);
+  const show = useCallback(
+    (next: MappingListView, options: { replace?: boolean } = {}) =>
+      navigate(mappingListViewUrl(next), { replace: options.replace ?? false, preventScrollReset: true }),
+    [navigate],
+  );
+  const update = (change: Partial<MappingListView>) => show({ ...view, ...change });
+  const indexFilters = useUrlIndexFilters({
+    view,
+    savedViews: SAVED_MAPPING_VIEWS,
+    savedIndex: savedMappingViewIndex(view),
+    query: view.q ?? "",
+    withQuery,
+    show,
+    idPrefix: "mappings",
+    searchDelayMs: 300,
+  });
+  const shown = mappingsInView(mappings, view, indexFilters.query);
+
+  const filters: FilterInterface[] = [
+    {
+      key: "topic",
+      label: "Shopify event",
+      pinned: true,
+      filter: (
+        <BlockStack gap="200">
+          {TOPIC_GROUPS.map((group) => (
+            <ChoiceList
+              key={group.title}
+              name="mappings-topic"
+              title={group.title}
+              choices={group.options}
+              selected={group.options.some((option) => option.value === view.topic) ? [view.topic!] : []}
+              onChange={([topic]) => update({ topic })}
+            />
+          ))}
+        </BlockStack>
+      ),
+    },
+    {
+      key: "sending",
+      label: "Sending",
+      filter: (
+        <ChoiceList
+          title="Sending"
+          titleHidden
+          choices={[
+            { label: "On", value: "on" },
+            { label: "Turned off", value: "off" },
+          ]}
+          selected={view.sending ? [view.sending] : []}
+          onChange={([sending]) => update({ sending: sending === "on" || sending === "off" ? sending : undefined })}
+        />
+      ),
+    },
+  ];
+  const appliedFilters: AppliedFilterInterface[] = [];
+  if (view.topic) appliedFilters.push({ key: "topic", label: `Shopify event: ${TOPIC_LABELS[view.topic] ?? view.topic}`, onRemove: () => update({ topic: undefined }) });
+  if (view.sending) appliedFilters.push({ key: "sending", label: view.sending === "on" ? "Sending: on" : "Sending: turned off", onRemove: () => update({ sending: undefined }) });
+
   type Row = (typeof mappings)[number];
   const primaryLink = (mapping: Row) => (
     <Link dataPrimaryLink url={`/app/mappings/${mapping.id}`} monochrome removeUnderline>
@@ -233,7 +315,7 @@ export default function Mappings() {
     </div>
   );
 
-  const rows = mappings.map((mapping, index) =>
+  const rows = shown.map((mapping, index) =>
     smDown ? (
       // On phones one stacked cell per mapping, its actions in reach, instead of a table that scrolls sideways.
       <IndexTable.Row id={mapping.id} key={mapping.id} position={index}>
@@ -311,23 +393,42 @@ export default function Mappings() {
               <p>Without a mapping, webhooks are recorded but nothing is sent to Attentive.</p>
             </EmptyState>
           ) : (
-            <IndexTable
-              resourceName={{ singular: "mapping", plural: "mappings" }}
-              itemCount={mappings.length}
-              selectable={false}
-              condensed={smDown}
-              headings={[
-                { title: "Event type" },
-                { title: "Shopify event" },
-                { title: "Sending" },
-                { title: "Deliveries (7 days)", alignment: "end" },
-                { title: "Failures (7 days)", alignment: "end" },
-                { title: "Last error" },
-                { title: "Actions" },
-              ]}
-            >
-              {rows}
-            </IndexTable>
+            <>
+              {/* Enter in the search field applies it at once. */}
+              <div onKeyDown={indexFilters.onKeyDown}>
+                <IndexFilters
+                  key={indexFilters.key}
+                  {...indexFilters.props}
+                  queryPlaceholder="Search by event type"
+                  filters={filters}
+                  appliedFilters={appliedFilters}
+                  onClearAll={indexFilters.clearAll}
+                  filteringAccessibilityLabel="Search and filter mappings"
+                />
+              </div>
+              <IndexTable
+                resourceName={{ singular: "mapping", plural: "mappings" }}
+                itemCount={shown.length}
+                selectable={false}
+                condensed={smDown}
+                emptyState={
+                  <EmptyState heading="No mappings match" image={NO_ILLUSTRATION} action={{ content: "Clear filters", onAction: indexFilters.reset }}>
+                    <p>Change or clear the search and filters.</p>
+                  </EmptyState>
+                }
+                headings={[
+                  { title: "Event type" },
+                  { title: "Shopify event" },
+                  { title: "Sending" },
+                  { title: "Deliveries (7 days)", alignment: "end" },
+                  { title: "Failures (7 days)", alignment: "end" },
+                  { title: "Last error" },
+                  { title: "Actions" },
+                ]}
+              >
+                {rows}
+              </IndexTable>
+            </>
           )}
         </Card>
         <CatalogOffers groups={catalog} fetcher={fetcher} stacked={smDown} />

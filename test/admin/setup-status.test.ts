@@ -59,7 +59,7 @@ describe("setupStatus", () => {
     expect(check({ pending: 12, oldestPendingAt: minutesAgo(waitingMinutes) }, "flowing")).toMatchObject({
       state: "warning",
       title: "12 events are waiting to be sent",
-      action: { url: "/app/deliveries?status=pending" },
+      action: { url: "/app/deliveries?status=pending&status=sending" },
     });
     // Pacing and a retry's back-off keep events waiting for moments: not worth a warning.
     expect(check({ pending: 12, oldestPendingAt: minutesAgo(waitingMinutes - 2) }, "flowing").state).toBe("ok");

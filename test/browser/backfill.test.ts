@@ -164,7 +164,8 @@ describeBrowser("sending past orders", () => {
     await page.getByRole("link", { name: "See these events in the log" }).click();
     await page.waitForURL(/\/app\/deliveries\?topic=backfill/);
     await expect.poll(() => page.getByRole("heading", { level: 1, name: "Delivery log" }).isVisible()).toBe(true);
-    expect(await page.getByLabel("Source").inputValue()).toBe("backfill");
+    // The log's saved view of past orders is selected (Polaris IndexFilters tabs).
+    expect(await page.getByRole("tab", { selected: true }).textContent()).toBe("Past orders");
     await expect.poll(pastOrdersCounted).toBe(shown["Events recorded"]);
     expect(await page.getByText(/from Shopify webhooks/).textContent()).toContain("0 from Shopify webhooks · 0 from Flow");
     const rows = page.locator(".Polaris-IndexTable__TableRow");
@@ -172,10 +173,18 @@ describeBrowser("sending past orders", () => {
     expect(await rows.filter({ has: page.locator(".Polaris-Badge", { hasText: "Past order" }) }).count()).toBe(await rows.count());
     await screenshot("backfill-log");
 
-    for (const [status, label] of [["delivered", "Sent"], ["failed", "Failed"], ["skipped", "Skipped"]] as const) {
-      await page.getByLabel("Status").selectOption(status);
-      await page.waitForURL(new RegExp(`status=${status}`));
+    // The status filter of the search-and-filter bar: one status at a time, with the source kept.
+    await page.getByRole("button", { name: "Search and filter deliveries" }).click();
+    let previous: string | null = null;
+    for (const [status, label, choice] of [["delivered", "Sent", "Delivered"], ["failed", "Failed", "Failed"], ["skipped", "Skipped", "Skipped"]] as const) {
+      await page.getByRole("button", { name: /^Status/ }).click();
+      if (previous) await page.getByRole("checkbox", { name: previous }).click();
+      await page.getByRole("checkbox", { name: choice }).click();
+      await expect.poll(() => new URL(page.url()).searchParams.getAll("status"), { message: status }).toEqual([status]);
+      expect(new URL(page.url()).searchParams.get("topic")).toBe("backfill");
+      await page.getByRole("heading", { level: 1, name: "Delivery log" }).click();
       await expect.poll(pastOrdersCounted, { message: status }).toBe(shown[label]);
+      previous = choice;
     }
     expect(app().pageErrors).toEqual([]);
   });

@@ -134,13 +134,20 @@ describeBrowser("the catalog and access scopes in the admin", () => {
   test("the delivery log filters by every catalog topic, grouped by stage, by Flow and by past orders", async () => {
     const { page, openApp } = app();
     await openApp("/app/deliveries");
-    const filter = page.getByLabel("Source");
-    expect(await filter.locator('optgroup[label="Returned"] option').allTextContents()).toEqual(["Return requested", "Return approved", "Return declined", "Return closed"]);
-    expect(await filter.locator('optgroup[label="Shopify Flow"] option').allTextContents()).toEqual(["Flow action"]);
-    expect(await filter.locator('optgroup[label="Past orders"] option').allTextContents()).toEqual(["Backfill (past orders)"]);
-    expect(await filter.locator("option").count()).toBe(14); // "Any", the 11 catalog topics, Flow and past orders
-    await filter.selectOption("returns/request");
+    // The Source filter of the log's search-and-filter bar (Polaris IndexFilters): one group of choices per stage.
+    await page.getByRole("button", { name: "Search and filter deliveries" }).click();
+    await page.getByRole("button", { name: "Source", exact: true }).click();
+    const choices = (group: string) => page.getByRole("group", { name: group, exact: true }).getByRole("radio");
+    const labels = (group: string) => choices(group).evaluateAll((radios) => radios.map((radio) => radio.closest("label")?.textContent ?? ""));
+    await expect.poll(() => labels("Returned")).toEqual(["Return requested", "Return approved", "Return declined", "Return closed"]);
+    expect(await labels("Shopify Flow")).toEqual(["Flow action"]);
+    expect(await labels("Past orders")).toEqual(["Backfill (past orders)"]);
+    // The 11 catalog topics, Flow and past orders.
+    expect(await page.locator('input[type="radio"][name="delivery-log-source"]').count()).toBe(13);
+    // Polaris draws its own radio over the input: the merchant clicks the choice's label.
+    await page.locator("label", { has: page.getByRole("radio", { name: "Return requested" }) }).click();
     await page.waitForURL(/topic=returns%2Frequest/);
+    expect(await page.getByRole("button", { name: "Source: Return requested" }).isVisible()).toBe(true);
     await expect.poll(() => page.getByText("No deliveries match").isVisible()).toBe(true);
   });
 

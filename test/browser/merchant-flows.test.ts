@@ -124,8 +124,9 @@ describeBrowser("a merchant's flows", () => {
     await expect.poll(() => page.locator(".Polaris-Badge", { hasText: "Delivered" }).first().isVisible()).toBe(true);
     await screenshot("delivery-log");
 
-    await page.getByLabel("Order name or email").fill("#5001");
-    await page.getByRole("button", { name: "Search" }).click();
+    // The log's search (Polaris IndexFilters): opened from its search-and-filter button, applied as the merchant types.
+    await page.getByRole("button", { name: "Search and filter deliveries" }).click();
+    await page.getByRole("textbox", { name: "Search by order name or email" }).fill("#5001");
     await page.waitForURL(/q=%235001/);
     await expect.poll(() => page.locator("a[data-primary-link]").count()).toBe(2);
     await page.locator("a[data-primary-link]").first().click();

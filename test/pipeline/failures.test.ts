@@ -3,6 +3,7 @@ import { db } from "~/db.server";
 import { drain, FAST_RETRY, postWebhook, TEST_ATTENTIVE_KEY, usePipeline, workerOptions } from "../support/pipeline";
 import { fixtureText, fixtureWith } from "../support/webhooks";
 import { processDueDeliveries } from "~/delivery/worker.server";
+import { deliveriesBySource, deliveryLogPage, retryFailedMatching } from "~/models/Delivery.server";
 
 const fulfilledOrder = fixtureText("orders_fulfilled.derived.json");
 
@@ -137,5 +138,52 @@ describe("stale events", () => {
       ["delivered", false],
     ]);
     expect(new Date(pipeline.standIn.received.find((event) => event.input.occurredAt && Date.parse(event.input.occurredAt) < Date.now() - 12 * 3600e3)!.input.occurredAt!).toISOString()).toBe(old);
+  });
+
+  it("the delivery log's Stale filter lists the late live events, and a backfill's late ones only under Past orders", async () => {
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 60 * 60 * 1000).toISOString();
+    const order = (id: number, occurredAt: string) =>
+      fixtureWith("orders_fulfilled.derived.json", (body) => {
+        body.admin_graphql_api_id = `gid://shopify/Order/${id}`;
+        body.id = id;
+        body.name = `#${id}`;
+        (body.fulfillments as Array<Record<string, unknown>>)[0]!.created_at = occurredAt;
+      });
+    await postWebhook({ topic: "orders/fulfilled", body: order(2001, hoursAgo(13)) });
+    await postWebhook({ topic: "orders/fulfilled", body: order(2002, hoursAgo(1)) });
+    await postWebhook({ topic: "orders/fulfilled", body: order(2003, hoursAgo(30)) });
+    await drain(workerOptions(pipeline.standIn));
+    const byOrder = async () => new Map((await db().delivery.findMany()).map((delivery) => [delivery.orderName, delivery]));
+    const rows = await byOrder();
+    expect([...rows.values()].map((delivery) => [delivery.orderName, delivery.stale]).sort()).toEqual([
+      ["#2001", true],
+      ["#2002", false],
+      ["#2003", true],
+    ]);
+    // #2003 as a history backfill records a past order: stale by design.
+    const shop = rows.get("#2001")!.shop;
+    const backfill = await db().backfill.create({
+      data: { shop, status: "completed", since: new Date(hoursAgo(48)), until: new Date(), mappingIds: "[]", topics: '["orders/fulfilled"]' },
+    });
+    await db().delivery.update({ where: { id: rows.get("#2003")!.id }, data: { backfillId: backfill.id } });
+
+    const listed = async (filter: Parameters<typeof deliveryLogPage>[2]) =>
+      (await deliveryLogPage(db(), shop, filter, null)).deliveries.map((delivery) => delivery.orderName).sort();
+    expect(await listed({})).toEqual(["#2001", "#2002", "#2003"]);
+    expect(await listed({ stale: true })).toEqual(["#2001"]);
+    expect(await listed({ stale: true, backfill: true })).toEqual(["#2003"]);
+    expect(await listed({ stale: false })).toEqual(["#2001", "#2002", "#2003"]);
+    expect(await listed({ stale: true, search: "#2002" })).toEqual([]);
+    expect(await deliveriesBySource(db(), shop, { stale: true })).toEqual({ webhooks: 1, flow: 0, backfill: 0 });
+    expect(await deliveriesBySource(db(), shop, { stale: true, backfill: true })).toEqual({ webhooks: 0, flow: 0, backfill: 1 });
+
+    // Retrying the failed ones among the stale touches only those.
+    await db().delivery.updateMany({ data: { status: "failed" } });
+    expect(await retryFailedMatching(db(), shop, { stale: true })).toBe(1);
+    expect([...(await byOrder()).values()].map((delivery) => [delivery.orderName, delivery.status]).sort()).toEqual([
+      ["#2001", "pending"],
+      ["#2002", "failed"],
+      ["#2003", "failed"],
+    ]);
   });
 });
