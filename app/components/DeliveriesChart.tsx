@@ -1,6 +1,6 @@
 import { Box, InlineStack, Text } from "@shopify/polaris";
-import { BarChart, PolarisVizProvider } from "@shopify/polaris-viz";
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ComponentType } from "react";
+import type { BarsProps } from "./DeliveriesBars";
 
 export interface HourPoint {
   hour: string;
@@ -27,25 +27,37 @@ const SERIES = [
  */
 export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
   const [mounted, setMounted] = useState(false);
-  useEffect(() => setMounted(true), []);
+  // polaris-viz is most of the home page's JavaScript: its bars load after the page is interactive, in an effect
+  // (not React.lazy, whose Suspense boundary breaks hydration when the page updates before the code arrives). The
+  // frame, legend and table are here from the first paint, so nothing moves when the bars arrive.
+  const [Bars, setBars] = useState<ComponentType<BarsProps> | null>(null);
+  useEffect(() => {
+    setMounted(true);
+    let live = true;
+    import("./DeliveriesBars")
+      .then((module) => {
+        if (live) setBars(() => module.DeliveriesBars);
+      })
+      .catch(() => {
+        /* the table below still holds every figure */
+      });
+    return () => {
+      live = false;
+    };
+  }, []);
   const label = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "numeric" });
-  // 260 px in all, legend included: the home page holds that much room while this component loads.
+  // 260 px in all, legend included.
   return (
     <div style={{ height: 260, display: "flex", flexDirection: "column", gap: 8 }}>
       <div style={{ flex: 1, minHeight: 0 }} aria-hidden="true">
-        {mounted ? (
-          <PolarisVizProvider>
-            <BarChart
-              theme="Light"
-              type="stacked"
-              showLegend={false}
-              data={SERIES.map((series) => ({
-                name: series.name,
-                color: series.color,
-                data: hours.map((point) => ({ key: label(point.hour), value: series.pick(point) })),
-              }))}
-            />
-          </PolarisVizProvider>
+        {mounted && Bars ? (
+          <Bars
+            series={SERIES.map((series) => ({
+              name: series.name,
+              color: series.color,
+              data: hours.map((point) => ({ key: label(point.hour), value: series.pick(point) })),
+            }))}
+          />
         ) : null}
       </div>
       <InlineStack as="ul" gap="400" align="center">
@@ -89,6 +101,3 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
     </div>
   );
 }
-
-// The home page loads the chart lazily (React.lazy takes a default export).
-export default DeliveriesChart;

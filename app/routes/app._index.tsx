@@ -20,7 +20,8 @@ import { setupStatus, type CheckState, type SetupStatus } from "~/admin/setup-st
 import { AccessNotice } from "~/components/AccessBanner";
 import { BackfillProgress, isActiveBackfill } from "~/components/BackfillProgress";
 import { formatRelative } from "~/components/format";
-import { lazy, Suspense, useEffect } from "react";
+import { useEffect } from "react";
+import { DeliveriesChart } from "~/components/DeliveriesChart";
 import { scopeWaits } from "~/mapping/access-scopes";
 import { deliveryStats, hourlyDeliveries, mappingActivity, sentBySource } from "~/models/Delivery.server";
 import { FLOW_MAPPING_ID, FLOW_TOPIC } from "~/models/delivery-sources";
@@ -33,11 +34,6 @@ export const links = () => [{ rel: "stylesheet", href: vizStyles }];
 
 // Accessibility (WCAG 2.4.2): the document title.
 export const meta = () => [{ title: "Home · Attentive events" }];
-
-// polaris-viz is most of the home page's JavaScript and draws only in the browser: the chart's code loads after the
-// page is interactive, in a box of the chart's height so nothing moves when it arrives.
-const DeliveriesChart = lazy(() => import("~/components/DeliveriesChart"));
-const CHART_HEIGHT = 260;
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const { shop, prisma } = await adminContext(request);
@@ -285,9 +281,7 @@ export default function Home() {
             <Text as="h2" variant="headingMd">
               Deliveries per hour, last 24 hours
             </Text>
-            <Suspense fallback={<div style={{ height: CHART_HEIGHT }} />}>
-              <DeliveriesChart hours={data.hours} />
-            </Suspense>
+            <DeliveriesChart hours={data.hours} />
           </BlockStack>
         </Card>
       </BlockStack>
