@@ -1,6 +1,7 @@
 import { json, type ActionFunctionArgs, type LoaderFunctionArgs } from "@remix-run/node";
 import { useFetcher, useLoaderData, useLocation, useNavigate, useNavigation } from "@remix-run/react";
 import { useAppBridge } from "@shopify/app-bridge-react";
+import logStyles from "~/components/delivery-log.css?url";
 import {
   Badge,
   BlockStack,
@@ -280,120 +281,122 @@ export default function Deliveries() {
               loading={loading}
             />
           </div>
-          <IndexTable
-            resourceName={{ singular: "delivery", plural: "deliveries" }}
-            itemCount={deliveries.length}
-            selectable={false}
-            condensed={smDown}
-            loading={loading}
-            emptyState={
-              <EmptyState
-                heading={filtered ? "No deliveries match" : "No deliveries yet"}
-                image={NO_ILLUSTRATION}
-                {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
-              >
-                <p>
-                  {filtered
-                    ? "Change or clear the filters."
-                    : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
-                </p>
-              </EmptyState>
-            }
-            headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
-            pagination={
-              previousCursor || nextCursor
-                ? {
-                    hasPrevious: previousCursor !== null,
-                    previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
-                    previousTooltip: "Newer",
-                    hasNext: nextCursor !== null,
-                    nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
-                    nextTooltip: "Older",
-                    accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
-                    label: previousCursor ? (
-                      <Link url={logViewUrl(view)} removeUnderline>
-                        Newest
-                      </Link>
-                    ) : (
-                      "Newest first"
-                    ),
-                  }
-                : undefined
-            }
-          >
-            {deliveries.map((delivery, index) =>
-              smDown ? (
-                // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
-                <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
-                  <div style={{ padding: "12px 16px" }}>
-                    <BlockStack gap="100">
-                      <InlineStack align="space-between" gap="200">
-                        <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
-                          <Text as="span" fontWeight="semibold">
-                            {delivery.eventType} {delivery.orderName ?? ""}
-                          </Text>
+          <div className={smDown ? undefined : "delivery-log-table"}>
+            <IndexTable
+              resourceName={{ singular: "delivery", plural: "deliveries" }}
+              itemCount={deliveries.length}
+              selectable={false}
+              condensed={smDown}
+              loading={loading}
+              emptyState={
+                <EmptyState
+                  heading={filtered ? "No deliveries match" : "No deliveries yet"}
+                  image={NO_ILLUSTRATION}
+                  {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
+                >
+                  <p>
+                    {filtered
+                      ? "Change or clear the filters."
+                      : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
+                  </p>
+                </EmptyState>
+              }
+              headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+              pagination={
+                previousCursor || nextCursor
+                  ? {
+                      hasPrevious: previousCursor !== null,
+                      previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
+                      previousTooltip: "Newer",
+                      hasNext: nextCursor !== null,
+                      nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
+                      nextTooltip: "Older",
+                      accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
+                      label: previousCursor ? (
+                        <Link url={logViewUrl(view)} removeUnderline>
+                          Newest
                         </Link>
-                        <InlineStack gap="100">
-                          <DeliveryStatusBadge status={delivery.status} />
-                          {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
-                          {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                      ) : (
+                        "Newest first"
+                      ),
+                    }
+                  : undefined
+              }
+            >
+              {deliveries.map((delivery, index) =>
+                smDown ? (
+                  // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
+                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                    <div style={{ padding: "12px 16px" }}>
+                      <BlockStack gap="100">
+                        <InlineStack align="space-between" gap="200">
+                          <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
+                            <Text as="span" fontWeight="semibold">
+                              {delivery.eventType} {delivery.orderName ?? ""}
+                            </Text>
+                          </Link>
+                          <InlineStack gap="100">
+                            <DeliveryStatusBadge status={delivery.status} />
+                            {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                            {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                          </InlineStack>
                         </InlineStack>
-                      </InlineStack>
-                      <Text as="span" tone="subdued" variant="bodySm">
-                        {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
-                        {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
-                      </Text>
-                      {delivery.lastError ? (
-                        <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
-                          {delivery.lastError}
+                        <Text as="span" tone="subdued" variant="bodySm">
+                          {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
+                          {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
                         </Text>
-                      ) : null}
-                    </BlockStack>
-                  </div>
-                </IndexTable.Row>
-              ) : (
-                <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
-                  <IndexTable.Cell>
-                    <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
-                      <Text as="span" fontWeight="semibold">
-                        {formatDateTime(delivery.createdAt)}
+                        {delivery.lastError ? (
+                          <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
+                            {delivery.lastError}
+                          </Text>
+                        ) : null}
+                      </BlockStack>
+                    </div>
+                  </IndexTable.Row>
+                ) : (
+                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                    <IndexTable.Cell>
+                      <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
+                        <Text as="span" fontWeight="semibold">
+                          {formatDateTime(delivery.createdAt)}
+                        </Text>
+                      </Link>
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      {delivery.flowRunId ? (
+                        <Text as="span" truncate>
+                          Run {delivery.flowRunId}
+                        </Text>
+                      ) : (
+                        (delivery.orderName ?? "—")
+                      )}
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      <BlockStack>
+                        <Text as="span">{delivery.eventType}</Text>
+                        <Text as="span" tone="subdued" variant="bodySm">
+                          {sourceLabel(delivery.topic)}
+                        </Text>
+                      </BlockStack>
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      <InlineStack gap="100">
+                        <DeliveryStatusBadge status={delivery.status} />
+                        {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                        {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                      </InlineStack>
+                    </IndexTable.Cell>
+                    <NumberCell value={delivery.attempts} />
+                    <IndexTable.Cell>
+                      <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
+                        {delivery.lastError ?? ""}
                       </Text>
-                    </Link>
-                  </IndexTable.Cell>
-                  <IndexTable.Cell>
-                    {delivery.flowRunId ? (
-                      <Text as="span" truncate>
-                        Run {delivery.flowRunId}
-                      </Text>
-                    ) : (
-                      (delivery.orderName ?? "—")
-                    )}
-                  </IndexTable.Cell>
-                  <IndexTable.Cell>
-                    <BlockStack>
-                      <Text as="span">{delivery.eventType}</Text>
-                      <Text as="span" tone="subdued" variant="bodySm">
-                        {sourceLabel(delivery.topic)}
-                      </Text>
-                    </BlockStack>
-                  </IndexTable.Cell>
-                  <IndexTable.Cell>
-                    <InlineStack gap="100">
-                      <DeliveryStatusBadge status={delivery.status} />
-                      {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
-                      {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
-                    </InlineStack>
-                  </IndexTable.Cell>
-                  <NumberCell value={delivery.attempts} />
-                  <IndexTable.Cell>
-                    <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
-                      {delivery.lastError ?? ""}
-                    </Text>
-                  </IndexTable.Cell>
-                </IndexTable.Row>
-              ),
-            )}
-          </IndexTable>
+                    </IndexTable.Cell>
+                  </IndexTable.Row>
+                ),
+              )}
+            </IndexTable>
+          </div>
         </Card>
       </BlockStack>
     </Page>
@@ -401,3 +404,5 @@ export default function Deliveries() {
 }
 
 export const meta = () => [{ title: "Delivery log · Attentive events" }];
+
+export const links = () => [{ rel: "stylesheet", href: logStyles }];
