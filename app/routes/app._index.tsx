@@ -179,7 +179,7 @@ function StatusCard({ status }: { status: SetupStatus }) {
         </InlineStack>
         <BlockStack as="ul" gap="200">
           {status.checks.map((check) => (
-            <Box as="li" key={check.id} id={`status-${check.id}`}>
+            <li key={check.id} id={`status-${check.id}`} data-state={check.state} style={{ listStyle: "none" }}>
               <InlineStack gap="200" wrap={false} blockAlign="start">
                 <Box minWidth="7.5rem">
                   <Badge tone={BADGE[check.state].tone} progress={BADGE[check.state].progress}>
@@ -195,7 +195,7 @@ function StatusCard({ status }: { status: SetupStatus }) {
                   </Text>
                 </BlockStack>
               </InlineStack>
-            </Box>
+            </li>
           ))}
         </BlockStack>
       </BlockStack>
