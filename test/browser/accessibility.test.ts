@@ -18,12 +18,11 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JSHandle, Locator, Page } from "playwright-core";
 import { expect, test } from "vitest";
-import { REPO_ROOT } from "./build";
-import { describeBrowser, formatViolations, useBrowserHarness, violationsAtLeast, type BrowserHarness } from "./harness";
+import { describeBrowser, DOCS_SCREENSHOT_DIR, formatViolations, useBrowserHarness, violationsAtLeast, type BrowserHarness } from "./harness";
 
 const KEY = "attentive-test-key";
 const order = readFileSync(new URL("../fixtures/shopify/orders_fulfilled.derived.json", import.meta.url), "utf8");
-const MOBILE_SCREENSHOTS = join(REPO_ROOT, "docs", "screenshots");
+const MOBILE_SCREENSHOTS = DOCS_SCREENSHOT_DIR;
 
 function orderWithId(id: number): string {
   return order

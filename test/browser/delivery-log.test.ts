@@ -7,13 +7,12 @@
  * the statuses the views are about. Screenshots go to test-output/screenshots/ and, for the README, the desktop and
  * 375 px ones to docs/screenshots/.
  */
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { expect, test } from "vitest";
-import { REPO_ROOT } from "./build";
-import { describeBrowser, useBrowserHarness } from "./harness";
+import { describeBrowser, DOCS_SCREENSHOT_DIR, useBrowserHarness } from "./harness";
 
 const KEY = "attentive-test-key";
 const order = readFileSync(new URL("../fixtures/shopify/orders_fulfilled.derived.json", import.meta.url), "utf8");
@@ -281,7 +280,8 @@ describeBrowser("the delivery log's search, filters and views", () => {
     await openApp("/app/deliveries");
     await page.mouse.move(0, 0);
     const desktop = await screenshot("delivery-log-views");
-    copyFileSync(desktop, join(REPO_ROOT, "docs", "screenshots", "delivery-log.png"));
+    mkdirSync(DOCS_SCREENSHOT_DIR, { recursive: true });
+    copyFileSync(desktop, join(DOCS_SCREENSHOT_DIR, "delivery-log.png"));
 
     await page.setViewportSize(PHONE);
     await openApp("/app/deliveries");
@@ -293,7 +293,7 @@ describeBrowser("the delivery log's search, filters and views", () => {
     for (const part of ["Order Cancelled #4106", "Delivered", "Nov 2, 2026", "· Order cancelled"]) expect(stacked).toContain(part);
     await page.mouse.move(0, 0);
     const phone = await screenshot("delivery-log-views-mobile");
-    copyFileSync(phone, join(REPO_ROOT, "docs", "screenshots", "delivery-log-mobile.png"));
+    copyFileSync(phone, join(DOCS_SCREENSHOT_DIR, "delivery-log-mobile.png"));
 
     // Filtering on a phone: the search field and pills fit too.
     await page.getByRole("button", { name: "Search and filter deliveries" }).click();

@@ -40,6 +40,11 @@ export const BROWSER_SHOP = "test-shop.myshopify.com";
 export const BROWSER_API_KEY = "test-api-key";
 export const BROWSER_API_SECRET = "test-api-secret";
 export const SCREENSHOT_DIR = join(REPO_ROOT, "test-output", "screenshots");
+/**
+ * Where the screenshots the README and docs show are written: docs/screenshots/ when a run is asked to refresh
+ * them (`DOCS_SCREENSHOTS=1 npm run test:browser`), else beside the others, so an ordinary run leaves the tree clean.
+ */
+export const DOCS_SCREENSHOT_DIR = process.env.DOCS_SCREENSHOTS === "1" ? join(REPO_ROOT, "docs", "screenshots") : join(SCREENSHOT_DIR, "docs");
 const LOG_DIR = join(REPO_ROOT, "test-output", "browser-logs");
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
