@@ -12,7 +12,7 @@
  */
 import { DELIVERY_STATUSES, type DeliveryStatus } from "~/models/delivery-statuses";
 import { BACKFILL_SOURCE, FLOW_TOPIC } from "~/models/delivery-sources";
-import { MAPPABLE_TOPICS } from "~/topics/catalog";
+import { MAPPABLE_TOPICS } from "~/topics/meta";
 
 export interface LogView {
   /** In DELIVERY_STATUSES order, without repeats. */

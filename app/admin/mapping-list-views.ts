@@ -3,7 +3,7 @@
  * short (a shop has at most MAX_MAPPINGS_PER_SHOP mappings), so the page filters what its loader already sent; the URL
  * only keeps the view across reloads and shared links. No server-only imports: the page bundles this.
  */
-import { isMappableTopic } from "~/topics/catalog";
+import { isMappableTopic } from "~/topics/meta";
 
 export interface MappingListView {
   sending?: "on" | "off";

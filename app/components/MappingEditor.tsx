@@ -24,7 +24,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
 import { topicDefaults } from "~/mapping/defaults";
 import { MAX_EVENT_TYPE_LENGTH, MAX_PROPERTY_KEYS } from "~/mapping/limits";
-import { CATALOG, isMappableTopic } from "~/topics/catalog";
+import { isMappableTopic, TOPIC_META } from "~/topics/meta";
 
 interface Props {
   title: string;
@@ -117,7 +117,7 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
     });
   const addRow = (key = "", template = "") => setRows((current) => [...current, { id: nextRowId.current++, key, template }]);
 
-  const chosenTopic = isMappableTopic(topic) ? CATALOG[topic] : null;
+  const chosenTopic = isMappableTopic(topic) ? TOPIC_META[topic] : null;
   // The first of the topic's defaults: a topic's defaults differ in their condition, not their properties.
   const topicDefault = offerTopicDefaults && isMappableTopic(topic) ? (topicDefaults(topic)[0] ?? null) : null;
   const defaultRows = topicDefault ? Object.entries(topicDefault.properties) : [];

@@ -1,6 +1,6 @@
 import { TOPICS_BY_STAGE } from "~/mapping/topic-groups";
 import { BACKFILL_SOURCE, FLOW_SOURCE_LABEL, FLOW_TOPIC, isFlowTopic } from "~/models/delivery-sources";
-import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import { MAPPABLE_TOPICS, TOPIC_META, type MappableTopic } from "~/topics/meta";
 
 /** Dates as a merchant reads them, in their browser's locale and time zone. */
 export function formatDateTime(value: string | Date | null | undefined): string {
@@ -20,7 +20,7 @@ export function formatRelative(value: string | Date | null | undefined, now = Da
   return `${Math.round(hours / 24)} days ago`;
 }
 
-export const TOPIC_LABELS: Record<string, string> = Object.fromEntries(MAPPABLE_TOPICS.map((topic) => [topic, CATALOG[topic].label]));
+export const TOPIC_LABELS: Record<string, string> = Object.fromEntries(MAPPABLE_TOPICS.map((topic) => [topic, TOPIC_META[topic].label]));
 
 /** Option groups for a Polaris Select of topics, one per stage of the order's life. */
 export function topicOptionGroups(labelOf: (topic: MappableTopic) => string): Array<{ title: string; options: Array<{ value: string; label: string }> }> {
@@ -28,7 +28,7 @@ export function topicOptionGroups(labelOf: (topic: MappableTopic) => string): Ar
 }
 
 /** The editor's topic picker: the catalog's label, and the topic as Shopify names it. */
-export const TOPIC_OPTION_GROUPS = topicOptionGroups((topic) => `${CATALOG[topic].label} (${topic})`);
+export const TOPIC_OPTION_GROUPS = topicOptionGroups((topic) => `${TOPIC_META[topic].label} (${topic})`);
 
 /** What a delivery came from, as the log and the delivery page name it: a Shopify topic's label, or Flow. */
 export function sourceLabel(topic: string): string {

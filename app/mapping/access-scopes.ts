@@ -5,8 +5,7 @@
  * the server, and the browser bundle reads the names.
  */
 import { ALL_ORDERS_SCOPE } from "~/backfill/constants";
-import type { AccessScope } from "~/topics/entry";
-import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import { MAPPABLE_TOPICS, TOPIC_META, type AccessScope, type MappableTopic } from "~/topics/meta";
 
 /** As shopify.app.toml declares them ([access_scopes] scopes and optional_scopes; a test holds them together). */
 export const REQUIRED_SCOPES: readonly AccessScope[] = ["read_orders"];
@@ -43,7 +42,7 @@ export function grantedScopeSet(scope: string | null | undefined): ReadonlySet<s
 
 /** The scope `topic` waits for, or null when it is granted (or the granted scopes are not known). */
 export function missingScopeOf(topic: MappableTopic, granted: ReadonlySet<string> | null): AccessScope | null {
-  const scope = CATALOG[topic].scope;
+  const scope = TOPIC_META[topic].scope;
   return granted === null || granted.has(scope) ? null : scope;
 }
 
@@ -70,7 +69,7 @@ export function scopeWaits(
   const enabledTopics = new Set(mappings.filter((mapping) => mapping.enabled).map((mapping) => mapping.topic));
   const waits: ScopeWait[] = [];
   for (const scope of [...REQUIRED_SCOPES, ...OPTIONAL_SCOPES]) {
-    const topics = MAPPABLE_TOPICS.filter((topic) => enabledTopics.has(topic) && CATALOG[topic].scope === scope && missingScopeOf(topic, granted) !== null);
+    const topics = MAPPABLE_TOPICS.filter((topic) => enabledTopics.has(topic) && TOPIC_META[topic].scope === scope && missingScopeOf(topic, granted) !== null);
     if (topics.length === 0) continue;
     waits.push({ scope, requestable: OPTIONAL_SCOPES.includes(scope), topics, message: waitMessage(scope, topics) });
   }
@@ -78,6 +77,6 @@ export function scopeWaits(
 }
 
 export function waitMessage(scope: AccessScope, topics: readonly MappableTopic[]): string {
-  const labels = topics.map((topic) => CATALOG[topic].label).join(", ");
+  const labels = topics.map((topic) => TOPIC_META[topic].label).join(", ");
   return `${labels} ${topics.length === 1 ? "waits" : "wait"} for access to ${SCOPE_NAMES[scope]}`;
 }

@@ -3,7 +3,7 @@
  * which and why); the Mappings page offers the rest with one click. Defaults leave `user` out so the order's own
  * email, phone and customer id are used.
  */
-import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
+import { MAPPABLE_TOPICS, TOPIC_META, type MappableTopic } from "~/topics/meta";
 import type { MappingDefinition } from "./types";
 
 /** Every mapping the catalog offers, in the catalog's order (fresh objects on each call). */
@@ -12,7 +12,7 @@ export function catalogMappings(): MappingDefinition[] {
 }
 
 export function topicDefaults(topic: MappableTopic): MappingDefinition[] {
-  return CATALOG[topic].defaults.map((mapping) => structuredClone({ topic, ...mapping }));
+  return TOPIC_META[topic].defaults.map((mapping) => structuredClone({ topic, ...mapping }));
 }
 
 /** What a new shop starts with. */

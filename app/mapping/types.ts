@@ -1,7 +1,7 @@
-import type { MappableTopic } from "~/topics/catalog";
+import type { MappableTopic } from "~/topics/meta";
 
 /** Topics whose webhooks can be mapped to Attentive custom events: the topic catalog's (app/topics/). */
-export { MAPPABLE_TOPICS, isMappableTopic, type MappableTopic } from "~/topics/catalog";
+export { MAPPABLE_TOPICS, isMappableTopic, type MappableTopic } from "~/topics/meta";
 
 /** Liquid templates that say who the event is about; a missing field uses the default. */
 export interface UserTemplates {

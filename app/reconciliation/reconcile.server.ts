@@ -16,7 +16,8 @@ import { grantedScopeSet, REQUIRED_SCOPES } from "~/mapping/access-scopes";
 import { grantedScopes } from "~/models/GrantedScopes.server";
 import { httpStatusOf, type AdminForShop, type AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
-import type { AccessScope, QueryReconciliation, ReconciledEvent, ReconcileWindow } from "~/topics/entry";
+import type { QueryReconciliation, ReconciledEvent, ReconcileWindow } from "~/topics/entry";
+import type { AccessScope } from "~/topics/meta";
 import { errorSummary, recordWebhook } from "~/webhooks/receive.server";
 
 export interface ReconcileOptions {

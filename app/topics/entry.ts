@@ -1,32 +1,19 @@
 /**
- * What the app knows about one Shopify webhook topic, in one place (decision 014). Each topic is one module that
- * exports a `defineTopic({...})`; the catalog (catalog.ts) collects them in a map keyed by topic, and every part of
- * the app that behaves differently by topic (ingest, the worker, the renderer, the editor, the log, the
- * reconciliation, the docs) reads the entry instead of testing the topic's name. An entry without one of these
- * fields does not compile.
+ * What the app knows about one Shopify webhook topic, in one place (decision 014). The admin's part of it (label,
+ * description, stage, scope, default mappings) is the topic's metadata in meta.ts; the rest, how its webhooks are
+ * read, related, reconciled and rebuilt from history, is the topic's module, which exports its `TopicHandlers`. The
+ * catalog (catalog.ts) joins the two into one `TopicEntry` per topic, in a map keyed by topic, and every part of the
+ * app that behaves differently by topic (ingest, the worker, the renderer, the editor, the log, the reconciliation,
+ * the docs) reads the entry instead of testing the topic's name. An entry without one of these fields does not
+ * compile.
  *
- * Entries are plain data and pure functions: the render threads load them (under tsx, without Vite), and so does the
- * browser bundle, for labels and stages.
+ * Entries are plain data and pure functions: the render threads load them (under tsx, without Vite). The browser
+ * bundle loads only meta.ts.
  */
 import type { z } from "zod";
-import type { MappingDefinition } from "~/mapping/types";
 import type { JsonValue } from "~/shopify/json";
 import type { HistoryOrder } from "./history-order";
-
-/** The order's life as a merchant builds Journeys on it; the editor's topic picker groups topics by these. */
-export const LIFECYCLE_STAGES = [
-  { stage: "placed", label: "Placed" },
-  { stage: "paid", label: "Paid" },
-  { stage: "shipped", label: "Shipped" },
-  { stage: "delivered", label: "Delivered" },
-  { stage: "cancelled", label: "Cancelled" },
-  { stage: "refunded", label: "Refunded" },
-  { stage: "returned", label: "Returned" },
-] as const;
-export type LifecycleStage = (typeof LIFECYCLE_STAGES)[number]["stage"];
-
-/** Access scopes a topic's webhooks need (Shopify sends a topic's webhooks only to an app granted its scope). */
-export type AccessScope = "read_orders" | "read_fulfillments" | "read_returns";
+import type { AccessScope, TopicMeta } from "./meta";
 
 export type JsonObject = { [key: string]: JsonValue };
 
@@ -48,9 +35,6 @@ export interface Related {
   /** For fulfillment events: their fulfillment, shaped like a fulfillments/create body, or null. */
   fulfillment: JsonValue | null;
 }
-
-/** A mapping a topic offers: what a new shop starts with when `enabled`, and what "Add" creates otherwise. */
-export type DefaultMapping = Omit<MappingDefinition, "topic">;
 
 /** One field a topic's Liquid templates can read beyond the body's own (documented in docs/mapping-format.md). */
 export interface ContextField {
@@ -133,14 +117,8 @@ export function historyFromReconciliation(reconciliation: QueryReconciliation, a
   };
 }
 
-export interface TopicEntry<T extends string = string> {
-  topic: T;
-  /** As the merchant reads it: "Parcel shipped". */
-  label: string;
-  /** One sentence for the editor: when Shopify sends it. */
-  description: string;
-  stage: LifecycleStage;
-  scope: AccessScope;
+/** A topic's catalog entry: its metadata (meta.ts), and what its module gives (`TopicHandlers`). */
+export interface TopicEntry<T extends string = string> extends TopicMeta<T> {
   /** What one event is about, in the words of skip and failure reasons: "order", "parcel", "refund". */
   subject: string;
   /** The order as failure reasons name it: "the order", "the refunded order". */
@@ -164,14 +142,19 @@ export interface TopicEntry<T extends string = string> {
    */
   validate?(body: JsonObject): string | null;
   contextFields: readonly ContextField[];
-  defaults: readonly DefaultMapping[];
   /** The file in app/topics/samples/ the editor previews against when the shop has no webhook of the topic yet. */
   sample: string;
   reconciliation: TopicReconciliation;
   history: TopicHistory;
 }
 
-/** Keeps a module's topic name a literal type, so the catalog can check that each entry sits under its own name. */
-export function defineTopic<const T extends string>(entry: TopicEntry<T>): TopicEntry<T> {
-  return entry;
+/**
+ * What a topic's module exports: its entry without the metadata, which meta.ts holds (so a label or a default
+ * written here does not compile).
+ */
+export type TopicHandlers = Omit<TopicEntry, keyof TopicMeta>;
+
+/** A topic's entry: its metadata, and its module's handlers (the metadata last, so it is what the entry says). */
+export function topicEntryOf<T extends string>(meta: TopicMeta<T>, handlers: TopicHandlers): TopicEntry<T> {
+  return { ...handlers, ...meta };
 }

@@ -2,49 +2,12 @@
  * fulfillment_events/create: the carrier's news about a parcel (in transit, out for delivery, delivered, …). The
  * body names its order and fulfillment only; both are found for the templates and the customer.
  */
-import { defineTopic, type JsonObject } from "./entry";
+import type { JsonObject, TopicHandlers } from "./entry";
 import { fieldOf, firstDate, gidNumber, gidOf, idString, resourceId } from "./fields";
+import { FULFILLMENT_EVENT_STATUSES } from "./meta";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
 
-/** The statuses Shopify's FulfillmentEvent can have (its FulfillmentEventStatus enum, lower-cased as webhooks send it). */
-export const FULFILLMENT_EVENT_STATUSES = [
-  "label_printed",
-  "label_purchased",
-  "confirmed",
-  "ready_for_pickup",
-  "picked_up",
-  "carrier_picked_up",
-  "in_transit",
-  "out_for_delivery",
-  "attempted_delivery",
-  "delayed",
-  "delivered",
-  "failure",
-] as const;
-
-const PROPERTIES = {
-  orderName: "{{ order.name }}",
-  firstName: "{{ order.customer.first_name | default: order.shipping_address.first_name }}",
-  status: "{{ status }}",
-  message: "{{ message }}",
-  trackingNumber: "{{ fulfillment.tracking_number }}",
-  trackingUrl: "{{ fulfillment.tracking_url }}",
-  trackingCompany: "{{ fulfillment.tracking_company }}",
-  estimatedDeliveryAt: "{{ estimated_delivery_at }}",
-  orderStatusUrl: "{{ order.order_status_url }}",
-};
-
-function onStatus(eventType: string, status: (typeof FULFILLMENT_EVENT_STATUSES)[number], enabled: boolean) {
-  return { eventType, enabled, when: `status == '${status}'`, properties: { ...PROPERTIES } };
-}
-
-export const fulfillmentEventsCreate = defineTopic({
-  topic: "fulfillment_events/create",
-  label: "Delivery update",
-  description:
-    "The carrier reported on a parcel: in transit, out for delivery, delivered, attempted delivery, failure, ready for pickup, picked up. Send each status as its own event with a condition on status.",
-  stage: "delivered",
-  scope: "read_fulfillments",
+export const fulfillmentEventsCreate: TopicHandlers = {
   subject: "delivery update",
   orderNoun: "the shipped order",
   identify: (body) => ({ subjectId: gidOf("FulfillmentEvent", resourceId(body)), orderId: idString(fieldOf(body, "order_id")) }),
@@ -64,15 +27,6 @@ export const fulfillmentEventsCreate = defineTopic({
       name: "fulfillment",
       description: "The parcel: from the fulfillments/create webhook the app recorded, else the order's fulfillments (tracking_number, tracking_url, tracking_company).",
     },
-  ],
-  defaults: [
-    onStatus("Order In Transit", "in_transit", false),
-    onStatus("Order Out For Delivery", "out_for_delivery", true),
-    onStatus("Order Delivered", "delivered", true),
-    onStatus("Delivery Attempted", "attempted_delivery", false),
-    onStatus("Delivery Failed", "failure", false),
-    onStatus("Order Ready For Pickup", "ready_for_pickup", false),
-    onStatus("Order Picked Up", "picked_up", false),
   ],
   sample: "fulfillment_events_create.json",
   reconciliation: {
@@ -107,4 +61,4 @@ export const fulfillmentEventsCreate = defineTopic({
         }),
       ),
   },
-});
+};

@@ -17,15 +17,3 @@ export const LOOKED_UP_ORDER_FIELD: ContextField = {
   description:
     "The order, from the order webhook the app recorded (all its fields), else from the Admin API (name, email, phone, customer, addresses, total, status page URL, fulfillments).",
 };
-
-/** What a message about an order usually says, read from an order body. */
-export const ORDER_PROPERTIES: Readonly<Record<string, string>> = {
-  orderName: "{{ name }}",
-  orderNumber: "{{ order_number }}",
-  firstName: "{{ customer.first_name | default: shipping_address.first_name }}",
-  totalPrice: "{{ total_price }}",
-  currency: "{{ currency }}",
-  itemTitles: "{{ line_items | map: 'title' | join: ', ' }}",
-  itemCount: "{{ line_items | map: 'quantity' | sum }}",
-  orderStatusUrl: "{{ order_status_url }}",
-};

@@ -1,6 +1,6 @@
 /** orders/fulfilled: every item of the order has shipped (once per order; one parcel or many). */
 import type { JsonValue } from "~/shopify/json";
-import { defineTopic, type JsonObject, historyFromReconciliation } from "./entry";
+import { historyFromReconciliation, type JsonObject, type TopicHandlers } from "./entry";
 import { dateFrom, fieldOf, firstDate } from "./fields";
 import { ORDER_CONTEXT_FIELDS, orderIdentity } from "./order-topic";
 import { fulfilledOrdersReconciliation } from "./orders-fulfilled.reconcile";
@@ -31,12 +31,7 @@ function latestFulfillmentTime(body: JsonValue): Date | null {
   return latest === null ? null : new Date(latest);
 }
 
-export const ordersFulfilled = defineTopic({
-  topic: "orders/fulfilled",
-  label: "Order fulfilled",
-  description: "Every item of the order has shipped: once per order, however many parcels.",
-  stage: "shipped",
-  scope: "read_orders",
+export const ordersFulfilled: TopicHandlers = {
   subject: "order",
   orderNoun: "the order",
   identify: orderIdentity,
@@ -54,26 +49,7 @@ export const ordersFulfilled = defineTopic({
     { name: "fulfillments", description: "The order's fulfillments (parcels), oldest first by their created_at." },
     { name: "fulfillment", description: "The latest fulfillment: its tracking_number, tracking_url, tracking_company." },
   ],
-  defaults: [
-    {
-      eventType: "Order Fulfilled",
-      enabled: true,
-      properties: {
-        orderName: "{{ name }}",
-        orderNumber: "{{ order_number }}",
-        firstName: "{{ customer.first_name | default: shipping_address.first_name }}",
-        totalPrice: "{{ total_price }}",
-        currency: "{{ currency }}",
-        itemTitles: "{{ line_items | map: 'title' | join: ', ' }}",
-        itemCount: "{{ line_items | map: 'quantity' | sum }}",
-        trackingNumber: "{{ fulfillments.last.tracking_number }}",
-        trackingUrl: "{{ fulfillments.last.tracking_url }}",
-        trackingCompany: "{{ fulfillments.last.tracking_company }}",
-        orderStatusUrl: "{{ order_status_url }}",
-      },
-    },
-  ],
   sample: "orders_fulfilled.json",
   reconciliation: fulfilledOrdersReconciliation,
   history: historyFromReconciliation(fulfilledOrdersReconciliation),
-});
+};

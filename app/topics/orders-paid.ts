@@ -1,14 +1,9 @@
 /** orders/paid: the order's payment was captured in full. */
-import { defineTopic } from "./entry";
+import type { TopicHandlers } from "./entry";
 import { firstDate } from "./fields";
-import { ORDER_CONTEXT_FIELDS, ORDER_PROPERTIES, orderIdentity } from "./order-topic";
+import { ORDER_CONTEXT_FIELDS, orderIdentity } from "./order-topic";
 
-export const ordersPaid = defineTopic({
-  topic: "orders/paid",
-  label: "Order paid",
-  description: "The order is paid in full (at checkout, or later when payment is captured or marked as received).",
-  stage: "paid",
-  scope: "read_orders",
+export const ordersPaid: TopicHandlers = {
   subject: "order",
   orderNoun: "the order",
   identify: orderIdentity,
@@ -18,7 +13,6 @@ export const ordersPaid = defineTopic({
   identitySource: (body) => body,
   context: () => ({}),
   contextFields: ORDER_CONTEXT_FIELDS,
-  defaults: [{ eventType: "Order Paid", enabled: false, properties: { ...ORDER_PROPERTIES, paymentGateways: "{{ payment_gateway_names | join: ', ' }}" } }],
   sample: "orders_paid.json",
   reconciliation: {
     kind: "none",
@@ -29,4 +23,4 @@ export const ordersPaid = defineTopic({
     kind: "none",
     why: "The Admin API keeps no time at which an order became paid, and an event dated by a guess would put customers in the wrong Segment Builder window.",
   },
-});
+};

@@ -1,6 +1,6 @@
 /** What the returns/* topics share: the return is the subject, and the body names only its order. */
 import type { JsonValue } from "~/shopify/json";
-import { defineTopic, type DefaultMapping, type TopicEntry } from "./entry";
+import type { TopicHandlers } from "./entry";
 import { fieldOf, gidOf, idString, resourceId } from "./fields";
 import { LOOKED_UP_ORDER_FIELD } from "./order-topic";
 
@@ -10,25 +10,9 @@ function returnOrderId(body: { [key: string]: JsonValue }): string | null {
   return resourceId(order) ?? idString(fieldOf(body, "order_id"));
 }
 
-export const RETURN_PROPERTIES: Readonly<Record<string, string>> = {
-  orderName: "{{ order.name }}",
-  firstName: "{{ order.customer.first_name | default: order.shipping_address.first_name }}",
-  returnName: "{{ name }}",
-  returnStatus: "{{ status }}",
-  itemCount: "{{ total_return_line_items }}",
-  orderStatusUrl: "{{ order.order_status_url }}",
-};
-
-export function returnTopic<const T extends `returns/${string}`>(spec: {
-  topic: T;
-  label: string;
-  description: string;
-  defaults: readonly DefaultMapping[];
-}): TopicEntry<T> {
-  return defineTopic({
-    ...spec,
-    stage: "returned",
-    scope: "read_returns",
+/** A returns/* topic's handlers (its metadata, in meta.ts, shares the stage and the scope too). */
+export function returnTopic(topic: `returns/${string}`): TopicHandlers {
+  return {
     subject: "return",
     orderNoun: "the returned order",
     // One return is requested, approved and closed once each: the topic is part of the key (decision 014).
@@ -43,7 +27,7 @@ export function returnTopic<const T extends `returns/${string}`>(spec: {
       { name: "(the return's own fields)", description: "name, status, return_line_items (return_reason, quantity, …), total_return_line_items" },
       LOOKED_UP_ORDER_FIELD,
     ],
-    sample: `${spec.topic.replace("/", "_")}.json`,
+    sample: `${topic.replace("/", "_")}.json`,
     reconciliation: {
       kind: "none",
       why:
@@ -53,5 +37,5 @@ export function returnTopic<const T extends `returns/${string}`>(spec: {
       kind: "none",
       why: "A bulk query holds five connections and the order history already uses them all (line items, each parcel's lines and updates, each refund's lines); returns would need a sixth, so they would need a bulk operation of their own, and a decline has no time to date its event by.",
     },
-  });
+  };
 }

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { TOPIC_OPTION_GROUPS, topicOptionGroups } from "~/components/format";
 import { TOPICS_BY_STAGE } from "~/mapping/topic-groups";
 import { CATALOG, MAPPABLE_TOPICS } from "~/topics/catalog";
-import { LIFECYCLE_STAGES } from "~/topics/entry";
+import { LIFECYCLE_STAGES } from "~/topics/meta";
 
 describe("TOPICS_BY_STAGE", () => {
   it("holds every catalog topic once, under its own stage, stages in the order's life", () => {

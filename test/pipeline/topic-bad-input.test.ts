@@ -8,7 +8,7 @@ import { Session } from "@shopify/shopify-api";
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
 import { MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
-import { FULFILLMENT_EVENT_STATUSES } from "~/topics/fulfillment-events-create";
+import { FULFILLMENT_EVENT_STATUSES } from "~/topics/meta";
 import { sessionStorage } from "~/shopify.server";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
 import { CUSTOMER, enableWholeCatalog, ORDER_ID, replaceOnce, runPasses, setField, virtualClock, withProductionWait } from "../support/lifecycle";

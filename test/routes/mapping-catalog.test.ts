@@ -13,7 +13,7 @@ import { replaceMappings } from "~/models/Mapping.server";
 import { ensureShop } from "~/models/Shop.server";
 import * as mappings from "~/routes/app.mappings._index";
 import { sessionStorage } from "~/shopify.server";
-import { LIFECYCLE_STAGES } from "~/topics/entry";
+import { LIFECYCLE_STAGES } from "~/topics/meta";
 import { adminRequest, call, storeOfflineSession } from "../support/admin-requests";
 import { fakeAdminApi as admin } from "../stand-ins/shopify-admin";
 import { TEST_SHOP } from "../support/webhooks";

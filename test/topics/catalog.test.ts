@@ -9,7 +9,7 @@ import { eventIdentity } from "~/shopify/event-identity";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 import type { JsonObject, Related } from "~/topics/entry";
-import { FULFILLMENT_EVENT_STATUSES } from "~/topics/fulfillment-events-create";
+import { FULFILLMENT_EVENT_STATUSES } from "~/topics/meta";
 
 const ORDER_ID = "820982911946154508";
 const ORDER = `gid://shopify/Order/${ORDER_ID}`;

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
-import { LIFECYCLE_STAGES } from "~/topics/entry";
+import { LIFECYCLE_STAGES } from "~/topics/meta";
 
 const root = new URL("../../", import.meta.url);
 const readme = readFileSync(new URL("README.md", root), "utf8");
