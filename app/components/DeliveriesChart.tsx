@@ -48,7 +48,7 @@ export function DeliveriesChart({ hours }: { hours: HourPoint[] }) {
   const label = (iso: string) => new Date(iso).toLocaleTimeString(undefined, { hour: "numeric" });
   // 260 px in all, legend included.
   return (
-    <div style={{ height: 260, display: "flex", flexDirection: "column", gap: 8 }}>
+    <div data-testid="deliveries-chart" style={{ height: 260, display: "flex", flexDirection: "column", gap: 8 }}>
       <div style={{ flex: 1, minHeight: 0 }} aria-hidden="true">
         {mounted && Bars ? (
           <Bars

@@ -86,11 +86,11 @@ export const ADMIN_PAGES: readonly AdminPage[] = [
   {
     name: "home",
     path: () => "/app",
-    // The chart's legend: polaris-viz draws the chart once mounted in the browser.
-    ready: (page) => page.getByRole("button", { name: "Delivered", exact: true }),
-    // Harmless: the chart's legend item (polaris-viz highlights the series).
+    // The chart's bars: polaris-viz loads after the page and draws once mounted in the browser.
+    ready: (page) => page.getByTestId("deliveries-chart").locator("svg").first(),
+    // Harmless: a click on the chart's legend (the app's own, text only), as a merchant reading the chart does.
     interact: async (page) => {
-      await click(page.getByRole("button", { name: "Delivered", exact: true }));
+      await click(page.getByTestId("deliveries-chart").locator("li").filter({ hasText: /^Delivered$/ }));
     },
   },
   {
@@ -133,10 +133,12 @@ export const ADMIN_PAGES: readonly AdminPage[] = [
     name: "delivery log",
     path: () => "/app/deliveries",
     ready: (page) => page.locator("a[data-primary-link]"),
-    // Types an order name in the search field (not submitted).
+    // Opens the search and filter bar, then types an order name in its search field (the log follows the search).
     interact: async (page) => {
-      const search = page.getByLabel("Order name or email");
-      await click(search);
+      await click(page.getByRole("button", { name: "Search and filter deliveries" }));
+      const search = page.getByRole("textbox", { name: "Search by order name or email" });
+      await search.waitFor();
+      await idle(page);
       await page.keyboard.type("#1042", { delay: TYPING_DELAY_MS });
       await waitFor("the typed search", async () => ((await search.inputValue()) === "#1042" ? true : null), 10_000, 50);
     },
