@@ -22,7 +22,7 @@ import {
   type AppliedFilterInterface,
   type FilterInterface,
 } from "@shopify/polaris";
-import { useCallback, useEffect, useMemo } from "react";
+import { useCallback, useEffect, useMemo, useRef } from "react";
 import { adminContext } from "~/admin/context.server";
 import {
   isFiltered,
@@ -321,6 +321,60 @@ export default function Deliveries() {
     [deliveries, smDown],
   );
 
+  // The table as a whole, too: IndexTable measures its columns for the sticky header on each render.
+  const resetRef = useRef(indexFilters.reset);
+  resetRef.current = indexFilters.reset;
+  const table = useMemo(
+    () => (
+      <div className={smDown ? undefined : "delivery-log-table"}>
+        <IndexTable
+          resourceName={{ singular: "delivery", plural: "deliveries" }}
+          itemCount={deliveries.length}
+          selectable={false}
+          condensed={smDown}
+          loading={loading}
+          emptyState={
+            <EmptyState
+              heading={filtered ? "No deliveries match" : "No deliveries yet"}
+              image={NO_ILLUSTRATION}
+              {...(filtered ? { action: { content: "Clear filters", onAction: () => resetRef.current() } } : {})}
+            >
+              <p>
+                {filtered
+                  ? "Change or clear the filters."
+                  : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
+              </p>
+            </EmptyState>
+          }
+          headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+          pagination={
+            previousCursor || nextCursor
+              ? {
+                  hasPrevious: previousCursor !== null,
+                  previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
+                  previousTooltip: "Newer",
+                  hasNext: nextCursor !== null,
+                  nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
+                  nextTooltip: "Older",
+                  accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
+                  label: previousCursor ? (
+                    <Link url={logViewUrl(view)} removeUnderline>
+                      Newest
+                    </Link>
+                  ) : (
+                    "Newest first"
+                  ),
+                }
+              : undefined
+          }
+        >
+          {rows}
+        </IndexTable>
+      </div>
+    ),
+    [rows, deliveries.length, smDown, loading, filtered, previousCursor, nextCursor, view],
+  );
+
   return (
     <Page title="Delivery log" backAction={{ content: "Home", url: "/app" }} fullWidth>
       <BlockStack gap="400">
@@ -359,51 +413,7 @@ export default function Deliveries() {
               loading={loading}
             />
           </div>
-          <div className={smDown ? undefined : "delivery-log-table"}>
-            <IndexTable
-              resourceName={{ singular: "delivery", plural: "deliveries" }}
-              itemCount={deliveries.length}
-              selectable={false}
-              condensed={smDown}
-              loading={loading}
-              emptyState={
-                <EmptyState
-                  heading={filtered ? "No deliveries match" : "No deliveries yet"}
-                  image={NO_ILLUSTRATION}
-                  {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
-                >
-                  <p>
-                    {filtered
-                      ? "Change or clear the filters."
-                      : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
-                  </p>
-                </EmptyState>
-              }
-              headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
-              pagination={
-                previousCursor || nextCursor
-                  ? {
-                      hasPrevious: previousCursor !== null,
-                      previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
-                      previousTooltip: "Newer",
-                      hasNext: nextCursor !== null,
-                      nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
-                      nextTooltip: "Older",
-                      accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
-                      label: previousCursor ? (
-                        <Link url={logViewUrl(view)} removeUnderline>
-                          Newest
-                        </Link>
-                      ) : (
-                        "Newest first"
-                      ),
-                    }
-                  : undefined
-              }
-            >
-              {rows}
-            </IndexTable>
-          </div>
+          {table}
         </Card>
       </BlockStack>
     </Page>
