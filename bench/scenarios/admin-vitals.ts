@@ -441,7 +441,11 @@ function p75(values: Array<number | null>): number {
 
 export async function adminVitalsScenario(ctx: ScenarioContext): Promise<void> {
   const loads = ctx.quick ? 3 : 10;
-  log(`admin: ${ADMIN_PAGES.length} pages × ${loads} loads, Chromium at ${CPU_SLOWDOWN}x CPU slowdown`);
+  // BENCH_ADMIN_PAGES="delivery log,settings": only those pages (while working on one).
+  const only = process.env.BENCH_ADMIN_PAGES?.split(",").map((name) => name.trim());
+  const pages = only ? ADMIN_PAGES.filter((adminPage) => only.includes(adminPage.name)) : ADMIN_PAGES;
+  if (pages.length === 0) throw new Error(`BENCH_ADMIN_PAGES names no page; the pages are ${ADMIN_PAGES.map((adminPage) => adminPage.name).join(", ")}`);
+  log(`admin: ${pages.length} pages × ${loads} loads, Chromium at ${CPU_SLOWDOWN}x CPU slowdown`);
   const beaconServer = await startBeaconServer();
   let harness: BrowserHarness | undefined;
   try {
@@ -460,10 +464,10 @@ export async function adminVitalsScenario(ctx: ScenarioContext): Promise<void> {
     await session.send("Emulation.setCPUThrottlingRate", { rate: CPU_SLOWDOWN });
     const tracker = new ScriptTracker(session, harness.appUrl);
 
-    const results = new Map<string, LoadFigures[]>(ADMIN_PAGES.map((adminPage) => [adminPage.name, []]));
+    const results = new Map<string, LoadFigures[]>(pages.map((adminPage) => [adminPage.name, []]));
     // Round after round over all pages, so the machine's drift falls on every page alike.
     for (let load = 0; load < loads; load++) {
-      for (const adminPage of ADMIN_PAGES) {
+      for (const adminPage of pages) {
         const figures = await measureLoad(harness, tracker, adminPage, seeded, load, beaconServer.beacons).catch(async (error: unknown) => {
           const shot = await harness!.screenshot(`admin-vitals-failed-${adminPage.name}`).catch(() => "none");
           throw new Error(`${adminPage.name}, load ${load + 1}: ${(error as Error).message.split("\n")[0]} (screenshot ${shot})`);
@@ -477,7 +481,7 @@ export async function adminVitalsScenario(ctx: ScenarioContext): Promise<void> {
     if (harness.pageErrors.length > 0) log(`admin: page errors: ${harness.pageErrors.slice(0, 3).join(" | ")}`);
 
     const raw: Record<string, unknown> = {};
-    for (const adminPage of ADMIN_PAGES) {
+    for (const adminPage of pages) {
       const figures = results.get(adminPage.name)!;
       const lcp = p75(figures.map((f) => f.lcpMs));
       const cls = p75(figures.map((f) => f.cls));
