@@ -22,7 +22,7 @@ import {
   type AppliedFilterInterface,
   type FilterInterface,
 } from "@shopify/polaris";
-import { useCallback, useEffect, useMemo, useRef } from "react";
+import { useCallback, useEffect, useMemo } from "react";
 import { adminContext } from "~/admin/context.server";
 import {
   isFiltered,
@@ -241,139 +241,7 @@ export default function Deliveries() {
 
   const loading = pending !== null;
   const retryFilter = logViewParams(view).toString();
-
-  // The rows are the page's heaviest render: opening the filter bar, typing a search or a toast must not redo them
-  // (they change only with the data or the layout). Measured as INP in `npm run bench`'s admin scenario.
-  const rows = useMemo(
-    () =>
-      deliveries.map((delivery, index) =>
-        smDown ? (
-          // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
-          <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
-            <div style={{ padding: "12px 16px" }}>
-              <BlockStack gap="100">
-                <InlineStack align="space-between" gap="200">
-                  <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
-                    <Text as="span" fontWeight="semibold">
-                      {delivery.eventType} {delivery.orderName ?? ""}
-                    </Text>
-                  </Link>
-                  <InlineStack gap="100">
-                    <DeliveryStatusBadge status={delivery.status} />
-                    {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
-                    {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
-                  </InlineStack>
-                </InlineStack>
-                <Text as="span" tone="subdued" variant="bodySm">
-                  {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
-                  {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
-                </Text>
-                {delivery.lastError ? (
-                  <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
-                    {delivery.lastError}
-                  </Text>
-                ) : null}
-              </BlockStack>
-            </div>
-          </IndexTable.Row>
-        ) : (
-          <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
-            <IndexTable.Cell>
-              <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
-                <Text as="span" fontWeight="semibold">
-                  {formatDateTime(delivery.createdAt)}
-                </Text>
-              </Link>
-            </IndexTable.Cell>
-            <IndexTable.Cell>
-              {delivery.flowRunId ? (
-                <Text as="span" truncate>
-                  Run {delivery.flowRunId}
-                </Text>
-              ) : (
-                (delivery.orderName ?? "—")
-              )}
-            </IndexTable.Cell>
-            <IndexTable.Cell>
-              <BlockStack>
-                <Text as="span">{delivery.eventType}</Text>
-                <Text as="span" tone="subdued" variant="bodySm">
-                  {sourceLabel(delivery.topic)}
-                </Text>
-              </BlockStack>
-            </IndexTable.Cell>
-            <IndexTable.Cell>
-              <InlineStack gap="100">
-                <DeliveryStatusBadge status={delivery.status} />
-                {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
-                {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
-              </InlineStack>
-            </IndexTable.Cell>
-            <NumberCell value={delivery.attempts} />
-            <IndexTable.Cell>
-              <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
-                {delivery.lastError ?? ""}
-              </Text>
-            </IndexTable.Cell>
-          </IndexTable.Row>
-        ),
-      ),
-    [deliveries, smDown],
-  );
-
-  // The table as a whole, too: IndexTable measures its columns for the sticky header on each render.
-  const resetRef = useRef(indexFilters.reset);
-  resetRef.current = indexFilters.reset;
-  const table = useMemo(
-    () => (
-      <div className={smDown ? undefined : "delivery-log-table"}>
-        <IndexTable
-          resourceName={{ singular: "delivery", plural: "deliveries" }}
-          itemCount={deliveries.length}
-          selectable={false}
-          condensed={smDown}
-          loading={loading}
-          emptyState={
-            <EmptyState
-              heading={filtered ? "No deliveries match" : "No deliveries yet"}
-              image={NO_ILLUSTRATION}
-              {...(filtered ? { action: { content: "Clear filters", onAction: () => resetRef.current() } } : {})}
-            >
-              <p>
-                {filtered
-                  ? "Change or clear the filters."
-                  : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
-              </p>
-            </EmptyState>
-          }
-          headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
-          pagination={
-            previousCursor || nextCursor
-              ? {
-                  hasPrevious: previousCursor !== null,
-                  previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
-                  previousTooltip: "Newer",
-                  hasNext: nextCursor !== null,
-                  nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
-                  nextTooltip: "Older",
-                  accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
-                  label: previousCursor ? (
-                    <Link url={logViewUrl(view)} removeUnderline>
-                      Newest
-                    </Link>
-                  ) : (
-                    "Newest first"
-                  ),
-                }
-              : undefined
-          }
-        >
-          {rows}
-        </IndexTable>
-      </div>
-    ),
-    [rows, deliveries.length, smDown, loading, filtered, previousCursor, nextCursor, view],
-  );
+  const rowUrl = (id: string) => `/app/deliveries/${id}`;
 
   return (
     <Page title="Delivery log" backAction={{ content: "Home", url: "/app" }} fullWidth>
@@ -413,14 +281,127 @@ export default function Deliveries() {
               loading={loading}
             />
           </div>
-          {table}
+          <div className={smDown ? undefined : "delivery-log-table"}>
+            <IndexTable
+              resourceName={{ singular: "delivery", plural: "deliveries" }}
+              itemCount={deliveries.length}
+              selectable={false}
+              condensed={smDown}
+              loading={loading}
+              emptyState={
+                <EmptyState
+                  heading={filtered ? "No deliveries match" : "No deliveries yet"}
+                  image={NO_ILLUSTRATION}
+                  {...(filtered ? { action: { content: "Clear filters", onAction: indexFilters.reset } } : {})}
+                >
+                  <p>
+                    {filtered
+                      ? "Change or clear the filters."
+                      : "Deliveries appear here when a mapping turns a Shopify event into an Attentive event, or a Flow workflow sends one."}
+                  </p>
+                </EmptyState>
+              }
+              headings={[{ title: "Received" }, { title: "Order or Flow run" }, { title: "Event type" }, { title: "Status" }, { title: "Attempts", alignment: "end" }, { title: "Details" }]}
+              pagination={
+                previousCursor || nextCursor
+                  ? {
+                      hasPrevious: previousCursor !== null,
+                      previousURL: previousCursor ? logViewUrl(view, { before: previousCursor }) : undefined,
+                      previousTooltip: "Newer",
+                      hasNext: nextCursor !== null,
+                      nextURL: nextCursor ? logViewUrl(view, { after: nextCursor }) : undefined,
+                      nextTooltip: "Older",
+                      accessibilityLabels: { previous: "Newer deliveries", next: "Older deliveries" },
+                      label: previousCursor ? (
+                        <Link url={logViewUrl(view)} removeUnderline>
+                          Newest
+                        </Link>
+                      ) : (
+                        "Newest first"
+                      ),
+                    }
+                  : undefined
+              }
+            >
+              {deliveries.map((delivery, index) =>
+                smDown ? (
+                  // On phones (the Shopify mobile app) one stacked cell per delivery instead of a wide table.
+                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                    <div style={{ padding: "12px 16px" }}>
+                      <BlockStack gap="100">
+                        <InlineStack align="space-between" gap="200">
+                          <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
+                            <Text as="span" fontWeight="semibold">
+                              {delivery.eventType} {delivery.orderName ?? ""}
+                            </Text>
+                          </Link>
+                          <InlineStack gap="100">
+                            <DeliveryStatusBadge status={delivery.status} />
+                            {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                            {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                          </InlineStack>
+                        </InlineStack>
+                        <Text as="span" tone="subdued" variant="bodySm">
+                          {formatDateTime(delivery.createdAt)} · {sourceLabel(delivery.topic)}
+                          {delivery.flowRunId ? ` · run ${delivery.flowRunId}` : ""}
+                        </Text>
+                        {delivery.lastError ? (
+                          <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} variant="bodySm" truncate>
+                            {delivery.lastError}
+                          </Text>
+                        ) : null}
+                      </BlockStack>
+                    </div>
+                  </IndexTable.Row>
+                ) : (
+                  <IndexTable.Row id={delivery.id} key={delivery.id} position={index}>
+                    <IndexTable.Cell>
+                      <Link dataPrimaryLink url={rowUrl(delivery.id)} monochrome removeUnderline>
+                        <Text as="span" fontWeight="semibold">
+                          {formatDateTime(delivery.createdAt)}
+                        </Text>
+                      </Link>
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      {delivery.flowRunId ? (
+                        <Text as="span" truncate>
+                          Run {delivery.flowRunId}
+                        </Text>
+                      ) : (
+                        (delivery.orderName ?? "—")
+                      )}
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      <BlockStack>
+                        <Text as="span">{delivery.eventType}</Text>
+                        <Text as="span" tone="subdued" variant="bodySm">
+                          {sourceLabel(delivery.topic)}
+                        </Text>
+                      </BlockStack>
+                    </IndexTable.Cell>
+                    <IndexTable.Cell>
+                      <InlineStack gap="100">
+                        <DeliveryStatusBadge status={delivery.status} />
+                        {delivery.stale ? <Badge tone="warning">Stale</Badge> : null}
+                        {delivery.pastOrder ? <Badge tone="info">{BACKFILL_SOURCE_LABEL}</Badge> : null}
+                      </InlineStack>
+                    </IndexTable.Cell>
+                    <NumberCell value={delivery.attempts} />
+                    <IndexTable.Cell>
+                      <Text as="span" tone={delivery.status === "failed" ? "critical" : "subdued"} truncate>
+                        {delivery.lastError ?? ""}
+                      </Text>
+                    </IndexTable.Cell>
+                  </IndexTable.Row>
+                ),
+              )}
+            </IndexTable>
+          </div>
         </Card>
       </BlockStack>
     </Page>
   );
 }
-
-const rowUrl = (id: string) => `/app/deliveries/${id}`;
 
 export const meta = () => [{ title: "Delivery log · Attentive events" }];
 
