@@ -1,4 +1,5 @@
 import { Badge } from "@shopify/polaris";
+import { DELIVERY_STATUS_LABELS, isDeliveryStatus } from "~/models/delivery-statuses";
 
 const TONES = {
   delivered: "success",
@@ -8,15 +9,7 @@ const TONES = {
   skipped: undefined,
 } as const;
 
-const LABELS: Record<string, string> = {
-  delivered: "Delivered",
-  failed: "Failed",
-  pending: "Pending",
-  sending: "Sending",
-  skipped: "Skipped",
-};
-
 export function DeliveryStatusBadge({ status }: { status: string }) {
   const tone = TONES[status as keyof typeof TONES];
-  return <Badge {...(tone ? { tone } : {})}>{LABELS[status] ?? status}</Badge>;
+  return <Badge {...(tone ? { tone } : {})}>{isDeliveryStatus(status) ? DELIVERY_STATUS_LABELS[status] : status}</Badge>;
 }

@@ -38,7 +38,7 @@ import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } fr
 import { NumberCell } from "~/components/NumberCell";
 import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
 import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL } from "~/models/delivery-sources";
-import { DELIVERY_STATUSES, type DeliveryStatus } from "~/models/delivery-statuses";
+import { DELIVERY_STATUS_LABELS, DELIVERY_STATUSES } from "~/models/delivery-statuses";
 import {
   decodeCursor,
   deliveriesBySource,
@@ -109,13 +109,6 @@ function countsLine(filtered: boolean, counts: { webhooks: number; flow: number;
   return `${head}: ${counts.webhooks} from Shopify webhooks · ${counts.flow} from Flow${past}`;
 }
 
-const STATUS_LABELS: Record<DeliveryStatus, string> = {
-  pending: "Pending",
-  sending: "Sending",
-  delivered: "Delivered",
-  failed: "Failed",
-  skipped: "Skipped",
-};
 const SOURCE_LABELS = new Map(SOURCE_FILTER_GROUPS.flatMap((group) => group.options.map((option) => [option.value, option.label] as const)));
 
 const withQuery = (view: LogView, q: string): LogView => ({ ...view, q: q || undefined });
@@ -169,7 +162,7 @@ export default function Deliveries() {
           title="Status"
           titleHidden
           allowMultiple
-          choices={DELIVERY_STATUSES.map((status) => ({ label: STATUS_LABELS[status], value: status }))}
+          choices={DELIVERY_STATUSES.map((status) => ({ label: DELIVERY_STATUS_LABELS[status], value: status }))}
           selected={view.status}
           onChange={(selected) => update({ status: DELIVERY_STATUSES.filter((status) => selected.includes(status)) })}
         />
@@ -232,7 +225,7 @@ export default function Deliveries() {
 
   const appliedFilters: AppliedFilterInterface[] = [];
   if (view.status.length > 0) {
-    appliedFilters.push({ key: "status", label: `Status: ${view.status.map((status) => STATUS_LABELS[status]).join(", ")}`, onRemove: () => update({ status: [] }) });
+    appliedFilters.push({ key: "status", label: `Status: ${view.status.map((status) => DELIVERY_STATUS_LABELS[status]).join(", ")}`, onRemove: () => update({ status: [] }) });
   }
   if (view.topic) appliedFilters.push({ key: "topic", label: `Source: ${SOURCE_LABELS.get(view.topic) ?? view.topic}`, onRemove: () => update({ topic: undefined }) });
   if (view.eventType) appliedFilters.push({ key: "eventType", label: `Event type: ${view.eventType}`, onRemove: () => update({ eventType: undefined }) });
