@@ -177,12 +177,15 @@ describeBrowser("sending past orders", () => {
     await page.getByRole("button", { name: "Search and filter deliveries" }).click();
     let previous: string | null = null;
     for (const [status, label, choice] of [["delivered", "Sent", "Delivered"], ["failed", "Failed", "Failed"], ["skipped", "Skipped", "Skipped"]] as const) {
+      // The pill's button toggles its popover: open it only once the last one is seen closed.
       await page.getByRole("button", { name: /^Status/ }).click();
+      await expect.poll(() => page.getByRole("checkbox", { name: choice }).isVisible(), { message: `${status} popover` }).toBe(true);
       if (previous) await page.getByRole("checkbox", { name: previous }).click();
       await page.getByRole("checkbox", { name: choice }).click();
       await expect.poll(() => new URL(page.url()).searchParams.getAll("status"), { message: status }).toEqual([status]);
       expect(new URL(page.url()).searchParams.get("topic")).toBe("backfill");
-      await page.getByRole("heading", { level: 1, name: "Delivery log" }).click();
+      await page.keyboard.press("Escape");
+      await expect.poll(() => page.getByRole("checkbox", { name: choice }).count(), { message: `${status} popover closed` }).toBe(0);
       await expect.poll(pastOrdersCounted, { message: status }).toBe(shown[label]);
       previous = choice;
     }
