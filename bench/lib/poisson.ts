@@ -56,7 +56,11 @@ export interface PoissonResult extends LoadResult {
   arrivals: "poisson";
   seed: number;
   p90: number;
-  /** From the first scheduled send to the last answer (at least durationS): accepted/s is ok over this. */
+  /**
+   * From the first answer to the last (at least durationS): accepted/s is ok over this. A server that keeps up
+   * answers over the schedule's span, shifted by its latency (ok / durationS); one that cannot builds a backlog and
+   * answers over longer (its capacity).
+   */
   windowS: number;
   /** How late the generator itself sent requests (its event loop or timers): large values mean the bench, not the app, was late. */
   sendLagP99: number;
@@ -90,6 +94,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   let timeouts = 0;
   let inFlight = 0;
   let maxInFlight = 0;
+  let firstAnswer = NaN;
   let lastAnswer = 0;
   let settledCount = 0;
 
@@ -98,6 +103,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   const settled = () => {
     inFlight--;
     lastAnswer = performance.now();
+    if (Number.isNaN(firstAnswer)) firstAnswer = lastAnswer;
     if (++settledCount === arrivals.length) resolveAll();
   };
 
@@ -151,7 +157,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   await allSettled;
   agent.destroy();
 
-  const windowS = Math.max(options.durationS, (lastAnswer - start) / 1000);
+  const windowS = Math.max(options.durationS, (lastAnswer - firstAnswer) / 1000 || 0);
   const answered = latencies.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
   const sortedLags = lags.sort((a, b) => a - b);
   const round1 = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);

@@ -95,6 +95,36 @@ describe("runPoisson", () => {
     expect(result.p99).toBeGreaterThanOrEqual(arrivals.length * 19 - durationS * 1000);
   });
 
+  it("reports a saturated server's capacity as accepted/s, not the rate offered", async () => {
+    const queue: ServerResponse[] = [];
+    let busy = false;
+    // One answer every 20 ms at most, in arrival order: about 50/s (60 leaves room for timers firing a little early).
+    const answerNext = () => {
+      const next = queue.shift();
+      if (!next) {
+        busy = false;
+        return;
+      }
+      busy = true;
+      setTimeout(() => {
+        next.writeHead(200).end();
+        answerNext();
+      }, 20);
+    };
+    const url = await listen((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        queue.push(res);
+        if (!busy) answerNext();
+      });
+    });
+    const result = await runPoisson({ url, rate: 200, durationS: 0.5, seed: 11, next: request, target: "saturated" });
+    expect(result.ok).toBe(result.sent);
+    expect(result.sent).toBeGreaterThan(80);
+    expect(result.acceptedPerSec).toBeLessThanOrEqual(60);
+    expect(result.windowS).toBeGreaterThan(1);
+  });
+
   it("counts refusals and non-2xx answers apart from accepted requests", async () => {
     let n = 0;
     const url = await listen((req, res) => {
