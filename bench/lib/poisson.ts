@@ -12,6 +12,7 @@
 import { Agent, request as httpRequest } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { LoadResult, SignedRequest } from "./load";
+import { ms, perSec } from "./report";
 
 /** mulberry32: small, fast and good enough to draw arrival gaps; the same seed gives the same schedule. */
 export function seededRandom(seed: number): () => number {
@@ -183,4 +184,13 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
     maxInFlight,
     ...(options.keepLatencies ? { latencies } : {}),
   };
+}
+
+/**
+ * A table cell for one run: accepted/s, p50 / p90 / p99 / max, failures, and how late the generator itself sent
+ * (when that is near the latencies, the bench process was short of CPU and the figure says little about the server).
+ */
+export function openLoopText(run: PoissonResult): string {
+  const failures = run.non2xx + run.errors + run.timeouts;
+  return `${perSec(run.acceptedPerSec)}, ${ms(run.p50)} / ${ms(run.p90)} / ${ms(run.p99)} / ${ms(run.max)}, ${failures} errors (sends late by p99 ${ms(run.sendLagP99)})`;
 }

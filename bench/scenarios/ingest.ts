@@ -6,7 +6,7 @@
  */
 import { log, round } from "../lib/common";
 import { type CpuFigure, cpuMsText, cpuWindow } from "../lib/cpu";
-import { type PoissonResult, runPoisson } from "../lib/poisson";
+import { openLoopText, type PoissonResult, runPoisson } from "../lib/poisson";
 import { APP_SECRET, ENCRYPTION_KEY, startApp } from "../lib/app";
 import { createDatabase, seedShops, shopsFor, type Provider } from "../lib/db";
 import { type LoadResult, orderWebhooks, runLoad } from "../lib/load";
@@ -113,8 +113,8 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
         goal(ctx, {
           scenario: `1 Ingest (${provider})`,
           measure: `at ${fixed.rate}/s, Poisson arrivals: accepted, p50/p90/p99/max`,
-          ours: `${perSec(fixed.acceptedPerSec)}, ${ms(fixed.p50)} / ${ms(fixed.p90)} / ${ms(fixed.p99)} / ${ms(fixed.max)}, ${errors} errors`,
-          reference: is1000 ? `${perSec(ref1000.acceptedPerSec)}, ${ms(ref1000.p50)} / ${ms(ref1000.p90)} / ${ms(ref1000.p99)} / ${ms(ref1000.max)}` : "",
+          ours: openLoopText(fixed),
+          reference: is1000 ? openLoopText(ref1000) : "",
           goal: is1000 && provider === "sqlite" ? "p99 <= 50 ms" : "report",
           met: is1000 && provider === "sqlite" ? fixed.p99 <= 50 && errors === 0 : null,
         });
