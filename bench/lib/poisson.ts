@@ -67,6 +67,8 @@ export interface PoissonResult extends LoadResult {
   sendLagP99: number;
   sendLagMax: number;
   maxInFlight: number;
+  /** CPU ms of the process running the generator (the bench) over the run: signing, sending, reading answers. */
+  generatorCpuMs: number;
   /** Every latency in ms, in scheduled order (NaN for a request that got no answer). */
   latencies?: number[];
 }
@@ -141,6 +143,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   };
 
   if (arrivals.length === 0) resolveAll();
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let nextIndex = 0;
   const dispatch = () => {
@@ -157,6 +160,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   dispatch();
   await allSettled;
   agent.destroy();
+  const cpu = process.cpuUsage(cpuBefore);
 
   const windowS = Math.max(options.durationS, (lastAnswer - firstAnswer) / 1000 || 0);
   const answered = latencies.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
@@ -182,6 +186,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
     sendLagP99: round1(rank(sortedLags, 99)),
     sendLagMax: round1(sortedLags.length > 0 ? sortedLags[sortedLags.length - 1]! : NaN),
     maxInFlight,
+    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
     ...(options.keepLatencies ? { latencies } : {}),
   };
 }
