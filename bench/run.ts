@@ -60,7 +60,8 @@ async function main() {
     ["ingest", () => ingestScenario(ctx, quick ? ["sqlite"] : [...providers])],
     ["inline", () => inlinePeerScenario(ctx)],
     ["e2e", () => endToEndScenario(ctx)],
-    ["delivery", () => deliveryScenario(ctx)],
+    // --quick: delivery on SQLite only, like ingest.
+    ["delivery", () => deliveryScenario(ctx, quick ? ["sqlite"] : [...providers])],
     ["growth", () => growthScenario(ctx, [...providers])],
     ["scaleout", () => scaleOutScenario(ctx, !values["no-postgres"])],
     ["backfill", () => backfillScenario(ctx)],

@@ -1,4 +1,7 @@
-/** Signed Shopify webhooks with a fresh order per request, driven by autocannon. */
+/**
+ * Signed Shopify webhooks with a fresh order per request. `runLoad` (autocannon, closed loop) is for maximum
+ * throughput only; every fixed-rate latency figure uses bench/lib/poisson.ts (open loop, Poisson arrivals).
+ */
 import autocannon from "autocannon";
 import { randomInt, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";

@@ -15,7 +15,8 @@ import { historyLines, type HistoryOptions } from "../../test/support/history";
 import { log, round, sleep, summarize, waitFor } from "../lib/common";
 import { ENCRYPTION_KEY, startApp } from "../lib/app";
 import { createDatabase, seedShops, shopsFor, withPrisma } from "../lib/db";
-import { orderWebhooks, runLoad } from "../lib/load";
+import { orderWebhooks } from "../lib/load";
+import { runPoisson } from "../lib/poisson";
 import { goal, ms, perSec, type ScenarioContext } from "../lib/report";
 import { startStandIn } from "../lib/standin";
 
@@ -69,11 +70,12 @@ export async function backfillScenario(ctx: ScenarioContext): Promise<void> {
         ctx.quick ? 60_000 : 300_000,
         250,
       );
-      live = await runLoad({
+      // Open loop, Poisson arrivals, like every fixed-rate load of the bench.
+      live = await runPoisson({
         url: app.url,
         durationS: ctx.quick ? 3 : 40,
-        connections: 5,
         rate: LIVE_RATE,
+        seed: LIVE_RATE,
         next: orderWebhooks([shop!.domain]),
         target: "ours",
       });

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { ROOT, log, round, summarize } from "../lib/common";
 import { ENCRYPTION_KEY, startApp } from "../lib/app";
 import { type BenchDb, createDatabase, type Provider, seedShops, shopsFor, sqliteDate, sqliteHandle, withPrisma } from "../lib/db";
-import { orderWebhooks, runLoad } from "../lib/load";
+import { orderWebhooks } from "../lib/load";
+import { runPoisson } from "../lib/poisson";
 import { goal, ms, type ScenarioContext } from "../lib/report";
 import type { Database } from "~/db.server";
 
@@ -188,11 +189,12 @@ export async function growthScenario(ctx: ScenarioContext, providers: Provider[]
       let pruned;
       try {
         const next = orderWebhooks(ingestShops.map((s) => s.domain));
-        await runLoad({ url: app.url, durationS: 2, connections: 50, rate: PRUNE_RATE, next, target: "warm-up" });
-        baseline = await runLoad({ url: app.url, durationS: ctx.durationS, connections: 50, rate: PRUNE_RATE, next, target: "no pruning" });
+        // Open loop, Poisson arrivals; the same schedule with and without pruning.
+        await runPoisson({ url: app.url, durationS: 2, rate: PRUNE_RATE, seed: 1, next, target: "warm-up" });
+        baseline = await runPoisson({ url: app.url, durationS: ctx.durationS, rate: PRUNE_RATE, seed: PRUNE_RATE, next, target: "no pruning" });
         // Shops keep 30 days (the default) and the log spans 30: a day later, the oldest day is due.
         const pruning = prune(db.url, new Date(now + DAY));
-        during = await runLoad({ url: app.url, durationS: ctx.durationS, connections: 50, rate: PRUNE_RATE, next, target: "pruning" });
+        during = await runPoisson({ url: app.url, durationS: ctx.durationS, rate: PRUNE_RATE, seed: PRUNE_RATE, next, target: "pruning" });
         pruned = await pruning;
       } finally {
         await app.stop();

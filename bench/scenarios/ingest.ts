@@ -1,9 +1,12 @@
 /**
  * Scenario 1 (ingest) and 7 (memory): signed 15 KB orders/fulfilled webhooks, a new order each, at max rate
- * and at fixed rates, against the production build (worker off: ingest alone) on SQLite and PostgreSQL, beside
- * a bare node:http server that only checks the HMAC and parses the JSON.
+ * (autocannon) and at fixed rates (open loop, Poisson arrivals), against the production build (worker off:
+ * ingest alone) on SQLite and PostgreSQL, beside a bare node:http server that only checks the HMAC and parses
+ * the JSON. Each run also reads the CPU time of the server process: CPU ms per webhook answered 200.
  */
 import { log, round } from "../lib/common";
+import { type CpuFigure, cpuMsText, cpuWindow } from "../lib/cpu";
+import { openLoopText, type PoissonResult, runPoisson } from "../lib/poisson";
 import { APP_SECRET, ENCRYPTION_KEY, startApp } from "../lib/app";
 import { createDatabase, seedShops, shopsFor, type Provider } from "../lib/db";
 import { type LoadResult, orderWebhooks, runLoad } from "../lib/load";
@@ -11,7 +14,15 @@ import { goal, ms, perSec, type ScenarioContext } from "../lib/report";
 import { startBenchServer } from "../lib/servers";
 
 const MAX_CONNECTIONS = 16;
-const FIXED_CONNECTIONS = 100;
+/** Goal of issue 13: CPU per ingested webhook on this machine. */
+export const INGEST_CPU_GOAL_MS = 0.3;
+
+/** A load run with the server's CPU time over it. */
+async function withCpu<T extends LoadResult>(pid: number, load: () => Promise<T>): Promise<{ load: T; cpu: CpuFigure }> {
+  const window = cpuWindow({ server: pid });
+  const result = await load();
+  return { load: result, cpu: window.end({ server: result.ok }).server! };
+}
 
 export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]): Promise<void> {
   const shops = shopsFor(10, "ingest");
@@ -23,11 +34,17 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
   log("ingest: reference server (HMAC + JSON.parse only)");
   const reference = await startBenchServer("reference-ingest", "reference-ingest.ts", [APP_SECRET]);
   let refMax: LoadResult;
-  let ref1000: LoadResult;
+  let ref1000: PoissonResult;
+  const refCpu: Record<string, CpuFigure> = {};
   try {
     await runLoad({ url: reference.url, durationS: ctx.quick ? 1 : 2, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "warm-up" });
-    refMax = await runLoad({ url: reference.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "reference" });
-    ref1000 = await runLoad({ url: reference.url, durationS: D, connections: FIXED_CONNECTIONS, rate: 1000, next: orderWebhooks(domains), target: "reference" });
+    const max = await withCpu(reference.pid, () => runLoad({ url: reference.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "reference" }));
+    // The same seed as the app's run at 1000/s: both get the same arrival times.
+    const at1000 = await withCpu(reference.pid, () => runPoisson({ url: reference.url, durationS: D, rate: 1000, seed: 1000, next: orderWebhooks(domains), target: "reference" }));
+    refMax = max.load;
+    ref1000 = at1000.load;
+    refCpu.max = max.cpu;
+    refCpu.at1000 = at1000.cpu;
     runs.push(refMax, ref1000);
   } finally {
     await reference.stop();
@@ -41,18 +58,23 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
       await seedShops(db, shops, ENCRYPTION_KEY);
       const app = await startApp({ databaseUrl: db.url, attentiveUrl: "http://127.0.0.1:9/v1/graphql", worker: "off", name: `app-ingest-${provider}` });
       const mine: LoadResult[] = [];
+      const fixedRuns: PoissonResult[] = [];
+      const cpu: { max?: CpuFigure; byRate: Record<string, CpuFigure> } = { byRate: {} };
       let ok = 0;
       try {
         const warm = await runLoad({ url: app.url, durationS: ctx.quick ? 1 : 2, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: "warm-up" });
         ok += warm.ok;
-        const max = await runLoad({ url: app.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: `app ${provider}` });
-        mine.push(max);
-        ok += max.ok;
+        const max = await withCpu(app.pid, () => runLoad({ url: app.url, durationS: D, connections: MAX_CONNECTIONS, next: orderWebhooks(domains), target: `app ${provider}` }));
+        mine.push(max.load);
+        cpu.max = max.cpu;
+        ok += max.load.ok;
         // --quick: PostgreSQL at max rate only.
         for (const rate of ctx.quick && provider === "postgresql" ? [] : rates) {
-          const fixed = await runLoad({ url: app.url, durationS: D, connections: FIXED_CONNECTIONS, rate, next: orderWebhooks(domains), target: `app ${provider}` });
-          mine.push(fixed);
-          ok += fixed.ok;
+          const fixed = await withCpu(app.pid, () => runPoisson({ url: app.url, durationS: D, rate, seed: rate, next: orderWebhooks(domains), target: `app ${provider}` }));
+          mine.push(fixed.load);
+          fixedRuns.push(fixed.load);
+          cpu.byRate[String(rate)] = fixed.cpu;
+          ok += fixed.load.ok;
         }
       } finally {
         await app.stop();
@@ -64,7 +86,7 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
       const durable = webhooks >= ok && deliveries === webhooks;
       const peakRss = round(app.peakRssMb(), 0);
       runs.push(...mine);
-      perProvider[provider] = { runs: mine, answered200: ok, webhookRows: Number(webhooks), deliveryRows: Number(deliveries), durable, bytes, bytesPerWebhook: round(bytes / Math.max(1, Number(webhooks)), 0), peakRssMb: peakRss };
+      perProvider[provider] = { runs: mine, answered200: ok, webhookRows: Number(webhooks), deliveryRows: Number(deliveries), durable, bytes, bytesPerWebhook: round(bytes / Math.max(1, Number(webhooks)), 0), peakRssMb: peakRss, cpu };
 
       const max = mine[0]!;
       const share = max.acceptedPerSec / refMax.acceptedPerSec;
@@ -76,15 +98,35 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
         goal: provider === "sqlite" ? ">= 25% of reference" : "report",
         met: provider === "sqlite" ? share >= 0.25 && durable : null,
       });
-      for (const fixed of mine.slice(1)) {
+      const maxCpu = cpu.max!;
+      goal(ctx, {
+        scenario: `1 Ingest (${provider})`,
+        measure: "CPU per ingested webhook, max rate: app process",
+        ours: `${cpuMsText(maxCpu.msPerEvent)} (${Math.round(maxCpu.cpuMs)} ms CPU for ${maxCpu.count} webhooks, ${round(maxCpu.cores, 2)} cores)`,
+        reference: `bare server: ${cpuMsText(refCpu.max!.msPerEvent)} per request`,
+        goal: `<= ${INGEST_CPU_GOAL_MS} ms`,
+        met: maxCpu.msPerEvent <= INGEST_CPU_GOAL_MS,
+      });
+      for (const fixed of fixedRuns) {
         const is1000 = fixed.rate === 1000;
+        const errors = fixed.non2xx + fixed.errors + fixed.timeouts;
         goal(ctx, {
           scenario: `1 Ingest (${provider})`,
-          measure: `at ${fixed.rate}/s: accepted, p50/p99/max`,
-          ours: `${perSec(fixed.acceptedPerSec)}, ${ms(fixed.p50)} / ${ms(fixed.p99)} / ${ms(fixed.max)}, ${fixed.non2xx + fixed.errors + fixed.timeouts} errors`,
-          reference: is1000 ? `${perSec(ref1000.acceptedPerSec)}, ${ms(ref1000.p50)} / ${ms(ref1000.p99)} / ${ms(ref1000.max)}` : "",
+          measure: `at ${fixed.rate}/s, Poisson arrivals: accepted, p50/p90/p99/max`,
+          ours: openLoopText(fixed),
+          reference: is1000 ? openLoopText(ref1000) : "",
           goal: is1000 && provider === "sqlite" ? "p99 <= 50 ms" : "report",
-          met: is1000 && provider === "sqlite" ? fixed.p99 <= 50 && fixed.non2xx + fixed.errors + fixed.timeouts === 0 : null,
+          met: is1000 && provider === "sqlite" ? fixed.p99 <= 50 && errors === 0 : null,
+        });
+        if (!is1000) continue;
+        const fixedCpu = cpu.byRate["1000"]!;
+        goal(ctx, {
+          scenario: `1 Ingest (${provider})`,
+          measure: "CPU per ingested webhook at 1000/s: app process",
+          ours: `${cpuMsText(fixedCpu.msPerEvent)} (${Math.round(fixedCpu.cpuMs)} ms CPU for ${fixedCpu.count} webhooks, ${round(fixedCpu.cores, 2)} cores)`,
+          reference: `bare server: ${cpuMsText(refCpu.at1000!.msPerEvent)} per request`,
+          goal: `<= ${INGEST_CPU_GOAL_MS} ms`,
+          met: fixedCpu.msPerEvent <= INGEST_CPU_GOAL_MS,
         });
       }
       goal(ctx, {
@@ -107,5 +149,5 @@ export async function ingestScenario(ctx: ScenarioContext, providers: Provider[]
       await db.drop();
     }
   }
-  ctx.raw.ingest = { reference: { max: refMax, at1000: ref1000 }, ...perProvider, allRuns: runs };
+  ctx.raw.ingest = { reference: { max: refMax, at1000: ref1000, cpu: refCpu }, ...perProvider, allRuns: runs };
 }

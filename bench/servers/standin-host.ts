@@ -18,6 +18,8 @@ export interface HostStats {
   requests: number;
   /** [externalEventId, receivedAt ms] of every accepted createCustomEvent. */
   events: Array<[string, number]>;
+  /** The first accepted createCustomEvent's input, as sent: what the bare sender of the delivery scenario repeats. */
+  sampleInput?: Record<string, unknown>;
 }
 
 const options = JSON.parse(process.argv[2] ?? "{}") as HostOptions;
@@ -33,6 +35,7 @@ process.on("message", (message: HostRequest) => {
     const stats: HostStats = {
       requests: standIn.requests,
       events: standIn.received.map((event) => [event.input.externalEventId ?? "", event.receivedAt]),
+      ...(standIn.received[0] ? { sampleInput: standIn.received[0].input } : {}),
     };
     process.send?.({ id: message.id, stats });
   } else if (message.kind === "reset") {

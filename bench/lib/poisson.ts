@@ -1,0 +1,201 @@
+/**
+ * Open-loop load with Poisson arrivals, for every latency figure of the bench (autocannon stays for maximum
+ * throughput). Arrival times are drawn up front from a seeded generator (exponential gaps at the target rate),
+ * and each request is sent at its time whether or not earlier ones have been answered. Latency runs from the
+ * *scheduled* time: a request that went out late (the bench's own event loop was busy) or waited for a socket
+ * is charged for the wait, so a stalled server cannot hide behind requests that were never sent
+ * (coordinated omission).
+ *
+ * This module imports nothing from the bench's plumbing (which makes a scratch folder on import), so its unit
+ * tests can load it alone.
+ */
+import { Agent, request as httpRequest } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { LoadResult, SignedRequest } from "./load";
+import { ms, perSec } from "./report";
+
+/** mulberry32: small, fast and good enough to draw arrival gaps; the same seed gives the same schedule. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Send times in ms from the start, exponential gaps of mean 1000 / rate, up to (not including) durationS. */
+export function poissonArrivals(ratePerSec: number, durationS: number, seed: number): number[] {
+  if (!(ratePerSec > 0) || !(durationS > 0)) throw new Error("poissonArrivals needs a positive rate and duration");
+  const random = seededRandom(seed);
+  const meanGapMs = 1000 / ratePerSec;
+  const endMs = durationS * 1000;
+  const arrivals: number[] = [];
+  // 1 - u is in (0, 1], so the log is finite.
+  for (let at = -Math.log(1 - random()) * meanGapMs; at < endMs; at += -Math.log(1 - random()) * meanGapMs) arrivals.push(at);
+  return arrivals;
+}
+
+export interface PoissonOptions {
+  url: string;
+  path?: string;
+  /** Mean requests per second. */
+  rate: number;
+  durationS: number;
+  next: () => SignedRequest;
+  target: string;
+  seed?: number;
+  /** Keep-alive sockets the generator may open; a request beyond them queues, its clock already running. */
+  maxSockets?: number;
+  /** From the scheduled time; past it the request is abandoned and counted as a timeout. */
+  timeoutS?: number;
+}
+
+export interface PoissonResult extends LoadResult {
+  arrivals: "poisson";
+  seed: number;
+  p90: number;
+  /**
+   * From the first answer to the last (at least durationS): accepted/s is ok over this. A server that keeps up
+   * answers over the schedule's span, shifted by its latency (ok / durationS); one that cannot builds a backlog and
+   * answers over longer (its capacity).
+   */
+  windowS: number;
+  /** How late the generator itself sent requests (its event loop or timers): large values mean the bench, not the app, was late. */
+  sendLagP99: number;
+  sendLagMax: number;
+  maxInFlight: number;
+  /** CPU ms of the process running the generator (the bench) over the run: signing, sending, reading answers. */
+  generatorCpuMs: number;
+  /** Every latency in ms, in scheduled order (NaN for a request that got no answer). */
+  latencies?: number[];
+}
+
+/** Nearest-rank percentile of sorted values. */
+function rank(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/**
+ * Runs one open-loop load and resolves when every scheduled request has been answered, failed or timed out.
+ * `keepLatencies` puts the per-request latencies in the result (tests; the bench's JSON would grow too much).
+ */
+export async function runPoisson(options: PoissonOptions & { keepLatencies?: boolean }): Promise<PoissonResult> {
+  const seed = options.seed ?? 1;
+  const arrivals = poissonArrivals(options.rate, options.durationS, seed);
+  const timeoutMs = (options.timeoutS ?? 10) * 1000;
+  const target = new URL(options.path ?? "/webhooks/commerce", options.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 1024 });
+  const latencies = new Array<number>(arrivals.length).fill(NaN);
+  const lags: number[] = [];
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let firstAnswer = NaN;
+  let lastAnswer = 0;
+  let settledCount = 0;
+
+  let resolveAll!: () => void;
+  const allSettled = new Promise<void>((resolve) => (resolveAll = resolve));
+  const settled = () => {
+    inFlight--;
+    lastAnswer = performance.now();
+    if (Number.isNaN(firstAnswer)) firstAnswer = lastAnswer;
+    if (++settledCount === arrivals.length) resolveAll();
+  };
+
+  const send = (index: number, scheduledAt: number) => {
+    const { body, headers } = options.next();
+    const payload = Buffer.from(body, "utf8");
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    let done = false;
+    const finish = (outcome: "ok" | "non2xx" | "error" | "timeout") => {
+      if (done) return;
+      done = true;
+      clearTimeout(deadline);
+      if (outcome === "ok" || outcome === "non2xx") latencies[index] = performance.now() - scheduledAt;
+      if (outcome === "ok") ok++;
+      else if (outcome === "non2xx") non2xx++;
+      else if (outcome === "error") errors++;
+      else timeouts++;
+      settled();
+    };
+    const outgoing = httpRequest(target, { method: "POST", agent, headers: { ...headers, "content-length": String(payload.length) } }, (response) => {
+      const status = response.statusCode ?? 0;
+      response.on("error", () => finish("error"));
+      response.on("end", () => finish(status >= 200 && status < 300 ? "ok" : "non2xx"));
+      response.resume();
+    });
+    // The deadline counts from the scheduled time, like the latency.
+    const deadline = setTimeout(() => {
+      finish("timeout");
+      outgoing.destroy();
+    }, Math.max(0, scheduledAt + timeoutMs - performance.now()));
+    outgoing.on("error", () => finish("error"));
+    outgoing.end(payload);
+  };
+
+  if (arrivals.length === 0) resolveAll();
+  const cpuBefore = process.cpuUsage();
+  const start = performance.now();
+  let nextIndex = 0;
+  const dispatch = () => {
+    const now = performance.now();
+    // Every request whose time has come goes now, in order; none waits for an answer.
+    while (nextIndex < arrivals.length && start + arrivals[nextIndex]! <= now) {
+      const scheduledAt = start + arrivals[nextIndex]!;
+      lags.push(now - scheduledAt);
+      send(nextIndex, scheduledAt);
+      nextIndex++;
+    }
+    if (nextIndex < arrivals.length) setTimeout(dispatch, Math.max(0, start + arrivals[nextIndex]! - performance.now()));
+  };
+  dispatch();
+  await allSettled;
+  agent.destroy();
+  const cpu = process.cpuUsage(cpuBefore);
+
+  const windowS = Math.max(options.durationS, (lastAnswer - firstAnswer) / 1000 || 0);
+  const answered = latencies.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
+  const sortedLags = lags.sort((a, b) => a - b);
+  const round1 = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);
+  return {
+    target: options.target,
+    arrivals: "poisson",
+    seed,
+    rate: options.rate,
+    durationS: options.durationS,
+    windowS: round1(windowS),
+    sent: arrivals.length,
+    ok,
+    acceptedPerSec: Math.round(ok / windowS),
+    p50: round1(rank(answered, 50)),
+    p90: round1(rank(answered, 90)),
+    p99: round1(rank(answered, 99)),
+    max: round1(answered.length > 0 ? answered[answered.length - 1]! : NaN),
+    non2xx,
+    errors,
+    timeouts,
+    sendLagP99: round1(rank(sortedLags, 99)),
+    sendLagMax: round1(sortedLags.length > 0 ? sortedLags[sortedLags.length - 1]! : NaN),
+    maxInFlight,
+    generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    ...(options.keepLatencies ? { latencies } : {}),
+  };
+}
+
+/**
+ * A table cell for one run: accepted/s, p50 / p90 / p99 / max, failures, and how late the generator itself sent
+ * (when that is near the latencies, the bench process was short of CPU and the figure says little about the server).
+ */
+export function openLoopText(run: PoissonResult): string {
+  const failures = run.non2xx + run.errors + run.timeouts;
+  return `${perSec(run.acceptedPerSec)}, ${ms(run.p50)} / ${ms(run.p90)} / ${ms(run.p99)} / ${ms(run.max)}, ${failures} errors (sends late by p99 ${ms(run.sendLagP99)})`;
+}
