@@ -8,7 +8,9 @@
  * The app works in a database of its own, so pg_stat_database and pg_stat_activity see only its sessions; WAL
  * is cluster-wide, so the commits other databases made in the same window are reported beside it.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
@@ -314,6 +316,44 @@ function startSampler(monitor: pg.Pool, database: string) {
   };
 }
 
+/**
+ * The WAL records of one database between two LSNs, read back with pg_waldump (when the server's files are on this
+ * machine): records naming one of its relations, and every other record of a transaction that did (its commit).
+ * Other databases' writes in the same window are left out; the figure is the records' own sizes, without the WAL
+ * page headers and alignment that the LSN difference includes.
+ */
+async function walOfDatabase(monitor: pg.Pool, database: string, from: string, to: string): Promise<{ bytes: number; records: number; allBytes: number } | null> {
+  const settings = (
+    await monitor.query(
+      `SELECT (SELECT oid FROM pg_database WHERE datname = $1) AS oid, current_setting('data_directory') AS data, (SELECT setting FROM pg_config WHERE name = 'BINDIR') AS bin`,
+      [database],
+    )
+  ).rows[0] as { oid: number; data: string; bin: string };
+  const waldump = join(settings.bin, "pg_waldump");
+  const walDir = join(settings.data, "pg_wal");
+  if (!existsSync(waldump) || !existsSync(walDir)) return null;
+  const child = spawn(waldump, ["-p", walDir, "-s", from, "-e", to], { stdio: ["ignore", "pipe", "ignore"] });
+  const ours = new RegExp(`(?: rel \\d+/${settings.oid}/| base/${settings.oid}/| db ${settings.oid} )`);
+  const transactions = new Set<string>();
+  let bytes = 0;
+  let records = 0;
+  let allBytes = 0;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const match = /len \(rec\/tot\):\s*\d+\/\s*(\d+), tx:\s*(\d+)/.exec(line);
+    if (!match) continue;
+    const size = Number(match[1]);
+    const tx = match[2]!;
+    allBytes += size;
+    if (ours.test(line)) {
+      if (tx !== "0") transactions.add(tx);
+    } else if (!transactions.has(tx)) continue;
+    bytes += size;
+    records++;
+  }
+  const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once("exit", resolve)));
+  return code === 0 && records > 0 ? { bytes, records, allBytes } : null;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // One measured phase
 
@@ -322,9 +362,15 @@ export interface PhaseCost {
   wallS: number;
   wire: WireCounts;
   server: Awaited<ReturnType<ReturnType<typeof startSampler>["stop"]>>;
+  /** WAL of the measured database's records (pg_waldump), else the cluster's LSN difference. */
   walBytes: number;
-  walRecords: number;
-  walFullPageImages: number;
+  walAttributed: boolean;
+  /** pg_current_wal_lsn() difference: the whole cluster, other databases included. */
+  clusterWalBytes: number;
+  clusterWalRecords: number;
+  /** pg_waldump: all records' bytes in the window, and this database's records. */
+  waldump: { bytes: number; records: number; allBytes: number } | null;
+  clusterWalFullPageImages: number;
   commits: number;
   rollbacks: number;
   rowsInserted: number;
@@ -358,7 +404,9 @@ async function measure(
   // Exited backends flush their counters at exit; the monitor's own session counts at its next report.
   await sleep(1_200);
   const after = await snapshot(monitor, database);
-  const walBytes = Number(((await monitor.query(`SELECT pg_wal_lsn_diff($1, $2)::bigint AS d`, [after.walLsn, before.walLsn])).rows[0] as { d: string }).d);
+  const clusterWalBytes = Number(((await monitor.query(`SELECT pg_wal_lsn_diff($1, $2)::bigint AS d`, [after.walLsn, before.walLsn])).rows[0] as { d: string }).d);
+  const waldump = await walOfDatabase(monitor, database, before.walLsn, after.walLsn).catch(() => null);
+  const walBytes = waldump?.bytes ?? clusterWalBytes;
   const perTable: Record<string, TableStats> = {};
   for (const [name, stats] of Object.entries(after.tables)) {
     const was = before.tables[name] ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0, bytes: 0 };
@@ -378,8 +426,11 @@ async function measure(
     wire: counts,
     server,
     walBytes,
-    walRecords: after.wal.records - before.wal.records,
-    walFullPageImages: after.wal.fpi - before.wal.fpi,
+    walAttributed: waldump !== null,
+    clusterWalBytes,
+    clusterWalRecords: after.wal.records - before.wal.records,
+    waldump,
+    clusterWalFullPageImages: after.wal.fpi - before.wal.fpi,
     commits: d("xact_commit") - before.ownTransactions - ownTransactions,
     rollbacks: d("xact_rollback"),
     rowsInserted: sum((t) => t.inserted),
@@ -401,6 +452,7 @@ async function measure(
       commits: per(cost.commits),
       rowsWritten: per(cost.rowsInserted + cost.rowsUpdated + cost.rowsDeleted),
       walBytes: per(walBytes, 0),
+      clusterWalBytes: per(clusterWalBytes, 0),
       bytesAdded: per(cost.bytesAdded, 0),
       backendCpuMs: per(server.backendCpuMs, 3),
       auxiliaryCpuMs: per(server.auxiliaryCpuMs, 3),
@@ -586,9 +638,11 @@ function row(ctx: ScenarioContext, label: string, measureName: string, cost: Pha
     measure: measureName,
     ours:
       `${p.statements} statements (${p.roundTrips} round trips), ${p.commits} commits, ${p.rowsWritten} rows written, ` +
-      `WAL ${kb(p.walBytes!)}, +${kb(p.bytesAdded!)} table+index, server CPU ${p.backendCpuMs} ms (+${p.auxiliaryCpuMs} ms WAL writer etc.); ` +
+      `WAL ${kb(p.walBytes!)}${cost.walAttributed ? "" : " (cluster-wide)"}, +${kb(p.bytesAdded!)} table+index, server CPU ${p.backendCpuMs} ms (+${p.auxiliaryCpuMs} ms WAL writer etc.); ` +
       `connections peak ${s.peakConnections}, mean ${s.meanConnections} (active peak ${s.peakActive}, mean ${s.meanActive})`,
-    reference: `${cost.events} events in ${round(cost.wallS, 1)} s, ${cost.wire.connectionsOpened} connections opened${cost.otherDatabasesCommits > 0 ? `; other databases committed ${cost.otherDatabasesCommits} in the window (WAL is cluster-wide)` : ""}`,
+    reference:
+      `${cost.events} events in ${round(cost.wallS, 1)} s, ${cost.wire.connectionsOpened} connections opened; ` +
+      `cluster WAL ${kb(p.clusterWalBytes!)}/event, other databases committed ${cost.otherDatabasesCommits} in the window`,
     goal: "report",
     met: null,
   });
