@@ -1,20 +1,21 @@
 /**
  * Scenario 9: what PostgreSQL spends per webhook ingested and per event delivered, for the capacity plan of
  * docs/performance.md. A fixed count of webhooks is posted to the app (worker off), then one standalone worker
- * delivers them to the Attentive stand-in; for each phase: statements and round trips (counted on the wire by a
- * proxy between the app and the server: pg_stat_statements is not preloaded on the bench server), commits,
- * rows written, WAL bytes, table + index bytes added, connections in use, and the server's CPU time.
+ * delivers them to the Attentive stand-in, with one shop and with fifty. For each phase: statements and round
+ * trips (counted on the wire by a proxy between the processes and the server: pg_stat_statements needs
+ * shared_preload_libraries, which a bench cannot set on a shared server), commits, rows written, WAL bytes,
+ * table + index bytes added, connections in use, and the CPU time of the server's processes.
  *
- * The app works in a database of its own, so pg_stat_database and pg_stat_activity see only its sessions; WAL
- * is cluster-wide, so the commits other databases made in the same window are reported beside it.
- */
+ * The app works in a database of its own, so pg_stat_database and pg_stat_activity see only its sessions. WAL is
+ * cluster-wide: the figure is this database's records, read back with pg_waldump; the LSN difference and the
+ * commits other databases made in the same window are reported beside it. */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
-import { log, ROOT, round, RUN_ID, sleep, waitFor } from "../lib/common";
+import { type Child, log, ROOT, round, RUN_ID, sleep, waitFor } from "../lib/common";
 import { ENCRYPTION_KEY, startApp, startWorker } from "../lib/app";
 import { type BenchDb, PG_BASE, seedShops, shopsFor, type ShopSpec } from "../lib/db";
 import { orderWebhooks } from "../lib/load";
@@ -156,6 +157,8 @@ interface TableStats {
   hotUpdated: number;
   deleted: number;
   bytes: number;
+  /** Autovacuum and autoanalyze runs: their transactions count in the database's commits too. */
+  autovacuums: number;
 }
 
 interface ServerSnapshot {
@@ -193,12 +196,12 @@ async function snapshot(monitor: pg.Pool, database: string): Promise<ServerSnaps
     .reduce((sum, row) => sum + Number(row.xact_commit) + Number(row.xact_rollback), 0);
   const tables = await once(urlFor(database), async (client) => {
     const { rows } = await client.query(
-      `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, pg_total_relation_size(relid)::bigint AS bytes FROM pg_stat_user_tables WHERE schemaname = 'public'`,
+      `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, autovacuum_count + autoanalyze_count AS autovacuums, pg_total_relation_size(relid)::bigint AS bytes FROM pg_stat_user_tables WHERE schemaname = 'public'`,
     );
     return Object.fromEntries(
       (rows as Array<Record<string, string>>).map((row) => [
         row.relname!,
-        { inserted: Number(row.n_tup_ins), updated: Number(row.n_tup_upd), hotUpdated: Number(row.n_tup_hot_upd), deleted: Number(row.n_tup_del), bytes: Number(row.bytes) },
+        { inserted: Number(row.n_tup_ins), updated: Number(row.n_tup_upd), hotUpdated: Number(row.n_tup_hot_upd), deleted: Number(row.n_tup_del), bytes: Number(row.bytes), autovacuums: Number(row.autovacuums) },
       ]),
     );
   });
@@ -379,28 +382,33 @@ export interface PhaseCost {
   rowsDeleted: number;
   tupFetched: number;
   bytesAdded: number;
+  autovacuums: number;
   perTable: Record<string, TableStats>;
   otherDatabasesCommits: number;
   perEvent: Record<string, number>;
 }
 
-/** Runs `work` between two snapshots; `settle` runs after the work (stop the processes, so their counters flush). */
+/**
+ * Runs `work` between two snapshots. `settle` runs after the work and its wire counts: it stops the processes (so
+ * their counters flush) and returns how many transactions it ran meanwhile, which are taken off the commits.
+ */
 async function measure(
   monitor: pg.Pool,
   database: string,
   wire: Awaited<ReturnType<typeof startWireCounter>>,
   work: () => Promise<{ events: number; ownTransactions: number }>,
-  settle: () => Promise<void>,
+  settle: () => Promise<number>,
 ): Promise<PhaseCost> {
-  const before = await snapshot(monitor, database);
+  // Statements sent now are counted by the server after the snapshot (backends report at least a second late).
   wire.take();
+  const before = await snapshot(monitor, database);
   const sampler = startSampler(monitor, database);
   const t0 = Date.now();
   const { events, ownTransactions } = await work();
   const wallS = (Date.now() - t0) / 1000;
   const counts = wire.take();
   const server = await sampler.stop();
-  await settle();
+  const settled = await settle();
   // Exited backends flush their counters at exit; the monitor's own session counts at its next report.
   await sleep(1_200);
   const after = await snapshot(monitor, database);
@@ -409,13 +417,14 @@ async function measure(
   const walBytes = waldump?.bytes ?? clusterWalBytes;
   const perTable: Record<string, TableStats> = {};
   for (const [name, stats] of Object.entries(after.tables)) {
-    const was = before.tables[name] ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0, bytes: 0 };
+    const was = before.tables[name] ?? { inserted: 0, updated: 0, hotUpdated: 0, deleted: 0, bytes: 0, autovacuums: 0 };
     perTable[name] = {
       inserted: stats.inserted - was.inserted,
       updated: stats.updated - was.updated,
       hotUpdated: stats.hotUpdated - was.hotUpdated,
       deleted: stats.deleted - was.deleted,
       bytes: stats.bytes - was.bytes,
+      autovacuums: stats.autovacuums - was.autovacuums,
     };
   }
   const sum = (pick: (t: TableStats) => number) => Object.values(perTable).reduce((total, t) => total + pick(t), 0);
@@ -431,7 +440,7 @@ async function measure(
     clusterWalRecords: after.wal.records - before.wal.records,
     waldump,
     clusterWalFullPageImages: after.wal.fpi - before.wal.fpi,
-    commits: d("xact_commit") - before.ownTransactions - ownTransactions,
+    commits: d("xact_commit") - before.ownTransactions - ownTransactions - settled,
     rollbacks: d("xact_rollback"),
     rowsInserted: sum((t) => t.inserted),
     rowsUpdated: sum((t) => t.updated),
@@ -439,6 +448,7 @@ async function measure(
     rowsDeleted: sum((t) => t.deleted),
     tupFetched: d("tup_fetched"),
     bytesAdded: sum((t) => t.bytes),
+    autovacuums: sum((t) => t.autovacuums),
     perTable,
     otherDatabasesCommits: after.otherDatabasesCommits - before.otherDatabasesCommits,
   };
@@ -573,7 +583,11 @@ async function runShops(ctx: ScenarioContext, shops: ShopSpec[], webhooks: numbe
           failed = posted.failed;
           return { events: posted.ok, ownTransactions: 0 };
         },
-        () => app.stop(),
+        async () => {
+          await app.stop();
+          // Statements at shut-down are not the phase's; each is its own transaction (the app sends no BEGIN).
+          return wire.take().statements;
+        },
       );
     } finally {
       await app.stop();
@@ -585,7 +599,7 @@ async function runShops(ctx: ScenarioContext, shops: ShopSpec[], webhooks: numbe
     const queued = await countPending();
 
     log(`pg-cost ${label}: delivery of ${queued} events (one standalone worker)`);
-    const worker = startWorker({ databaseUrl: proxied, attentiveUrl: standIn.graphqlUrl, name: `worker-pgcost${shops.length}` });
+    let worker: Child | undefined;
     let idleWorker = { seconds: IDLE_S, statementsPerSec: 0, connections: 0 };
     let delivery: PhaseCost;
     try {
@@ -594,12 +608,15 @@ async function runShops(ctx: ScenarioContext, shops: ShopSpec[], webhooks: numbe
         db.database,
         wire,
         async () => {
+          // The worker's start-up is part of the phase.
+          const started = startWorker({ databaseUrl: proxied, attentiveUrl: standIn.graphqlUrl, name: `worker-pgcost${shops.length}` });
+          worker = started;
           await waitFor(
             "the stand-in to receive every event",
             async () => (new Set((await standIn.stats()).events.map(([id]) => id)).size >= queued ? true : null),
             ctx.quick ? 60_000 : 180_000,
             100,
-            () => worker.process.exitCode === null,
+            () => started.process.exitCode === null,
           );
           // The outcome is written after Attentive answers: wait for the last one. Each poll is a session in the
           // measured database, taken off its commits.
@@ -608,15 +625,17 @@ async function runShops(ctx: ScenarioContext, shops: ShopSpec[], webhooks: numbe
           return { events: queued, ownTransactions: polls * SESSION_TRANSACTIONS };
         },
         async () => {
-          wire.take();
+          const after = wire.take();
           await sleep(IDLE_S * 1000);
           const idle = wire.take();
           idleWorker = { seconds: IDLE_S, statementsPerSec: round(idle.statements / IDLE_S, 1), connections: idle.peakOpen };
-          await worker.stop();
+          await worker?.stop();
+          // The idle polls and the statements at shut-down are not the phase's; each is its own transaction.
+          return after.statements + idle.statements + wire.take().statements;
         },
       );
     } finally {
-      await worker.stop();
+      await worker?.stop();
     }
     const stats = await standIn.stats();
     return { shops: shops.length, webhooks, ingest, delivery, idleWorker, rejectedByStandIn: stats.requests - stats.events.length };
@@ -641,7 +660,7 @@ function row(ctx: ScenarioContext, label: string, measureName: string, cost: Pha
       `WAL ${kb(p.walBytes!)}${cost.walAttributed ? "" : " (cluster-wide)"}, +${kb(p.bytesAdded!)} table+index, server CPU ${p.backendCpuMs} ms (+${p.auxiliaryCpuMs} ms WAL writer etc.); ` +
       `connections peak ${s.peakConnections}, mean ${s.meanConnections} (active peak ${s.peakActive}, mean ${s.meanActive})`,
     reference:
-      `${cost.events} events in ${round(cost.wallS, 1)} s, ${cost.wire.connectionsOpened} connections opened; ` +
+      `${cost.events} events in ${round(cost.wallS, 1)} s, ${cost.wire.connectionsOpened} connections opened, ${cost.autovacuums} autovacuum runs; ` +
       `cluster WAL ${kb(p.clusterWalBytes!)}/event, other databases committed ${cost.otherDatabasesCommits} in the window`,
     goal: "report",
     met: null,
