@@ -224,8 +224,16 @@ async function snapshot(monitor: pg.Pool, database: string): Promise<ServerSnaps
   };
 }
 
-/** Nanoseconds on CPU: /proc/<pid>/schedstat, else utime + stime from /proc/<pid>/stat. */
+/**
+ * Nanoseconds on CPU: /proc/<pid>/schedstat, else utime + stime from /proc/<pid>/stat. Null when the pid is not a
+ * PostgreSQL process on this machine (a remote server's pids name other processes here).
+ */
 function cpuNs(pid: number): number | null {
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") return null;
+  } catch {
+    return null;
+  }
   try {
     return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]);
   } catch {
