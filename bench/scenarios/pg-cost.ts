@@ -665,7 +665,7 @@ function row(ctx: ScenarioContext, label: string, measureName: string, cost: Pha
     measure: measureName,
     ours:
       `${p.statements} statements (${p.roundTrips} round trips), ${p.commits} commits, ${p.rowsWritten} rows written, ` +
-      `WAL ${kb(p.walBytes!)}${cost.walAttributed ? "" : " (cluster-wide)"}, +${kb(p.bytesAdded!)} table+index, server CPU ${p.backendCpuMs} ms (+${p.auxiliaryCpuMs} ms WAL writer etc.); ` +
+      `WAL ${kb(p.walBytes!)}${cost.walAttributed ? "" : " (cluster-wide)"}, +${kb(p.bytesAdded!)} table+index, ${s.backendsSeen > 0 ? `server CPU ${p.backendCpuMs} ms (+${p.auxiliaryCpuMs} ms WAL writer etc.)` : "server CPU not readable (server not on this machine)"}; ` +
       `connections peak ${s.peakConnections}, mean ${s.meanConnections} (active peak ${s.peakActive}, mean ${s.meanActive})`,
     reference:
       `${cost.events} events in ${round(cost.wallS, 1)} s, ${cost.wire.connectionsOpened} connections opened, ${cost.autovacuums} autovacuum runs; ` +
