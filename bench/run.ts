@@ -17,10 +17,11 @@ import { endToEndScenario } from "./scenarios/end-to-end";
 import { growthScenario } from "./scenarios/growth";
 import { inlinePeerScenario } from "./scenarios/inline-peer";
 import { ingestScenario } from "./scenarios/ingest";
+import { pgCostScenario } from "./scenarios/pg-cost";
 import { renderScenario } from "./scenarios/render";
 import { scaleOutScenario } from "./scenarios/scale-out";
 
-const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill", "admin"] as const;
+const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill", "admin", "pg-cost"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
 
 async function main() {
@@ -66,6 +67,7 @@ async function main() {
     ["scaleout", () => scaleOutScenario(ctx, !values["no-postgres"])],
     ["backfill", () => backfillScenario(ctx)],
     ["admin", () => adminVitalsScenario(ctx)],
+    ["pg-cost", () => pgCostScenario(ctx, !values["no-postgres"])],
   ];
   for (const [name, scenario] of scenarios) {
     if (!selected(name)) continue;
