@@ -25,13 +25,11 @@ import { renderMappingDetailed } from "~/mapping/render.server";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
-import { heldBackfillIds } from "~/models/Backfill.server";
 import { nextDueAt } from "~/models/Delivery.server";
-import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
-import { claimStoreOf, type ClaimedDelivery } from "./claim-store.server";
+import { claimStoreOf, type ClaimedDelivery, type ClaimMapping } from "./claim-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
@@ -127,8 +125,8 @@ export async function processDueDeliveries(options: WorkerOptions, cooldowns = n
   return processBatch(config, cooldowns, new Pacing(config.rateLimitPerSecond));
 }
 
-type ShopState = { keyCipher: string | null; uninstalledAt: Date | null };
-type MappingRow = StoredMappingRow & { shop: string };
+type ShopState = { keyCipher: string | null; uninstalled: boolean };
+type MappingRow = StoredMappingRow & ClaimMapping;
 
 /** Shared by the process's workers: entries are checked against each claim's rows (reuse.server.ts). */
 const mappingCache = new MappingCache();
@@ -156,16 +154,10 @@ class PassCache {
       mappingIds.add(delivery.mappingId);
     }
     if (domains.size === 0) return new PassCache(config, new Map(), new Map());
-    const [shops, mappings] = await Promise.all([
-      config.prisma.shop.findMany({
-        where: { domain: { in: [...domains] } },
-        select: { domain: true, attentiveKeyCipher: true, uninstalledAt: true },
-      }),
-      config.prisma.mapping.findMany({ where: { id: { in: [...mappingIds] } } }),
-    ]);
+    const { shops, mappings } = await claimStoreOf(config.prisma).context([...domains], [...mappingIds]);
     return new PassCache(
       config,
-      new Map(shops.map((row) => [row.domain, { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt }])),
+      new Map(shops.map((row) => [row.domain, { keyCipher: row.keyCipher, uninstalled: row.uninstalled }])),
       new Map(mappings.map((row) => [row.id, row])),
     );
   }
@@ -205,9 +197,11 @@ interface ClaimedWork {
 /** Claims up to `limit` due deliveries and loads them with their webhooks, in one query. */
 async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
   const now = config.now();
-  const [paused, heldBackfills] = await Promise.all([pausedShops(config.prisma), heldBackfillIds(config.prisma)]);
-  const excluded = [...paused, ...cooldowns.active(now.getTime())];
-  const claimed = await claimStoreOf(config.prisma).claim({
+  const store = claimStoreOf(config.prisma);
+  const held = await store.held();
+  const heldBackfills = held.backfills;
+  const excluded = [...held.shops, ...cooldowns.active(now.getTime())];
+  const claimed = await store.claim({
     workerId: config.workerId,
     limit,
     leaseMs: config.leaseMs,
@@ -397,7 +391,7 @@ type Prepared =
 
 async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
   const shop = cache.shop(delivery.shop);
-  if (!shop || shop.uninstalledAt) {
+  if (!shop || shop.uninstalled) {
     return { kind: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
   if (delivery.topic === FLOW_ACTION_TOPIC) return prepareFlowAction(cache, delivery, shop);
