@@ -135,8 +135,13 @@ function earliestFirst(rows: Row[]): Row[] {
 
 const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
 
+type Candidate = { id: string; background: number; due: string };
+
 class SqliteClaimStore implements ClaimStore {
-  private readonly update: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookId" | "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
+  private readonly livePending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly backgroundPending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly expired: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly take: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookId" | "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
   private readonly webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }>;
   private readonly writer: SqliteGroupWriter<ClaimRequest, ClaimedDelivery[]>;
   private readonly pausedShops: Sqlite.Statement<[], { domain: string }>;
@@ -153,22 +158,29 @@ class SqliteClaimStore implements ClaimStore {
     this.mappings = db.prepare(
       `SELECT id, shop, position, topic, "eventType", enabled, "when", properties, "user" FROM "Mapping" WHERE id IN (SELECT value FROM json_each(?))`,
     );
-    const due = (condition: string) =>
-      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
-       WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-         AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))
-       ORDER BY background, "nextAttemptAt" LIMIT :limit`;
-    this.update = db.prepare(
+    // Pending deliveries are read live and backfilled apart, each in "nextAttemptAt" order alone: the
+    // (status, nextAttemptAt) index then gives the order and the read stops at the limit. Ordered by
+    // (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim (4.5 ms with 6,000 due).
+    const candidates = (condition: string, order: string) =>
+      db.prepare<[Record<string, unknown>], Candidate>(
+        `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
+         WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
+         ORDER BY ${order} LIMIT :limit`,
+      );
+    this.livePending = candidates(`status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NULL`, `"nextAttemptAt"`);
+    this.backgroundPending = candidates(
+      `status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NOT NULL AND "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills))`,
+      `"nextAttemptAt"`,
+    );
+    // Leases run out only for deliveries a worker had in hand: few rows, whatever the queue's length.
+    this.expired = candidates(
+      `status = 'sending' AND "leaseExpiresAt" < :now AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))`,
+      `background, "nextAttemptAt"`,
+    );
+    this.take = db.prepare(
       `UPDATE "Delivery"
        SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
-       WHERE id IN (
-         SELECT id FROM (
-           SELECT * FROM (${due(`status = 'pending' AND "nextAttemptAt" <= :now`)})
-           UNION ALL
-           SELECT * FROM (${due(`status = 'sending' AND "leaseExpiresAt" < :now`)})
-           ORDER BY background, due LIMIT :limit
-         )
-       )
+       WHERE id IN (SELECT value FROM json_each(:ids))
        RETURNING ${RETURNED}`,
     );
     this.webhooks = db.prepare(`SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`);
@@ -194,15 +206,27 @@ class SqliteClaimStore implements ClaimStore {
     };
   }
 
+  /** Runs inside the group writer's immediate transaction: what is read here is taken before any other writer runs. */
   private claimNow(request: ClaimRequest): ClaimedDelivery[] {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
-    const claimed = this.update.all({
+    const now = sqliteDate(request.now);
+    const excluded = JSON.stringify(request.excludeShops);
+    const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
+    const { limit } = request;
+    const live = this.livePending.all({ now, excluded, limit });
+    const expired = this.expired.all({ now, excluded, heldBackfills, limit });
+    const liveCount = live.length + expired.filter((row) => row.background === 0).length;
+    // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
+    const background = liveCount < limit ? this.backgroundPending.all({ now, excluded, heldBackfills, limit }) : [];
+    const chosen = [...live, ...expired, ...background]
+      .sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime())
+      .slice(0, limit);
+    if (chosen.length === 0) return [];
+    const claimed = this.take.all({
       workerId: request.workerId,
       lease: sqliteDate(leaseExpiresAt),
-      now: sqliteDate(request.now),
-      limit: request.limit,
-      excluded: JSON.stringify(request.excludeShops),
-      heldBackfills: JSON.stringify(request.excludeBackfills ?? []),
+      now,
+      ids: JSON.stringify(chosen.map((row) => row.id)),
     });
     if (claimed.length === 0) return [];
     const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
