@@ -41,11 +41,19 @@ try {
   if (perWebhook > 1) {
     const sqlite = sqliteHandle(db);
     for (let copy = 1; copy < perWebhook; copy++) {
+      // Another mapping per shop, the same templates: a webhook then has one delivery per mapping.
+      sqlite
+        .prepare(
+          `INSERT INTO "Mapping" (id, shop, position, topic, "eventType", enabled, "when", properties, "user", "createdAt", "updatedAt")
+           SELECT id || '~copy${copy}', shop, position + ${copy}, topic, "eventType", enabled, "when", properties, "user", "createdAt", "updatedAt"
+           FROM "Mapping" WHERE id IN (SELECT DISTINCT "mappingId" FROM "Delivery")`,
+        )
+        .run();
       queued += sqlite
         .prepare(
           `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt")
-           SELECT id || '-c${copy}', shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId" || '-c${copy}', status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt"
-           FROM "Delivery" WHERE id NOT LIKE '%-c%'`,
+           SELECT id || '~copy${copy}', shop, "webhookRecordId", "mappingId" || '~copy${copy}', topic, "eventType", "externalEventId" || '~copy${copy}', status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt"
+           FROM "Delivery" WHERE id NOT LIKE '%~copy%'`,
         )
         .run().changes;
     }
