@@ -251,10 +251,26 @@ class PostgresClaimStore implements ClaimStore {
        ORDER BY background, "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
-      name: "delivery-claim",
-      text: `WITH pending AS (${due(`status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3)`)}),
+      name: "delivery-claim-split",
+      // As on SQLite: live and backfilled pending deliveries apart, each in the index's order, so no claim sorts
+      // the whole queue; backfilled ones only when live ones leave room (a one-time filter: the scan is skipped).
+      text: `WITH live AS (
+                    SELECT id, false AS background, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NULL AND NOT (shop = ANY($4::text[]))
+                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                  ),
                   expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
-                  chosen AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS both_kinds ORDER BY background, "nextAttemptAt" LIMIT $5),
+                  background AS (
+                    SELECT id, true AS background, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NOT NULL
+                      AND NOT ("backfillId" = ANY($6::text[])) AND NOT (shop = ANY($4::text[]))
+                      AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5
+                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                  ),
+                  chosen AS (
+                    SELECT id FROM (SELECT * FROM live UNION ALL SELECT * FROM expired UNION ALL SELECT * FROM background) AS candidates
+                    ORDER BY background, "nextAttemptAt" LIMIT $5
+                  ),
                   c AS (
                     UPDATE "Delivery" d
                     SET status = 'sending', "leaseOwner" = $1, "leaseExpiresAt" = $2::timestamp(3), attempts = d.attempts + 1, "updatedAt" = $3::timestamp(3)
