@@ -41,12 +41,43 @@ export interface ClaimedDelivery {
   backfillId: string | null;
   leaseOwner: string;
   leaseExpiresAt: Date;
-  webhook: { body: string; topic: string; shop: string };
+  /** `id` lets the worker parse a body once for all the claim's deliveries of one webhook. */
+  webhook: { id: string; body: string; topic: string; shop: string };
+}
+
+/** What a claim leaves alone: shops whose sending is paused, and paused history backfills. */
+export interface Held {
+  shops: string[];
+  backfills: string[];
+}
+
+/** A claimed delivery's shop, as the worker needs it. */
+export interface ClaimShop {
+  domain: string;
+  keyCipher: string | null;
+  uninstalled: boolean;
+}
+
+/** A mapping row, as storedMapping reads it. */
+export interface ClaimMapping {
+  id: string;
+  shop: string;
+  position: number;
+  topic: string;
+  eventType: string;
+  enabled: boolean;
+  when: string | null;
+  properties: string;
+  user: string | null;
 }
 
 export interface ClaimStore {
   /** Claims up to `limit` due deliveries, earliest due first. */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
+  /** Read before each claim, on the driver (the claim runs often: a Prisma query costs it several times more CPU). */
+  held(): Promise<Held>;
+  /** The shops and mappings of a claim's deliveries, in one read each. */
+  context(domains: string[], mappingIds: string[]): Promise<{ shops: ClaimShop[]; mappings: ClaimMapping[] }>;
   drain(): Promise<void>;
 }
 
@@ -73,6 +104,7 @@ interface Row {
   createdAt: string | Date;
   nextAttemptAt: string | Date;
   backfillId: string | null;
+  webhookId: string;
   webhookBody: string;
   webhookTopic: string;
   webhookShop: string;
@@ -91,7 +123,7 @@ function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date): Claim
     backfillId: row.backfillId ?? null,
     leaseOwner: request.workerId,
     leaseExpiresAt,
-    webhook: { body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
+    webhook: { id: row.webhookId, body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
   };
 }
 
@@ -103,28 +135,52 @@ function earliestFirst(rows: Row[]): Row[] {
 
 const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
 
+type Candidate = { id: string; background: number; due: string };
+
 class SqliteClaimStore implements ClaimStore {
-  private readonly update: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
+  private readonly livePending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly backgroundPending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly expired: Sqlite.Statement<[Record<string, unknown>], Candidate>;
+  private readonly take: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookId" | "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
   private readonly webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }>;
   private readonly writer: SqliteGroupWriter<ClaimRequest, ClaimedDelivery[]>;
+  private readonly pausedShops: Sqlite.Statement<[], { domain: string }>;
+  private readonly pausedBackfills: Sqlite.Statement<[], { id: string }>;
+  private readonly shops: Sqlite.Statement<[string], { domain: string; keyCipher: string | null; uninstalled: number }>;
+  private readonly mappings: Sqlite.Statement<[string], Omit<ClaimMapping, "enabled"> & { enabled: number }>;
 
   constructor(db: Sqlite.Database) {
-    const due = (condition: string) =>
-      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
-       WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-         AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))
-       ORDER BY background, "nextAttemptAt" LIMIT :limit`;
-    this.update = db.prepare(
+    this.pausedShops = db.prepare(`SELECT domain FROM "Shop" WHERE "sendingPaused" = 1`);
+    this.pausedBackfills = db.prepare(`SELECT id FROM "Backfill" WHERE status = 'paused'`);
+    this.shops = db.prepare(
+      `SELECT domain, "attentiveKeyCipher" AS "keyCipher", "uninstalledAt" IS NOT NULL AS uninstalled FROM "Shop" WHERE domain IN (SELECT value FROM json_each(?))`,
+    );
+    this.mappings = db.prepare(
+      `SELECT id, shop, position, topic, "eventType", enabled, "when", properties, "user" FROM "Mapping" WHERE id IN (SELECT value FROM json_each(?))`,
+    );
+    // Pending deliveries are read live and backfilled apart, each in "nextAttemptAt" order alone: the
+    // (status, nextAttemptAt) index then gives the order and the read stops at the limit. Ordered by
+    // (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim (4.5 ms with 6,000 due).
+    const candidates = (condition: string, order: string) =>
+      db.prepare<[Record<string, unknown>], Candidate>(
+        `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
+         WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
+         ORDER BY ${order} LIMIT :limit`,
+      );
+    this.livePending = candidates(`status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NULL`, `"nextAttemptAt"`);
+    this.backgroundPending = candidates(
+      `status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NOT NULL AND "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills))`,
+      `"nextAttemptAt"`,
+    );
+    // Leases run out only for deliveries a worker had in hand: few rows, whatever the queue's length.
+    this.expired = candidates(
+      `status = 'sending' AND "leaseExpiresAt" < :now AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))`,
+      `background, "nextAttemptAt"`,
+    );
+    this.take = db.prepare(
       `UPDATE "Delivery"
        SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
-       WHERE id IN (
-         SELECT id FROM (
-           SELECT * FROM (${due(`status = 'pending' AND "nextAttemptAt" <= :now`)})
-           UNION ALL
-           SELECT * FROM (${due(`status = 'sending' AND "leaseExpiresAt" < :now`)})
-           ORDER BY background, due LIMIT :limit
-         )
-       )
+       WHERE id IN (SELECT value FROM json_each(:ids))
        RETURNING ${RETURNED}`,
     );
     this.webhooks = db.prepare(`SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`);
@@ -139,22 +195,45 @@ class SqliteClaimStore implements ClaimStore {
     return this.writer.drain();
   }
 
+  async held(): Promise<Held> {
+    return { shops: this.pausedShops.all().map((row) => row.domain), backfills: this.pausedBackfills.all().map((row) => row.id) };
+  }
+
+  async context(domains: string[], mappingIds: string[]) {
+    return {
+      shops: this.shops.all(JSON.stringify(domains)).map((row) => ({ ...row, uninstalled: row.uninstalled === 1 })),
+      mappings: this.mappings.all(JSON.stringify(mappingIds)).map((row) => ({ ...row, enabled: row.enabled === 1 })),
+    };
+  }
+
+  /** Runs inside the group writer's immediate transaction: what is read here is taken before any other writer runs. */
   private claimNow(request: ClaimRequest): ClaimedDelivery[] {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
-    const claimed = this.update.all({
+    const now = sqliteDate(request.now);
+    const excluded = JSON.stringify(request.excludeShops);
+    const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
+    const { limit } = request;
+    const live = this.livePending.all({ now, excluded, limit });
+    const expired = this.expired.all({ now, excluded, heldBackfills, limit });
+    const liveCount = live.length + expired.filter((row) => row.background === 0).length;
+    // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
+    const background = liveCount < limit ? this.backgroundPending.all({ now, excluded, heldBackfills, limit }) : [];
+    const chosen = [...live, ...expired, ...background]
+      .sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime())
+      .slice(0, limit);
+    if (chosen.length === 0) return [];
+    const claimed = this.take.all({
       workerId: request.workerId,
       lease: sqliteDate(leaseExpiresAt),
-      now: sqliteDate(request.now),
-      limit: request.limit,
-      excluded: JSON.stringify(request.excludeShops),
-      heldBackfills: JSON.stringify(request.excludeBackfills ?? []),
+      now,
+      ids: JSON.stringify(chosen.map((row) => row.id)),
     });
     if (claimed.length === 0) return [];
     const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
     const rows: Row[] = claimed.map((row) => {
       const webhook = bodies.get(row.webhookRecordId);
       if (!webhook) throw new Error(`Delivery ${row.id} has no webhook ${row.webhookRecordId}`);
-      return { ...row, webhookBody: webhook.body, webhookTopic: webhook.topic, webhookShop: webhook.shop };
+      return { ...row, webhookId: webhook.id, webhookBody: webhook.body, webhookTopic: webhook.topic, webhookShop: webhook.shop };
     });
     return earliestFirst(rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }
@@ -172,10 +251,26 @@ class PostgresClaimStore implements ClaimStore {
        ORDER BY background, "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
-      name: "delivery-claim",
-      text: `WITH pending AS (${due(`status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3)`)}),
+      name: "delivery-claim-split",
+      // As on SQLite: live and backfilled pending deliveries apart, each in the index's order, so no claim sorts
+      // the whole queue; backfilled ones only when live ones leave room (a one-time filter: the scan is skipped).
+      text: `WITH live AS (
+                    SELECT id, false AS background, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NULL AND NOT (shop = ANY($4::text[]))
+                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                  ),
                   expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
-                  chosen AS (SELECT id FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS both_kinds ORDER BY background, "nextAttemptAt" LIMIT $5),
+                  background AS (
+                    SELECT id, true AS background, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NOT NULL
+                      AND NOT ("backfillId" = ANY($6::text[])) AND NOT (shop = ANY($4::text[]))
+                      AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5
+                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                  ),
+                  chosen AS (
+                    SELECT id FROM (SELECT * FROM live UNION ALL SELECT * FROM expired UNION ALL SELECT * FROM background) AS candidates
+                    ORDER BY background, "nextAttemptAt" LIMIT $5
+                  ),
                   c AS (
                     UPDATE "Delivery" d
                     SET status = 'sending', "leaseOwner" = $1, "leaseExpiresAt" = $2::timestamp(3), attempts = d.attempts + 1, "updatedAt" = $3::timestamp(3)
@@ -184,11 +279,35 @@ class PostgresClaimStore implements ClaimStore {
                   )
              SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId",
                     ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
-                    w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
+                    w.id AS "webhookId", w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
              FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,
       values: [request.workerId, pgTimestamp(leaseExpiresAt), pgTimestamp(request.now), request.excludeShops, request.limit, request.excludeBackfills ?? []],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
+  }
+
+  async held(): Promise<Held> {
+    const [shops, backfills] = await Promise.all([
+      this.pool.query<{ domain: string }>({ name: "claim-paused-shops", text: `SELECT domain FROM "Shop" WHERE "sendingPaused"` }),
+      this.pool.query<{ id: string }>({ name: "claim-paused-backfills", text: `SELECT id FROM "Backfill" WHERE status = 'paused'` }),
+    ]);
+    return { shops: shops.rows.map((row) => row.domain), backfills: backfills.rows.map((row) => row.id) };
+  }
+
+  async context(domains: string[], mappingIds: string[]) {
+    const [shops, mappings] = await Promise.all([
+      this.pool.query<ClaimShop>({
+        name: "claim-shops",
+        text: `SELECT domain, "attentiveKeyCipher" AS "keyCipher", "uninstalledAt" IS NOT NULL AS uninstalled FROM "Shop" WHERE domain = ANY($1::text[])`,
+        values: [domains],
+      }),
+      this.pool.query<ClaimMapping>({
+        name: "claim-mappings",
+        text: `SELECT id, shop, position, topic, "eventType", enabled, "when", properties, "user" FROM "Mapping" WHERE id = ANY($1::text[])`,
+        values: [mappingIds],
+      }),
+    ]);
+    return { shops: shops.rows, mappings: mappings.rows };
   }
 
   async drain() {}

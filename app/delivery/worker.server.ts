@@ -21,23 +21,21 @@ import {
 } from "~/attentive/client.server";
 import { STALE_AFTER_MS } from "~/attentive/rules";
 import type { Database } from "~/db.server";
-import { renderMapping } from "~/mapping/render.server";
+import { renderMappingDetailed } from "~/mapping/render.server";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
-import { heldBackfillIds } from "~/models/Backfill.server";
 import { nextDueAt } from "~/models/Delivery.server";
-import { storedMapping } from "~/models/Mapping.server";
-import { pausedShops } from "~/models/Shop.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
-import { isJsonObject, parseShopifyJson } from "~/shopify/json";
+import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
-import { claimStoreOf, type ClaimedDelivery } from "./claim-store.server";
+import { claimStoreOf, type ClaimedDelivery, type ClaimMapping } from "./claim-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
 import { describeUnexpected } from "./stored-text";
 import { renewLease, type SentRecord, settle, settleUnexpected } from "./settle.server";
+import { KeyCache, MappingCache, type MappingRow as StoredMappingRow } from "./reuse.server";
 
 export interface WorkerOptions {
   prisma: Database;
@@ -127,8 +125,12 @@ export async function processDueDeliveries(options: WorkerOptions, cooldowns = n
   return processBatch(config, cooldowns, new Pacing(config.rateLimitPerSecond));
 }
 
-type ShopState = { keyCipher: string | null; uninstalledAt: Date | null };
-type MappingRow = Parameters<typeof storedMapping>[0] & { shop: string };
+type ShopState = { keyCipher: string | null; uninstalled: boolean };
+type MappingRow = StoredMappingRow & ClaimMapping;
+
+/** Shared by the process's workers: entries are checked against each claim's rows (reuse.server.ts). */
+const mappingCache = new MappingCache();
+const keyCache = new KeyCache();
 
 /**
  * What one claim reads once for all its deliveries, in two queries: the shops (each key
@@ -136,7 +138,8 @@ type MappingRow = Parameters<typeof storedMapping>[0] & { shop: string };
  * applies from the next claim, a moment later, as it would had that claim come first.
  */
 class PassCache {
-  private readonly keys = new Map<string, string>();
+  /** Bodies this claim parsed, by webhook: its deliveries of one webhook share one parse, dropped with the claim. */
+  private readonly bodies = new Map<string, JsonValue>();
   private constructor(
     private readonly config: Resolved,
     private readonly shops: Map<string, ShopState>,
@@ -151,16 +154,10 @@ class PassCache {
       mappingIds.add(delivery.mappingId);
     }
     if (domains.size === 0) return new PassCache(config, new Map(), new Map());
-    const [shops, mappings] = await Promise.all([
-      config.prisma.shop.findMany({
-        where: { domain: { in: [...domains] } },
-        select: { domain: true, attentiveKeyCipher: true, uninstalledAt: true },
-      }),
-      config.prisma.mapping.findMany({ where: { id: { in: [...mappingIds] } } }),
-    ]);
+    const { shops, mappings } = await claimStoreOf(config.prisma).context([...domains], [...mappingIds]);
     return new PassCache(
       config,
-      new Map(shops.map((row) => [row.domain, { keyCipher: row.attentiveKeyCipher, uninstalledAt: row.uninstalledAt }])),
+      new Map(shops.map((row) => [row.domain, { keyCipher: row.keyCipher, uninstalled: row.uninstalled }])),
       new Map(mappings.map((row) => [row.id, row])),
     );
   }
@@ -175,13 +172,17 @@ class PassCache {
     return row && row.shop === shop ? row : null;
   }
 
-  apiKey(domain: string, cipher: string): string {
-    let key = this.keys.get(domain);
-    if (key === undefined) {
-      key = this.config.secretBox.open(cipher);
-      this.keys.set(domain, key);
+  apiKey(cipher: string): string {
+    return keyCache.open(this.config.secretBox, cipher);
+  }
+
+  body(webhook: ClaimedDelivery["webhook"]): JsonValue {
+    let body = this.bodies.get(webhook.id);
+    if (body === undefined) {
+      body = parseShopifyJson(webhook.body);
+      this.bodies.set(webhook.id, body);
     }
-    return key;
+    return body;
   }
 }
 
@@ -196,9 +197,11 @@ interface ClaimedWork {
 /** Claims up to `limit` due deliveries and loads them with their webhooks, in one query. */
 async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
   const now = config.now();
-  const [paused, heldBackfills] = await Promise.all([pausedShops(config.prisma), heldBackfillIds(config.prisma)]);
-  const excluded = [...paused, ...cooldowns.active(now.getTime())];
-  const claimed = await claimStoreOf(config.prisma).claim({
+  const store = claimStoreOf(config.prisma);
+  const held = await store.held();
+  const heldBackfills = held.backfills;
+  const excluded = [...held.shops, ...cooldowns.active(now.getTime())];
+  const claimed = await store.claim({
     workerId: config.workerId,
     limit,
     leaseMs: config.leaseMs,
@@ -388,20 +391,23 @@ type Prepared =
 
 async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow): Promise<Prepared> {
   const shop = cache.shop(delivery.shop);
-  if (!shop || shop.uninstalledAt) {
+  if (!shop || shop.uninstalled) {
     return { kind: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
   if (delivery.topic === FLOW_ACTION_TOPIC) return prepareFlowAction(cache, delivery, shop);
   const mappingRow = cache.mapping(delivery.shop, delivery.mappingId);
   if (!mappingRow) return { kind: "skipped", reason: "The mapping was deleted before this event was sent." };
-  const mapping = storedMapping(mappingRow);
+  const mapping = mappingCache.get(mappingRow);
   if (!mapping.enabled) return { kind: "skipped", reason: `The mapping "${mapping.eventType}" was turned off before this event was sent.` };
   if (!shop.keyCipher) return NO_KEY;
   const topic = delivery.topic;
   if (!isMappableTopic(topic)) return { kind: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
 
-  const body = parseShopifyJson(delivery.webhook.body);
   const entry = CATALOG[topic];
+  // An order topic's body is its own order: nothing here reads it, so only the render thread parses it (and says
+  // the order's name). Other topics read ids from it to find their order, once per webhook in the claim.
+  const readsBody = entry.needs.order !== "body" || entry.needs.fulfillment === true || entry.validate !== undefined;
+  const body = readsBody ? cache.body(delivery.webhook) : null;
   const unusable = isJsonObject(body) ? (entry.validate?.(body) ?? null) : null;
   if (unusable !== null) return { kind: "skipped", reason: unusable };
   const found = await findRelated(config, entry, delivery, body, config.now());
@@ -418,7 +424,14 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   }
 
   // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
-  const rendered = await renderMapping(mapping, { topic, shop: delivery.shop, body, bodyText: delivery.webhook.body, order, fulfillment: related.fulfillment });
+  const { outcome: rendered, bodyName } = await renderMappingDetailed(mapping, {
+    topic,
+    shop: delivery.shop,
+    body,
+    bodyText: delivery.webhook.body,
+    order,
+    fulfillment: related.fulfillment,
+  });
   if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
     // An event without a customer is explained by the order look-up when that failed.
@@ -433,8 +446,8 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     return { kind: "failed", errorKind: rendered.retryable ? "retryable" : "terminal", reason: rendered.reason };
   }
 
-  const nameSource = order ?? body;
-  const orderName = isJsonObject(nameSource) && typeof nameSource.name === "string" ? nameSource.name : null;
+  // The related order's name when there is one, else the body's own (as the render thread read it).
+  const orderName = order !== null ? nameOf(order) : bodyName;
   return ready(cache, delivery, shop.keyCipher, rendered.event, orderName);
 }
 
@@ -442,7 +455,7 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
 function ready(cache: PassCache, delivery: DeliveryRow, keyCipher: string, event: Omit<CustomEventInput, "externalEventId" | "occurredAt">, orderName: string | null): Prepared {
   let apiKey: string;
   try {
-    apiKey = cache.apiKey(delivery.shop, keyCipher);
+    apiKey = cache.apiKey(keyCipher);
   } catch (error) {
     return { kind: "failed", errorKind: "terminal", reason: `The stored Attentive API key cannot be read: ${errorText(error)}` };
   }
@@ -463,7 +476,7 @@ function ready(cache: PassCache, delivery: DeliveryRow, keyCipher: string, event
  */
 function prepareFlowAction(cache: PassCache, delivery: DeliveryRow, shop: ShopState): Prepared {
   if (!shop.keyCipher) return NO_KEY;
-  const parsed = parseFlowAction(parseShopifyJson(delivery.webhook.body));
+  const parsed = parseFlowAction(cache.body(delivery.webhook));
   // Checked before it was recorded: only a request recorded by another version of the app can fail here.
   if (!parsed.ok) return { kind: "failed", errorKind: "terminal", reason: parsed.reason };
   return ready(cache, delivery, shop.keyCipher, parsed.event, null);
@@ -474,6 +487,10 @@ const NO_KEY: Prepared = {
   errorKind: "terminal",
   reason: "No Attentive API key is connected for this shop: connect one in Settings, then retry this delivery.",
 };
+
+function nameOf(value: JsonValue): string | null {
+  return isJsonObject(value) && typeof value.name === "string" ? value.name : null;
+}
 
 function capitalized(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);

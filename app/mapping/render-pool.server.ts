@@ -41,6 +41,12 @@ export interface RenderPoolOptions {
   onDispatch?: (shop: string) => void;
 }
 
+/** A render's outcome, with the body's top-level `name` when the thread parsed the body's text (see renderDetailed). */
+export interface RenderDetail {
+  outcome: RenderOutcome;
+  bodyName: string | null;
+}
+
 export interface RenderPoolStats {
   /** Threads started since the pool was made, replacements included. */
   started: number;
@@ -55,7 +61,7 @@ export interface RenderPoolStats {
 interface Job {
   shop: string;
   message: RenderJobMessage;
-  settle: (outcome: RenderOutcome) => void;
+  settle: (outcome: RenderOutcome, bodyName?: string | null) => void;
   fail: (error: Error) => void;
 }
 
@@ -154,12 +160,23 @@ export class RenderPool {
 
   /** Never rejects for template problems (those are `error` outcomes); rejects if the pool is closed or cannot start a thread. */
   render(mapping: MappingDefinition, input: RenderContextInput, hook?: "exit"): Promise<RenderOutcome> {
+    return this.renderDetailed(mapping, input, hook).then((detail) => detail.outcome);
+  }
+
+  /**
+   * `render`, with the body's top-level `name` as the thread read it when it parsed `bodyText` (null otherwise, or
+   * when the render did not run), so that a caller holding only the text need not parse it for that.
+   */
+  renderDetailed(mapping: MappingDefinition, input: RenderContextInput, hook?: "exit"): Promise<RenderDetail> {
     if (this.closed) return Promise.reject(new Error("The mapping render pool is closed."));
     if (this.waiting >= this.maxQueued) {
       return Promise.resolve({
-        kind: "error",
-        retryable: true,
-        reason: `The app has ${this.waiting.toLocaleString("en-US")} mappings waiting to be rendered, so this one was not started: it will be tried again.`,
+        outcome: {
+          kind: "error",
+          retryable: true,
+          reason: `The app has ${this.waiting.toLocaleString("en-US")} mappings waiting to be rendered, so this one was not started: it will be tried again.`,
+        },
+        bodyName: null,
       });
     }
     const message: RenderJobMessage = {
@@ -173,7 +190,8 @@ export class RenderPool {
       ...(input.bodyText !== undefined ? { bodyText: input.bodyText } : { body: input.body }),
       ...(hook !== undefined ? { hook } : {}),
     };
-    return new Promise<RenderOutcome>((settle, fail) => {
+    return new Promise<RenderDetail>((resolve, fail) => {
+      const settle = (outcome: RenderOutcome, bodyName: string | null = null) => resolve({ outcome, bodyName });
       const job: Job = { shop: input.shop, message, settle, fail };
       const turns = this.shops.get(job.shop);
       if (turns) turns.waiting.push(job);
@@ -265,7 +283,7 @@ export class RenderPool {
     const job = slot.job;
     if (job === null || job.message.id !== message.id) return;
     this.release(slot);
-    if (message.type === "done") job.settle(message.outcome);
+    if (message.type === "done") job.settle(message.outcome, message.bodyName ?? null);
     else job.fail(new Error(`Rendering the mapping "${job.message.mapping.eventType}" failed unexpectedly: ${message.message}`));
     this.dispatch();
   }

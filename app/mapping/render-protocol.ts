@@ -36,6 +36,10 @@ export interface RenderJobMessage {
  */
 export type RenderThreadMessage =
   | { type: "ready"; cpuUs?: number }
-  | { type: "done"; id: number; outcome: RenderOutcome; cpuUs?: number }
+  /**
+   * `bodyName` is the body's top-level `name` when it is a string (an order's name), read from the thread's own
+   * parse, so the delivery worker need not parse the body on the main thread for it.
+   */
+  | { type: "done"; id: number; outcome: RenderOutcome; bodyName?: string | null; cpuUs?: number }
   /** A bug, not a template problem: the render threw something the renderer does not turn into an outcome. */
   | { type: "failed"; id: number; message: string; cpuUs?: number };

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import vm from "node:vm";
-import { parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { RenderJobMessage, RenderThreadData, RenderThreadMessage } from "./render-protocol";
 import { RenderStep, deadlineReason, renderNow, type RenderOutcome } from "./renderer";
 
@@ -39,10 +39,16 @@ function isTimeout(error: unknown): boolean {
   return typeof error === "object" && error !== null && "code" in error && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT";
 }
 
+function nameOf(body: JsonValue): string | null {
+  return isJsonObject(body) && typeof body.name === "string" ? body.name : null;
+}
+
 function run(job: RenderJobMessage): RenderThreadMessage {
-  const input = { topic: job.topic, shop: job.shop, body: bodyOf(job), order: job.order, fulfillment: job.fulfillment };
+  const body = bodyOf(job);
+  const bodyName = nameOf(body);
+  const input = { topic: job.topic, shop: job.shop, body, order: job.order, fulfillment: job.fulfillment };
   const work = () => renderNow(job.mapping, input, track);
-  if (job.guardMs <= 0) return { type: "done", id: job.id, outcome: work() };
+  if (job.guardMs <= 0) return { type: "done", id: job.id, outcome: work(), bodyName };
   let outcome: RenderOutcome | undefined;
   guardContext.work = () => {
     outcome = work();
@@ -50,7 +56,7 @@ function run(job: RenderJobMessage): RenderThreadMessage {
   try {
     guardScript.runInContext(guardContext, { timeout: job.guardMs });
     if (outcome === undefined) throw new Error("the guarded render returned nothing");
-    return { type: "done", id: job.id, outcome };
+    return { type: "done", id: job.id, outcome, bodyName };
   } catch (error) {
     if (!isTimeout(error)) throw error;
     return { type: "done", id: job.id, outcome: { kind: "error", reason: deadlineReason(job.mapping, Atomics.load(progress, 0), job.guardMs, job.topic) } };

@@ -4,12 +4,13 @@
  * runaway template ends as an error naming it instead of stalling the app.
  */
 import { z } from "zod";
-import { RenderPool } from "./render-pool.server";
+import { RenderPool, type RenderDetail } from "./render-pool.server";
 import type { RenderContextInput, RenderOutcome } from "./renderer";
 import type { MappingDefinition } from "./types";
 
 export { MAX_RENDERED_LENGTH, RENDER_MEMORY_LIMIT, RENDER_TIME_LIMIT_MS } from "./renderer";
 export type { RenderContextInput, RenderOutcome, RenderedEvent } from "./renderer";
+export type { RenderDetail } from "./render-pool.server";
 
 /**
  * The hard limit for one mapping's render (all its templates). liquidjs's own 100 ms limit (RENDER_TIME_LIMIT_MS)
@@ -46,6 +47,14 @@ function pool(): RenderPool {
  */
 export async function renderMapping(mapping: MappingDefinition, input: RenderContextInput): Promise<RenderOutcome> {
   return pool().render(mapping, input);
+}
+
+/**
+ * `renderMapping` for the delivery worker, which passes the body as text only: the outcome with the body's top-level
+ * `name` as the render thread read it, so the worker's own thread never parses the body of an order topic.
+ */
+export async function renderMappingDetailed(mapping: MappingDefinition, input: RenderContextInput): Promise<RenderDetail> {
+  return pool().renderDetailed(mapping, input);
 }
 
 /**

@@ -34,11 +34,16 @@ function scan(text: string): { deepest: number; unsafe: Array<[number, number]> 
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code === QUOTE) {
-      for (i++; i < text.length; i++) {
-        const inner = text.charCodeAt(i);
-        if (inner === BACKSLASH) i++;
-        else if (inner === QUOTE) break;
+      // To the closing quote: the next one not escaped, i.e. not after an odd run of backslashes. indexOf runs
+      // natively, and most of a body's text is inside strings: this is most of the parse's time saved.
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1) {
+        let backslashes = 0;
+        while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+        if (backslashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
       }
+      i = end === -1 ? text.length : end;
     } else if (code === 123 || code === 91) {
       deepest = Math.max(deepest, ++depth);
     } else if (code === 125 || code === 93) {

@@ -61,7 +61,8 @@ describe("the claim", () => {
     expect(claimed[1]).toMatchObject({ shop: SHOPS[1], attempts: 4, leaseOwner: "w1", topic: "orders/fulfilled", mappingId: "m" });
     expect(claimed[1]!.leaseExpiresAt.toISOString()).toBe(seconds(60).toISOString());
     expect(claimed[1]!.occurredAt?.toISOString()).toBe(seconds(-3600).toISOString());
-    expect(claimed[0]!.webhook).toEqual({ body: expect.stringMatching(/^\{"n":\d+\}$/), topic: "orders/fulfilled", shop: SHOPS[0] });
+    const earlierRow = await db().delivery.findUniqueOrThrow({ where: { id: earlier.id }, select: { webhookRecordId: true } });
+    expect(claimed[0]!.webhook).toEqual({ id: earlierRow.webhookRecordId, body: expect.stringMatching(/^\{"n":\d+\}$/), topic: "orders/fulfilled", shop: SHOPS[0] });
 
     const rows = await db().delivery.findMany({ where: { id: { in: claimed.map((row) => row.id) } } });
     for (const row of rows) {

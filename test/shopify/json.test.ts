@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { jsonDepth, MAX_JSON_DEPTH, parseShopifyJson } from "~/shopify/json";
 
@@ -44,6 +45,21 @@ describe("parseShopifyJson", () => {
       "[12345678901234567890,-12345678901234567890 ,\n12345678901234567890]",
     ];
     for (const text of shapes) expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
+  });
+
+  it("finds the end of every string, whatever runs of backslashes and quotes it holds, as the reviver parse does", () => {
+    // Strings built from the characters that decide where a string ends, beside long integers inside and outside them.
+    const piece = fc.constantFrom("\\", '"', "\\\\", '\\"', "12345678901234567890", "[", "{", "x", " ");
+    const text = fc.array(piece, { maxLength: 12 }).map((parts) => parts.join(""));
+    const value = fc.record({ s: text, n: fc.constantFrom(12345678901234567890n, 42n, -98765432109876543210n), t: fc.array(text, { maxLength: 3 }) });
+    fc.assert(
+      fc.property(value, ({ s, n, t }) => {
+        const json = `{"s": ${JSON.stringify(s)}, "n": ${n.toString()}, "t": ${JSON.stringify(t)}, "k": ${n.toString()}}`;
+        expect(parseShopifyJson(json)).toEqual(reviverParse(json));
+        expect(jsonDepth(json)).toBe(2);
+      }),
+      { numRuns: 500, seed: 13 },
+    );
   });
 
   it("still refuses what is not JSON, including a long integer with a leading zero", () => {
