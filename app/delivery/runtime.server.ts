@@ -133,6 +133,13 @@ export function startBackgroundJobs(): PeriodicJob {
   };
 }
 
+/** Threads take seconds to start on a busy machine: start them now rather than on the first webhook. */
+function warmRenderThreads(): void {
+  warmRenderPool().catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
+  });
+}
+
 const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: Promise<DeliveryWorker> };
 
 /**
@@ -142,10 +149,7 @@ const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: P
 export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Promise<DeliveryWorker> {
   globalForWorker.__attentiveEmbeddedWorker ??= (async () => {
     const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), ...overrides });
-    // Threads take seconds to start on a busy machine: start them now rather than on the first webhook.
-    warmRenderPool().catch((error: unknown) => {
-      logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
-    });
+    warmRenderThreads();
     onWork(() => worker.wake());
     const jobs = startBackgroundJobs();
     const stop = () => {
@@ -174,6 +178,7 @@ export function startStandaloneWorker(overrides: Partial<WorkerOptions> = {}, li
   const listening = handle.target.provider === "postgresql";
   const pollSeconds = workerEnv.parse(process.env).DELIVERY_POLL_SECONDS ?? (listening ? DEFAULT_POLL_SECONDS.listening : DEFAULT_POLL_SECONDS.inProcess);
   const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), idlePollMs: pollSeconds * 1_000, ...overrides });
+  warmRenderThreads();
   const unsubscribe = onWork(() => worker.wake());
   const listener = listening
     ? listenOnDatabase(handle, {

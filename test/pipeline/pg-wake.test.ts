@@ -21,7 +21,7 @@ import { signedWebhookRequest } from "../support/webhooks";
 
 const LONG_POLL_MS = 600_000;
 /** Far below the poll: a safety net for a busy machine, never a wait that makes the test pass. */
-const PROMPTLY_MS = 20_000;
+const PROMPTLY_MS = 15_000;
 
 const pipeline = usePipeline();
 
@@ -123,7 +123,7 @@ describe.skipIf(testProvider() !== "postgresql")("standalone workers on PostgreS
       await notifier.drain();
       await other.end();
     }
-  });
+  }, 120_000);
 
   /** Listens on this file's channel on a connection of its own; `settle` waits for a sentinel NOTIFY sent after everything before it. */
   async function hearing(run: (heard: string[], settle: () => Promise<void>) => Promise<void>): Promise<void> {
