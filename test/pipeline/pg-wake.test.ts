@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { LISTENER_APPLICATION_NAME, WakeNotifier, notifyOtherProcesses, wakeChannel } from "~/delivery/pg-wake.server";
 import { startStandaloneWorker, type StandaloneWorker } from "~/delivery/runtime.server";
-import { setCrossProcessWake } from "~/delivery/wake.server";
+import { onBackfillWake, setCrossProcessWake } from "~/delivery/wake.server";
 import { env } from "~/env.server";
 import { verifyShopifyWebhook } from "~/shopify/webhook-hmac.server";
 import { fetchWebhookRequest, receiveWebhook } from "~/webhooks/receive.server";
@@ -124,6 +124,32 @@ describe.skipIf(testProvider() !== "postgresql")("standalone workers on PostgreS
       await other.end();
     }
   }, 120_000);
+
+  it("wakes the backfill runner of a standalone worker when it listens, and when another process starts or resumes a backfill", async () => {
+    const wakes: Array<() => void> = [];
+    let count = 0;
+    const unsubscribe = onBackfillWake(() => {
+      count++;
+      wakes.shift()?.();
+    });
+    const nextWake = () => new Promise<void>((resolve) => wakes.push(resolve));
+    const other = new pg.Pool({ connectionString: testPostgresUrl, max: 1 });
+    const notifier = new WakeNotifier(other, wakeChannel(schemaOfTest()));
+    try {
+      const listening = nextWake();
+      standalone = startStandaloneWorker(workerOptions(pipeline.standIn, { idlePollMs: LONG_POLL_MS }), { heartbeatMs: LONG_POLL_MS });
+      // The look a listener takes when LISTEN took effect: nothing announced before it is known.
+      await listening;
+      const notified = nextWake();
+      notifier.signal("backfill");
+      await notified;
+      expect(count).toBe(2);
+    } finally {
+      unsubscribe();
+      await notifier.drain();
+      await other.end();
+    }
+  });
 
   /** Listens on this file's channel on a connection of its own; `settle` waits for a sentinel NOTIFY sent after everything before it. */
   async function hearing(run: (heard: string[], settle: () => Promise<void>) => Promise<void>): Promise<void> {
