@@ -152,9 +152,12 @@ export interface WakeListener {
   stop(): Promise<void>;
 }
 
-/** 250 ms, doubling to 30 s, with jitter so that many workers do not reconnect in step. */
+/**
+ * 250 ms, doubling to 5 s, with jitter so that many workers do not reconnect in step. Capped low: an attempt costs
+ * one connection try, and until it succeeds the worker falls back to its slow poll.
+ */
 export function defaultBackoffMs(attempt: number): number {
-  const ceiling = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+  const ceiling = Math.min(5_000, 250 * 2 ** Math.min(attempt, 5));
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 

@@ -5,9 +5,17 @@
  */
 import { spawn } from "node:child_process";
 import pg from "pg";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
-import { LISTENER_APPLICATION_NAME, WakeNotifier, notifyOtherProcesses, wakeChannel } from "~/delivery/pg-wake.server";
+import {
+  LISTENER_APPLICATION_NAME,
+  WakeNotifier,
+  defaultBackoffMs,
+  listenForWakes,
+  notifyOtherProcesses,
+  wakeChannel,
+} from "~/delivery/pg-wake.server";
 import { startStandaloneWorker, type StandaloneWorker } from "~/delivery/runtime.server";
 import { onBackfillWake, setCrossProcessWake } from "~/delivery/wake.server";
 import { env } from "~/env.server";
@@ -249,4 +257,46 @@ describe.skipIf(testProvider() !== "postgresql")("standalone workers on PostgreS
     }
     expect(await exited).toBe(0);
   }, 150_000);
+});
+
+// Needs no PostgreSQL: the database it is pointed at refuses every connection.
+describe("the wake listener", () => {
+  it("keeps trying, with growing waits, while the database refuses connections, and stops when told", async () => {
+    const attempts: number[] = [];
+    let release: (() => void) | null = null;
+    let thirdAsked!: () => void;
+    const third = new Promise<void>((resolve) => (thirdAsked = resolve));
+    const listener = listenForWakes({
+      // Nothing listens on port 1: every connection is refused.
+      connection: "postgresql://postgres@127.0.0.1:1/test",
+      schema: schemaOfTest(),
+      onSignal: () => {},
+      onListening: () => {
+        throw new Error("never listening");
+      },
+      logger: pino({ level: "silent" }),
+      backoffMs: (attempt) => {
+        attempts.push(attempt);
+        return defaultBackoffMs(attempt);
+      },
+      delay: () =>
+        new Promise<void>((resolve) => {
+          if (attempts.length < 3) resolve();
+          else {
+            release = resolve;
+            thirdAsked();
+          }
+        }),
+    });
+    await third;
+    expect(attempts).toEqual([0, 1, 2]);
+    expect(defaultBackoffMs(0)).toBeLessThanOrEqual(250);
+    expect(defaultBackoffMs(20)).toBeGreaterThanOrEqual(2_500);
+    expect(defaultBackoffMs(20)).toBeLessThanOrEqual(5_000);
+    await listener.stop();
+    // Released after stop: no further attempt.
+    release!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(attempts).toEqual([0, 1, 2]);
+  });
 });
