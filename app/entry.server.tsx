@@ -3,6 +3,8 @@ import { createReadableStreamFromReadable, type EntryContext } from "@remix-run/
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
+import { database } from "./db.server";
+import { notifyOtherProcesses } from "./delivery/pg-wake.server";
 import { startEmbeddedWorker } from "./delivery/runtime.server";
 import { env } from "./env.server";
 import { logger } from "./logger.server";
@@ -13,6 +15,9 @@ export const streamTimeout = 5000;
 // The production server (app/serve.ts) answers POST /webhooks/commerce with this, ahead of
 // Remix, from the same module graph as the routes and the embedded worker (decision 007).
 export { handleCommerceWebhook } from "./webhooks/route.server";
+
+// On PostgreSQL, what this process records also wakes standalone workers (NOTIFY; decision 018).
+notifyOtherProcesses(database());
 
 // `npm start` runs the delivery worker in the web process unless DELIVERY_WORKER=off
 // (then run `npm run cli -- worker` separately, as many as needed).

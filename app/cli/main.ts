@@ -1,5 +1,6 @@
 /** `npm run cli -- <command>`: see USAGE in commands.ts and README. */
 import { closeDatabase, database } from "~/db.server";
+import { notifyOtherProcesses } from "~/delivery/pg-wake.server";
 import { ConfigurationError, readEnv } from "~/env.server";
 import { SecretKeyError, secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { CliError, runCommand } from "./commands";
@@ -8,7 +9,10 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   try {
     const env = readEnv();
-    const { prisma } = database();
+    const handle = database();
+    const { prisma } = handle;
+    // What a command records (a retry, a backfill) wakes standalone workers at once; sent before the database closes.
+    notifyOtherProcesses(handle);
     try {
       await runCommand(argv, {
         prisma,
@@ -37,12 +41,11 @@ async function main(): Promise<number> {
 }
 
 async function runStandaloneWorker(): Promise<void> {
-  const { workerOptionsFromEnv } = await import("~/delivery/runtime.server");
-  const { startDeliveryWorker } = await import("~/delivery/worker.server");
-  const worker = startDeliveryWorker(workerOptionsFromEnv());
-  process.stdout.write(`Delivery worker ${worker.id} running; Ctrl-C stops it after the deliveries in flight.\n`);
+  const { startStandaloneWorker } = await import("~/delivery/runtime.server");
+  const standalone = startStandaloneWorker();
+  process.stdout.write(`Delivery worker ${standalone.worker.id} running; Ctrl-C stops it after the deliveries in flight.\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => void worker.stop().then(resolve);
+    const stop = () => void standalone.stop().then(resolve);
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });

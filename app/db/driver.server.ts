@@ -7,7 +7,10 @@ import Sqlite from "better-sqlite3";
 import pg from "pg";
 import type { DatabaseTarget } from "./database-url";
 
-export type Driver = { provider: "sqlite"; db: Sqlite.Database } | { provider: "postgresql"; pool: pg.Pool };
+/** `connection` and `schema` (PostgreSQL) let a caller open a connection of its own beside the pool (the wake listener). */
+export type Driver =
+  | { provider: "sqlite"; db: Sqlite.Database }
+  | { provider: "postgresql"; pool: pg.Pool; connection: string; schema: string | undefined };
 
 export function openDriver(target: DatabaseTarget): Driver {
   if (target.provider === "sqlite") {
@@ -31,7 +34,7 @@ export function openDriver(target: DatabaseTarget): Driver {
   });
   // An idle connection that the server closed must not crash the process.
   pool.on("error", () => {});
-  return { provider: "postgresql", pool };
+  return { provider: "postgresql", pool, connection: connection.toString(), schema: target.schema };
 }
 
 export async function closeDriver(driver: Driver): Promise<void> {

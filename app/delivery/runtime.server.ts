@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { startBackfillRunner, type BackfillRunnerOptions } from "~/backfill/runner.server";
-import { db } from "~/db.server";
+import { database, db } from "~/db.server";
 import { env } from "~/env.server";
 import { startFlowTriggerSender, type TriggerSenderOptions } from "~/flow/trigger-sender.server";
 import { logger } from "~/logger.server";
@@ -14,11 +14,23 @@ import type { PeriodicJob } from "~/jobs/periodic-job.server";
 import { startReconciliationJob, type ReconcileOptions } from "~/reconciliation/reconcile.server";
 import { SHOPIFY_API_VERSION, unauthenticated } from "~/shopify.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
+import { listenOnDatabase, type WakeListenerOptions } from "./pg-wake.server";
 import { startRetentionJob } from "./retention.server";
-import { onBackfillWake, onWork, wakeWorkers } from "./wake.server";
+import { onBackfillWake, onWork, wakeLocally, wakeWorkers } from "./wake.server";
 import { DEFAULT_CONCURRENCY, type DeliveryWorker, type WorkerOptions, startDeliveryWorker } from "./worker.server";
 
-const workerEnv = z.object({ DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_CONCURRENCY) });
+const workerEnv = z.object({
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(DEFAULT_CONCURRENCY),
+  // How often an idle worker looks for work no signal told it of (default: DEFAULT_POLL_SECONDS).
+  DELIVERY_POLL_SECONDS: z.coerce.number().min(0.01).max(3_600).optional(),
+});
+
+/**
+ * An idle worker's poll: each second where only this process's signals wake it; ten seconds for a
+ * standalone worker on PostgreSQL, which NOTIFY wakes (the poll then finds what no signal covers:
+ * leases a crashed worker left, a shop whose sending was turned back on, an older app version's writes).
+ */
+export const DEFAULT_POLL_SECONDS = { inProcess: 1, listening: 10 } as const;
 
 export function workerOptionsFromEnv(): WorkerOptions {
   const config = env();
@@ -26,6 +38,7 @@ export function workerOptionsFromEnv(): WorkerOptions {
   return {
     prisma,
     concurrency: workerEnv.parse(process.env).DELIVERY_CONCURRENCY,
+    idlePollMs: (workerEnv.parse(process.env).DELIVERY_POLL_SECONDS ?? DEFAULT_POLL_SECONDS.inProcess) * 1_000,
     secretBox: secretBoxFromEnv(),
     attentive: {
       apiUrl: config.ATTENTIVE_API_URL,
@@ -120,6 +133,13 @@ export function startBackgroundJobs(): PeriodicJob {
   };
 }
 
+/** Threads take seconds to start on a busy machine: start them now rather than on the first webhook. */
+function warmRenderThreads(): void {
+  warmRenderPool().catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
+  });
+}
+
 const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: Promise<DeliveryWorker> };
 
 /**
@@ -129,10 +149,7 @@ const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: P
 export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Promise<DeliveryWorker> {
   globalForWorker.__attentiveEmbeddedWorker ??= (async () => {
     const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), ...overrides });
-    // Threads take seconds to start on a busy machine: start them now rather than on the first webhook.
-    warmRenderPool().catch((error: unknown) => {
-      logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
-    });
+    warmRenderThreads();
     onWork(() => worker.wake());
     const jobs = startBackgroundJobs();
     const stop = () => {
@@ -143,4 +160,42 @@ export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Pro
     return worker;
   })();
   return globalForWorker.__attentiveEmbeddedWorker;
+}
+
+export interface StandaloneWorker {
+  worker: DeliveryWorker;
+  stop(): Promise<void>;
+}
+
+/**
+ * `npm run cli -- worker`: woken by this process's own signals (reconciliation, backfill pages) and,
+ * on PostgreSQL, by the NOTIFY of every other process through one listening connection
+ * (app/delivery/pg-wake.server.ts); each time that connection listens again, after start or a drop,
+ * the worker and the backfill runner look at once for what was notified while it was down.
+ */
+export function startStandaloneWorker(overrides: Partial<WorkerOptions> = {}, listen: Partial<WakeListenerOptions> = {}): StandaloneWorker {
+  const handle = database();
+  const listening = handle.target.provider === "postgresql";
+  const pollSeconds = workerEnv.parse(process.env).DELIVERY_POLL_SECONDS ?? (listening ? DEFAULT_POLL_SECONDS.listening : DEFAULT_POLL_SECONDS.inProcess);
+  const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), idlePollMs: pollSeconds * 1_000, ...overrides });
+  warmRenderThreads();
+  const unsubscribe = onWork(() => worker.wake());
+  const listener = listening
+    ? listenOnDatabase(handle, {
+        logger,
+        onSignal: wakeLocally,
+        onListening: () => {
+          wakeLocally("work");
+          wakeLocally("backfill");
+        },
+        ...listen,
+      })
+    : null;
+  return {
+    worker,
+    async stop() {
+      unsubscribe();
+      await Promise.all([listener?.stop(), worker.stop()]);
+    },
+  };
 }

@@ -6,14 +6,39 @@
  * - "backfill": a history backfill was started or resumed (app/backfill/runner.server.ts).
  * - "flow-trigger": an outcome write queued a Flow trigger call (a delivery ended failed);
  *   the trigger sender (app/flow/trigger-sender.server.ts) sends it now.
+ *
+ * On PostgreSQL "work" and "backfill" also reach standalone workers in other processes, through
+ * NOTIFY (app/delivery/pg-wake.server.ts, docs/decisions/018-pg-listen-notify-pgwake.md). "flow-trigger"
+ * stays in-process: only a worker's own outcome writes queue a trigger, and its process runs the sender.
  */
 import { EventEmitter } from "node:events";
 
-const globalForWake = globalThis as unknown as { __attentiveWake?: EventEmitter };
+/** The signals other processes hear too. */
+export type CrossProcessSignal = "work" | "backfill";
+
+const globalForWake = globalThis as unknown as {
+  __attentiveWake?: EventEmitter;
+  __attentiveWakeOthers?: ((signal: CrossProcessSignal) => void) | null;
+};
 const emitter = (globalForWake.__attentiveWake ??= new EventEmitter().setMaxListeners(50));
 
+/** Also tell other processes of every "work" and "backfill" signal (null: this process only). */
+export function setCrossProcessWake(send: ((signal: CrossProcessSignal) => void) | null): void {
+  globalForWake.__attentiveWakeOthers = send;
+}
+
+/** A signal heard from another process: raised here only, never sent on again. */
+export function wakeLocally(signal: CrossProcessSignal): void {
+  emitter.emit(signal);
+}
+
+function wakeEverywhere(signal: CrossProcessSignal): void {
+  emitter.emit(signal);
+  globalForWake.__attentiveWakeOthers?.(signal);
+}
+
 export function wakeWorkers(): void {
-  emitter.emit("work");
+  wakeEverywhere("work");
 }
 
 export function onWork(listener: () => void): () => void {
@@ -32,7 +57,7 @@ export function onFlowTriggerQueued(listener: () => void): () => void {
 
 /** "backfill": a merchant started or resumed a history backfill; the backfill runner looks now. */
 export function wakeBackfills(): void {
-  emitter.emit("backfill");
+  wakeEverywhere("backfill");
 }
 
 export function onBackfillWake(listener: () => void): () => void {

@@ -49,7 +49,10 @@ export interface WorkerOptions {
   concurrency?: number;
   /** How long a claim holds; must exceed the Attentive timeout by a margin. */
   leaseMs?: number;
-  /** Longest sleep when idle (other processes may add work without waking us). */
+  /**
+   * Longest sleep when idle (other processes may add work without waking us): short when only this
+   * process's signals wake the worker, long for a standalone worker on PostgreSQL that NOTIFY wakes.
+   */
   idlePollMs?: number;
   /**
    * Attentive's limit per key and second until a response says otherwise
@@ -293,7 +296,8 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
         await wait(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
       } catch (error) {
         config.logger.error({ err: describeUnexpected(error).summary }, "delivery worker pass failed; retrying shortly");
-        await wait(config.idlePollMs);
+        // Within a second even when the idle poll is long (a worker woken by NOTIFY polls slowly).
+        await wait(Math.min(config.idlePollMs, 1_000));
       }
     }
     await Promise.all(inHand);

@@ -15,7 +15,7 @@ import { grantedScopeSet } from "~/mapping/access-scopes";
 import type { AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { historySearch } from "~/topics/history-order";
 import { CATALOG, isMappableTopic, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
-import { wakeBackfills } from "~/delivery/wake.server";
+import { wakeBackfills, wakeWorkers } from "~/delivery/wake.server";
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -222,6 +222,8 @@ export async function resumeBackfill(prisma: Database, shop: string, now = new D
   const to = row.pausedFrom ?? "queued";
   await prisma.backfill.updateMany({ where: { id: row.id, status: "paused" }, data: { status: to, pausedFrom: null, nextRunAt: now, updatedAt: now } });
   wakeBackfills();
+  // Its deliveries the pause held back are due again.
+  wakeWorkers();
   return { ok: true, message: "Backfill resumed." };
 }
 

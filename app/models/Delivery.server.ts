@@ -1,4 +1,5 @@
 import type { Database } from "~/db.server";
+import { wakeWorkers } from "~/delivery/wake.server";
 
 import { FLOW_MAPPING_ID, isFlowTopic, type LoggedBySource, type SentBySource } from "./delivery-sources";
 import type { DeliveryStatus } from "./delivery-statuses";
@@ -47,6 +48,7 @@ export type RetryRequest = { id: string } | { allFailed: true };
 export async function retryDeliveries(prisma: Database, shop: string, request: RetryRequest, now = new Date()): Promise<number> {
   if ("id" in request) return (await retryDelivery(prisma, shop, request.id, now)).ok ? 1 : 0;
   const result = await prisma.delivery.updateMany({ where: { shop, status: "failed" }, data: requeued(now) });
+  if (result.count > 0) wakeWorkers();
   return result.count;
 }
 
@@ -55,9 +57,15 @@ export type RetryAnswer = { ok: true; message: string } | { ok: false; message: 
 /** A merchant's Retry of one delivery, with what happened in plain words either way. */
 export async function retryDelivery(prisma: Database, shop: string, id: string, now = new Date()): Promise<RetryAnswer> {
   const failed = await prisma.delivery.updateMany({ where: { shop, id, status: "failed" }, data: requeued(now) });
-  if (failed.count === 1) return { ok: true, message: "Delivery queued for another attempt" };
+  if (failed.count === 1) {
+    wakeWorkers();
+    return { ok: true, message: "Delivery queued for another attempt" };
+  }
   const waiting = await prisma.delivery.updateMany({ where: { shop, id, status: "pending", nextAttemptAt: { gt: now } }, data: { nextAttemptAt: now } });
-  if (waiting.count === 1) return { ok: true, message: "Delivery will be sent now instead of waiting for its next attempt" };
+  if (waiting.count === 1) {
+    wakeWorkers();
+    return { ok: true, message: "Delivery will be sent now instead of waiting for its next attempt" };
+  }
   const row = await prisma.delivery.findFirst({ where: { shop, id }, select: { status: true } });
   return { ok: false, message: whyNotRetried(row?.status ?? null) };
 }

@@ -28,6 +28,10 @@ async function main() {
   const config = env();
   const { webhookAction, handleCommerceWebhook } = await import("~/webhooks/route.server");
   const { startEmbeddedWorker } = await import("~/delivery/runtime.server");
+  // As entry.server.tsx does: on PostgreSQL what this process records also wakes standalone workers.
+  const { notifyOtherProcesses } = await import("~/delivery/pg-wake.server");
+  const { database } = await import("~/db.server");
+  notifyOtherProcesses(database());
 
   const server = createServer((req, res) => {
     // As app/serve.ts does in production: the commerce path straight from Node's server.
