@@ -11,38 +11,14 @@
  * Live deliveries come first: a history backfill's (backfillId set) are taken only when no live one is due, and a
  * paused backfill's not at all (docs/decisions/016).
  */
-import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
-import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
+import { pgTimestamp } from "~/db/sql-values";
+import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
+import { earliestFirst, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
-export interface ClaimRequest {
-  workerId: string;
-  limit: number;
-  leaseMs: number;
-  now: Date;
-  excludeShops: string[];
-  /** Backfills whose deliveries wait (paused). */
-  excludeBackfills?: string[];
-}
-
-export interface ClaimedDelivery {
-  id: string;
-  shop: string;
-  mappingId: string;
-  topic: string;
-  externalEventId: string;
-  occurredAt: Date | null;
-  /** Attempts including this claim's. */
-  attempts: number;
-  createdAt: Date;
-  /** The history backfill that recorded it, or null for live traffic. */
-  backfillId: string | null;
-  leaseOwner: string;
-  leaseExpiresAt: Date;
-  webhook: { body: string; topic: string; shop: string };
-}
+export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
 export interface ClaimStore {
   /** Claims up to `limit` due deliveries, earliest due first. */
@@ -59,104 +35,19 @@ export function claimStoreOf(prisma: Database): ClaimStore {
 }
 
 export function openClaimStore(driver: Driver): ClaimStore {
-  return driver.provider === "sqlite" ? new SqliteClaimStore(driver.db) : new PostgresClaimStore(driver.pool);
+  return driver.provider === "sqlite" ? new SqliteClaimStore(sqliteWriterOf(driver)) : new PostgresClaimStore(driver.pool);
 }
 
-interface Row {
-  id: string;
-  shop: string;
-  mappingId: string;
-  topic: string;
-  externalEventId: string;
-  occurredAt: string | Date | null;
-  attempts: number;
-  createdAt: string | Date;
-  nextAttemptAt: string | Date;
-  backfillId: string | null;
-  webhookBody: string;
-  webhookTopic: string;
-  webhookShop: string;
-}
-
-function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date): ClaimedDelivery {
-  return {
-    id: row.id,
-    shop: row.shop,
-    mappingId: row.mappingId,
-    topic: row.topic,
-    externalEventId: row.externalEventId,
-    occurredAt: row.occurredAt === null ? null : new Date(row.occurredAt),
-    attempts: Number(row.attempts),
-    createdAt: new Date(row.createdAt),
-    backfillId: row.backfillId ?? null,
-    leaseOwner: request.workerId,
-    leaseExpiresAt,
-    webhook: { body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
-  };
-}
-
-/** Live before backfilled, then earliest due first. */
-function earliestFirst(rows: Row[]): Row[] {
-  const rank = (row: Row) => (row.backfillId === null ? 0 : 1);
-  return rows.sort((a, b) => rank(a) - rank(b) || new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
-}
-
-const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
-
+/** SQLite: claims of one event-loop turn share one transaction, committed by the SQLite writer (decision 018). */
 class SqliteClaimStore implements ClaimStore {
-  private readonly update: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
-  private readonly webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }>;
-  private readonly writer: SqliteGroupWriter<ClaimRequest, ClaimedDelivery[]>;
-
-  constructor(db: Sqlite.Database) {
-    const due = (condition: string) =>
-      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
-       WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-         AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))
-       ORDER BY background, "nextAttemptAt" LIMIT :limit`;
-    this.update = db.prepare(
-      `UPDATE "Delivery"
-       SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
-       WHERE id IN (
-         SELECT id FROM (
-           SELECT * FROM (${due(`status = 'pending' AND "nextAttemptAt" <= :now`)})
-           UNION ALL
-           SELECT * FROM (${due(`status = 'sending' AND "leaseExpiresAt" < :now`)})
-           ORDER BY background, due LIMIT :limit
-         )
-       )
-       RETURNING ${RETURNED}`,
-    );
-    this.webhooks = db.prepare(`SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`);
-    this.writer = new SqliteGroupWriter(db, (request) => this.claimNow(request), SQLITE_LOCK_WAIT_MS);
-  }
+  constructor(private readonly writer: SqliteWriter) {}
 
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.writer.write(request);
+    return this.writer.write("claim", request, SQLITE_LOCK_WAIT_MS);
   }
 
   drain() {
     return this.writer.drain();
-  }
-
-  private claimNow(request: ClaimRequest): ClaimedDelivery[] {
-    const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
-    const claimed = this.update.all({
-      workerId: request.workerId,
-      lease: sqliteDate(leaseExpiresAt),
-      now: sqliteDate(request.now),
-      limit: request.limit,
-      excluded: JSON.stringify(request.excludeShops),
-      heldBackfills: JSON.stringify(request.excludeBackfills ?? []),
-    });
-    if (claimed.length === 0) return [];
-    const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
-    const rows: Row[] = claimed.map((row) => {
-      const webhook = bodies.get(row.webhookRecordId);
-      if (!webhook) throw new Error(`Delivery ${row.id} has no webhook ${row.webhookRecordId}`);
-      return { ...row, webhookBody: webhook.body, webhookTopic: webhook.topic, webhookShop: webhook.shop };
-    });
-    return earliestFirst(rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }
 }
 
