@@ -18,6 +18,8 @@ export interface SqliteWriteKinds {
   "test:hold": { item: { signal: SharedArrayBuffer }; result: null };
   /** Tests only: ends the thread in the middle of the transaction. */
   "test:exit": { item: null; result: null };
+  /** Tests only: the connection's durability settings. */
+  "test:pragmas": { item: null; result: { synchronous: unknown; journalMode: unknown; busyTimeout: unknown } };
 }
 export type SqliteWriteKind = keyof SqliteWriteKinds;
 
@@ -54,15 +56,20 @@ function hold({ signal }: { signal: SharedArrayBuffer }): null {
 export function groupRunner(db: Sqlite.Database, testHooks: boolean): (group: readonly GroupItem[]) => ItemOutcome[] {
   const prepared = new Map<SqliteWriteKind, (item: never) => unknown>();
   const run = ({ kind, item }: GroupItem): unknown => {
-    if (kind === "test:hold" || kind === "test:exit") {
+    if (kind.startsWith("test:")) {
       if (!testHooks) throw new Error(`The SQLite write "${kind}" exists only for tests.`);
       if (kind === "test:exit") process.exit(1);
+      if (kind === "test:pragmas") {
+        const read = (name: string): unknown => db.pragma(name, { simple: true });
+        return { synchronous: read("synchronous"), journalMode: read("journal_mode"), busyTimeout: read("busy_timeout") };
+      }
       return hold(item as { signal: SharedArrayBuffer });
     }
-    let write = prepared.get(kind);
+    const known = kind as keyof typeof PREPARE;
+    let write = prepared.get(known);
     if (!write) {
-      write = PREPARE[kind](db);
-      prepared.set(kind, write);
+      write = PREPARE[known](db);
+      prepared.set(known, write);
     }
     return write(item as never);
   };
