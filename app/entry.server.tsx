@@ -3,6 +3,7 @@ import { createReadableStreamFromReadable, type EntryContext } from "@remix-run/
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
+import { db, warmWrites } from "./db.server";
 import { startEmbeddedWorker } from "./delivery/runtime.server";
 import { env } from "./env.server";
 import { logger } from "./logger.server";
@@ -20,6 +21,14 @@ if (env().DELIVERY_WORKER === "embedded") {
   startEmbeddedWorker().catch((error: unknown) => {
     logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "delivery worker could not start");
     process.exit(1);
+  });
+}
+
+// The SQLite writer thread (decision 018) takes a moment to start on a busy machine: start it with the
+// production server rather than on the first webhook, whose answer Shopify waits for.
+if (env().NODE_ENV === "production") {
+  warmWrites(db()).catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, "the SQLite writer thread could not start; each write will try again");
   });
 }
 

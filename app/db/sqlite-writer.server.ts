@@ -40,6 +40,7 @@ interface Pending {
 
 interface Executor {
   run(group: GroupItem[]): Promise<ItemOutcome[]>;
+  warm(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +69,11 @@ export class SqliteWriter {
   drain(): Promise<void> {
     if (this.idle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Starts the thread, if there is one, ahead of the first write: it takes a moment (tsx) on a busy machine. */
+  warm(): Promise<void> {
+    return this.executor.warm();
   }
 
   /** Drains, then stops the thread. Later writes are refused. */
@@ -157,6 +163,8 @@ class MainThreadExecutor implements Executor {
     return this.runGroup(group);
   }
 
+  async warm() {}
+
   async close() {}
 }
 
@@ -196,6 +204,10 @@ class ThreadExecutor implements Executor {
       thread.waiting.set(id, { resolve, reject });
       thread.worker.postMessage({ id, group } satisfies WriterRequest);
     });
+  }
+
+  async warm() {
+    await (this.thread ?? this.start()).ready;
   }
 
   async close() {
