@@ -4,7 +4,9 @@
  * event loop keeps running while a large group commits.
  */
 import Sqlite from "better-sqlite3";
+import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { openSqliteConnection } from "~/db/sqlite-connection";
@@ -85,7 +87,11 @@ describe.runIf(sqliteOnly)("the SQLite writer thread", () => {
     expect(sqliteWriterModeFromEnv(undefined)).toBe("thread");
     expect(sqliteWriterModeFromEnv("main")).toBe("main");
     expect(() => sqliteWriterModeFromEnv("threads")).toThrow(/SQLITE_WRITER/);
-    expect(findWriterThreadEntry()).toMatch(/app\/db\/sqlite-writer-thread\.ts$/);
+    const threadFile = join(process.cwd(), "app", "db", "sqlite-writer-thread.ts");
+    expect(findWriterThreadEntry()).toBe(threadFile);
+    // Bundled into the production build (npm start, the reliability suites' and the benchmark's builds).
+    expect(findWriterThreadEntry(pathToFileURL(join(process.cwd(), "build", "server", "index.js")).href, "/")).toBe(threadFile);
+    expect(findWriterThreadEntry(pathToFileURL(join(process.cwd(), ".tools", "bench", "build", "server", "index.js")).href, "/")).toBe(threadFile);
     expect(main.pragma("journal_mode", { simple: true })).toBe("wal");
   });
 
