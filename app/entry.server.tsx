@@ -4,6 +4,7 @@ import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import { db, warmWrites } from "./db.server";
+import { sqliteWriterModeFromEnv } from "./db/sqlite-writer.server";
 import { startEmbeddedWorker } from "./delivery/runtime.server";
 import { env } from "./env.server";
 import { logger } from "./logger.server";
@@ -27,6 +28,8 @@ if (env().DELIVERY_WORKER === "embedded") {
 // The SQLite writer thread (decision 018) takes a moment to start on a busy machine: start it with the
 // production server rather than on the first webhook, whose answer Shopify waits for.
 if (env().NODE_ENV === "production") {
+  // A bad SQLITE_WRITER stops the server here rather than refusing every webhook.
+  sqliteWriterModeFromEnv();
   warmWrites(db()).catch((error: unknown) => {
     logger.error({ err: error instanceof Error ? error.message : String(error) }, "the SQLite writer thread could not start; each write will try again");
   });
