@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 import { closeDriver, openDriver, type Driver } from "./db/driver.server";
+import { sqliteWriterOf } from "./db/sqlite-writer.server";
 
 export type Database = PrismaClient;
 
@@ -92,6 +93,18 @@ export function storeOn<T extends DriverStore>(prisma: Database, open: (driver: 
   }
   // The map is keyed by the opener, which always makes a T.
   return store as T;
+}
+
+/** Settles once every driver-level write asked of this client so far is committed or refused (shutdown). */
+export async function drainWrites(prisma: Database): Promise<void> {
+  const connection = connections.get(prisma);
+  if (connection) await Promise.all([...connection.stores.values()].map((store) => store.drain()));
+}
+
+/** Starts the SQLite writer thread (decision 021) ahead of the first write; nothing to do on PostgreSQL. */
+export async function warmWrites(prisma: Database): Promise<void> {
+  const driver = driverOf(prisma);
+  if (driver.provider === "sqlite") await sqliteWriterOf(driver).warm();
 }
 
 /** Disconnects the client and closes its driver connection, once the writes asked of it are done. */

@@ -3,7 +3,8 @@ import { createReadableStreamFromReadable, type EntryContext } from "@remix-run/
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
-import { database } from "./db.server";
+import { database, db, warmWrites } from "./db.server";
+import { sqliteWriterModeFromEnv } from "./db/sqlite-writer.server";
 import { notifyOtherProcesses } from "./delivery/pg-wake.server";
 import { startEmbeddedWorker } from "./delivery/runtime.server";
 import { env } from "./env.server";
@@ -16,7 +17,7 @@ export const streamTimeout = 5000;
 // Remix, from the same module graph as the routes and the embedded worker (decision 007).
 export { handleCommerceWebhook } from "./webhooks/route.server";
 
-// On PostgreSQL, what this process records also wakes standalone workers (NOTIFY; decision 018).
+// On PostgreSQL, what this process records also wakes standalone workers (NOTIFY; decision 020).
 notifyOtherProcesses(database());
 
 // `npm start` runs the delivery worker in the web process unless DELIVERY_WORKER=off
@@ -25,6 +26,16 @@ if (env().DELIVERY_WORKER === "embedded") {
   startEmbeddedWorker().catch((error: unknown) => {
     logger.fatal({ err: error instanceof Error ? error.message : String(error) }, "delivery worker could not start");
     process.exit(1);
+  });
+}
+
+// The SQLite writer thread (decision 021) takes a moment to start on a busy machine: start it with the
+// production server rather than on the first webhook, whose answer Shopify waits for.
+if (env().NODE_ENV === "production") {
+  // A bad SQLITE_WRITER stops the server here rather than refusing every webhook.
+  sqliteWriterModeFromEnv();
+  warmWrites(db()).catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, "the SQLite writer thread could not start; each write will try again");
   });
 }
 

@@ -3,9 +3,11 @@
  * hot-path writes done without Prisma (decision 007): better-sqlite3 or a node-postgres
  * pool. Everything else goes through Prisma.
  */
-import Sqlite from "better-sqlite3";
+import type Sqlite from "better-sqlite3";
 import pg from "pg";
 import type { DatabaseTarget } from "./database-url";
+import { openSqliteConnection } from "./sqlite-connection";
+import { closeSqliteWriterOf } from "./sqlite-writer.server";
 
 /** `connection` and `schema` (PostgreSQL) let a caller open a connection of its own beside the pool (the wake listener). */
 export type Driver =
@@ -14,10 +16,8 @@ export type Driver =
 
 export function openDriver(target: DatabaseTarget): Driver {
   if (target.provider === "sqlite") {
-    // No busy wait on this connection: SqliteGroupWriter retries off the event loop instead.
-    const db = new Sqlite(target.file, { timeout: 0 });
-    db.pragma("journal_mode = WAL");
-    return { provider: "sqlite", db };
+    // The hot-path writes go through the SQLite writer (its thread opens its own connection the same way).
+    return { provider: "sqlite", db: openSqliteConnection(target.file) };
   }
   const connection = new URL(target.url);
   connection.searchParams.delete("schema");
@@ -38,6 +38,9 @@ export function openDriver(target: DatabaseTarget): Driver {
 }
 
 export async function closeDriver(driver: Driver): Promise<void> {
-  if (driver.provider === "sqlite") driver.db.close();
+  if (driver.provider === "sqlite") {
+    await closeSqliteWriterOf(driver);
+    driver.db.close();
+  }
   else await driver.pool.end();
 }

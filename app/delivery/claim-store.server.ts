@@ -15,35 +15,11 @@ import type Sqlite from "better-sqlite3";
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
-import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
+import { pgTimestamp } from "~/db/sql-values";
+import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
+import { earliestFirst, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
-export interface ClaimRequest {
-  workerId: string;
-  limit: number;
-  leaseMs: number;
-  now: Date;
-  excludeShops: string[];
-  /** Backfills whose deliveries wait (paused). */
-  excludeBackfills?: string[];
-}
-
-export interface ClaimedDelivery {
-  id: string;
-  shop: string;
-  mappingId: string;
-  topic: string;
-  externalEventId: string;
-  occurredAt: Date | null;
-  /** Attempts including this claim's. */
-  attempts: number;
-  createdAt: Date;
-  /** The history backfill that recorded it, or null for live traffic. */
-  backfillId: string | null;
-  leaseOwner: string;
-  leaseExpiresAt: Date;
-  /** `id` lets the worker parse a body once for all the claim's deliveries of one webhook. */
-  webhook: { id: string; body: string; topic: string; shop: string };
-}
+export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
 /** What a claim leaves alone: shops whose sending is paused, and paused history backfills. */
 export interface Held {
@@ -90,66 +66,23 @@ export function claimStoreOf(prisma: Database): ClaimStore {
 }
 
 export function openClaimStore(driver: Driver): ClaimStore {
-  return driver.provider === "sqlite" ? new SqliteClaimStore(driver.db) : new PostgresClaimStore(driver.pool);
+  return driver.provider === "sqlite" ? new SqliteClaimStore(sqliteWriterOf(driver), driver.db) : new PostgresClaimStore(driver.pool);
 }
 
-interface Row {
-  id: string;
-  shop: string;
-  mappingId: string;
-  topic: string;
-  externalEventId: string;
-  occurredAt: string | Date | null;
-  attempts: number;
-  createdAt: string | Date;
-  nextAttemptAt: string | Date;
-  backfillId: string | null;
-  webhookId: string;
-  webhookBody: string;
-  webhookTopic: string;
-  webhookShop: string;
-}
-
-function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date): ClaimedDelivery {
-  return {
-    id: row.id,
-    shop: row.shop,
-    mappingId: row.mappingId,
-    topic: row.topic,
-    externalEventId: row.externalEventId,
-    occurredAt: row.occurredAt === null ? null : new Date(row.occurredAt),
-    attempts: Number(row.attempts),
-    createdAt: new Date(row.createdAt),
-    backfillId: row.backfillId ?? null,
-    leaseOwner: request.workerId,
-    leaseExpiresAt,
-    webhook: { id: row.webhookId, body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
-  };
-}
-
-/** Live before backfilled, then earliest due first. */
-function earliestFirst(rows: Row[]): Row[] {
-  const rank = (row: Row) => (row.backfillId === null ? 0 : 1);
-  return rows.sort((a, b) => rank(a) - rank(b) || new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
-}
-
-const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
-
-type Candidate = { id: string; background: number; due: string };
-
+/**
+ * SQLite: the claim is a write, committed by the SQLite writer with the other writes of its turn (decision 021); what
+ * the claim reads beside it (paused shops and backfills, shops and mappings) is read on this thread's connection.
+ */
 class SqliteClaimStore implements ClaimStore {
-  private readonly livePending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
-  private readonly backgroundPending: Sqlite.Statement<[Record<string, unknown>], Candidate>;
-  private readonly expired: Sqlite.Statement<[Record<string, unknown>], Candidate>;
-  private readonly take: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookId" | "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }>;
-  private readonly webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }>;
-  private readonly writer: SqliteGroupWriter<ClaimRequest, ClaimedDelivery[]>;
   private readonly pausedShops: Sqlite.Statement<[], { domain: string }>;
   private readonly pausedBackfills: Sqlite.Statement<[], { id: string }>;
   private readonly shops: Sqlite.Statement<[string], { domain: string; keyCipher: string | null; uninstalled: number }>;
   private readonly mappings: Sqlite.Statement<[string], Omit<ClaimMapping, "enabled"> & { enabled: number }>;
 
-  constructor(db: Sqlite.Database) {
+  constructor(
+    private readonly writer: SqliteWriter,
+    db: Sqlite.Database,
+  ) {
     this.pausedShops = db.prepare(`SELECT domain FROM "Shop" WHERE "sendingPaused" = 1`);
     this.pausedBackfills = db.prepare(`SELECT id FROM "Backfill" WHERE status = 'paused'`);
     this.shops = db.prepare(
@@ -158,37 +91,10 @@ class SqliteClaimStore implements ClaimStore {
     this.mappings = db.prepare(
       `SELECT id, shop, position, topic, "eventType", enabled, "when", properties, "user" FROM "Mapping" WHERE id IN (SELECT value FROM json_each(?))`,
     );
-    // Pending deliveries are read live and backfilled apart, each in "nextAttemptAt" order alone: the
-    // (status, nextAttemptAt) index then gives the order and the read stops at the limit. Ordered by
-    // (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim (4.5 ms with 6,000 due).
-    const candidates = (condition: string, order: string) =>
-      db.prepare<[Record<string, unknown>], Candidate>(
-        `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
-         WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-         ORDER BY ${order} LIMIT :limit`,
-      );
-    this.livePending = candidates(`status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NULL`, `"nextAttemptAt"`);
-    this.backgroundPending = candidates(
-      `status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NOT NULL AND "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills))`,
-      `"nextAttemptAt"`,
-    );
-    // Leases run out only for deliveries a worker had in hand: few rows, whatever the queue's length.
-    this.expired = candidates(
-      `status = 'sending' AND "leaseExpiresAt" < :now AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))`,
-      `background, "nextAttemptAt"`,
-    );
-    this.take = db.prepare(
-      `UPDATE "Delivery"
-       SET status = 'sending', "leaseOwner" = :workerId, "leaseExpiresAt" = :lease, attempts = attempts + 1, "updatedAt" = :now
-       WHERE id IN (SELECT value FROM json_each(:ids))
-       RETURNING ${RETURNED}`,
-    );
-    this.webhooks = db.prepare(`SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`);
-    this.writer = new SqliteGroupWriter(db, (request) => this.claimNow(request), SQLITE_LOCK_WAIT_MS);
   }
 
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
-    return this.writer.write(request);
+    return this.writer.write("claim", request, SQLITE_LOCK_WAIT_MS);
   }
 
   drain() {
@@ -204,38 +110,6 @@ class SqliteClaimStore implements ClaimStore {
       shops: this.shops.all(JSON.stringify(domains)).map((row) => ({ ...row, uninstalled: row.uninstalled === 1 })),
       mappings: this.mappings.all(JSON.stringify(mappingIds)).map((row) => ({ ...row, enabled: row.enabled === 1 })),
     };
-  }
-
-  /** Runs inside the group writer's immediate transaction: what is read here is taken before any other writer runs. */
-  private claimNow(request: ClaimRequest): ClaimedDelivery[] {
-    const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
-    const now = sqliteDate(request.now);
-    const excluded = JSON.stringify(request.excludeShops);
-    const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
-    const { limit } = request;
-    const live = this.livePending.all({ now, excluded, limit });
-    const expired = this.expired.all({ now, excluded, heldBackfills, limit });
-    const liveCount = live.length + expired.filter((row) => row.background === 0).length;
-    // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
-    const background = liveCount < limit ? this.backgroundPending.all({ now, excluded, heldBackfills, limit }) : [];
-    const chosen = [...live, ...expired, ...background]
-      .sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime())
-      .slice(0, limit);
-    if (chosen.length === 0) return [];
-    const claimed = this.take.all({
-      workerId: request.workerId,
-      lease: sqliteDate(leaseExpiresAt),
-      now,
-      ids: JSON.stringify(chosen.map((row) => row.id)),
-    });
-    if (claimed.length === 0) return [];
-    const bodies = new Map(this.webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
-    const rows: Row[] = claimed.map((row) => {
-      const webhook = bodies.get(row.webhookRecordId);
-      if (!webhook) throw new Error(`Delivery ${row.id} has no webhook ${row.webhookRecordId}`);
-      return { ...row, webhookId: webhook.id, webhookBody: webhook.body, webhookTopic: webhook.topic, webhookShop: webhook.shop };
-    });
-    return earliestFirst(rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Wake-ups across processes on PostgreSQL (docs/decisions/018-pg-listen-notify-pgwake.md).
+ * Wake-ups across processes on PostgreSQL (docs/decisions/020-pg-listen-notify.md).
  *
  * A process that commits new work (a webhook, a Flow run, a retry, a backfill started) sends
  * NOTIFY on one channel per database schema, after the commit and coalesced: one NOTIFY covers

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { startBackfillRunner, type BackfillRunnerOptions } from "~/backfill/runner.server";
-import { database, db } from "~/db.server";
+import { database, db, drainWrites } from "~/db.server";
 import { env } from "~/env.server";
 import { startFlowTriggerSender, type TriggerSenderOptions } from "~/flow/trigger-sender.server";
 import { logger } from "~/logger.server";
@@ -153,7 +153,10 @@ export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Pro
     onWork(() => worker.wake());
     const jobs = startBackgroundJobs();
     const stop = () => {
-      void Promise.all([worker.stop(), jobs.stop()]).then(() => process.exit(0));
+      // Writes still queued or committing (webhooks being answered, the last outcomes) finish before the exit.
+      void Promise.all([worker.stop(), jobs.stop()])
+        .then(() => drainWrites(db()))
+        .then(() => process.exit(0));
     };
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);

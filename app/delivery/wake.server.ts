@@ -8,7 +8,7 @@
  *   the trigger sender (app/flow/trigger-sender.server.ts) sends it now.
  *
  * On PostgreSQL "work" and "backfill" also reach standalone workers in other processes, through
- * NOTIFY (app/delivery/pg-wake.server.ts, docs/decisions/018-pg-listen-notify-pgwake.md). "flow-trigger"
+ * NOTIFY (app/delivery/pg-wake.server.ts, docs/decisions/020-pg-listen-notify.md). "flow-trigger"
  * stays in-process: only a worker's own outcome writes queue a trigger, and its process runs the sender.
  */
 import { EventEmitter } from "node:events";

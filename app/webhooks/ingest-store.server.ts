@@ -10,60 +10,21 @@
  * default mappings were never created is reported as such; the caller creates them
  * (rare: once per shop) and calls again.
  */
-import type Sqlite from "better-sqlite3";
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
-import { pgTimestamp, sqliteDate, SqliteGroupWriter } from "~/db/sqlite-group-writer.server";
-import { externalEventId } from "~/delivery/external-event-id";
+import { pgTimestamp } from "~/db/sql-values";
+import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
+import { deliveryRows, webhookValues, type IngestResult, type IngestRow } from "./ingest-sql";
 
-export interface IngestRow {
-  shop: string;
-  topic: string;
-  eventKey: string;
-  webhookId: string;
-  eventId: string | null;
-  apiVersion: string;
-  triggeredAt: Date | null;
-  receivedAt: Date;
-  orderId: string | null;
-  occurredAt: Date | null;
-  body: string;
-  /**
-   * Recorded by a history backfill (docs/decisions/016): deliveries only for these of the topic's enabled mappings,
-   * marked with the backfill's id.
-   */
-  backfill?: { id: string; mappingIds: ReadonlySet<string> };
-}
-
-export type IngestResult =
-  | { kind: "recorded"; webhookRecordId: string; deliveries: number }
-  | { kind: "duplicate" }
-  | { kind: "unseeded" };
+export type { IngestResult, IngestRow } from "./ingest-sql";
 
 export interface IngestStore {
   record(row: IngestRow): Promise<IngestResult>;
   /** Settles once every write asked for has been committed or refused. */
   drain(): Promise<void>;
-}
-
-interface MappingRef {
-  id: string;
-  eventType: string;
-}
-
-function deliveryRows(row: IngestRow, webhookRecordId: string, enabled: readonly MappingRef[]) {
-  const included = row.backfill?.mappingIds;
-  const mappings = included ? enabled.filter((mapping) => included.has(mapping.id)) : enabled;
-  return mappings.map((mapping) => ({
-    id: randomUUID(),
-    mappingId: mapping.id,
-    eventType: mapping.eventType,
-    externalEventId: externalEventId({ shop: row.shop, topic: row.topic, eventKey: row.eventKey, mappingId: mapping.id }),
-    webhookRecordId,
-  }));
 }
 
 export interface IngestStoreOptions {
@@ -74,11 +35,6 @@ export interface IngestStoreOptions {
 /** Well inside Shopify's 5 s, so a refused webhook is answered 503 (and retried) rather than timed out. */
 export const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
 
-/** The Webhook row's values in the order both INSERTs list its columns. */
-function webhookValues(id: string, row: IngestRow, date: (value: Date | null) => string | null) {
-  return [id, row.shop, row.topic, row.eventKey, row.webhookId, row.eventId, row.apiVersion, date(row.triggeredAt), date(row.receivedAt), row.orderId, row.body];
-}
-
 /** The driver-level webhook write (decision 007) for the same database as this client. */
 export function ingestStoreOf(prisma: Database): IngestStore {
   return storeOn(prisma, openIngestStore);
@@ -86,71 +42,27 @@ export function ingestStoreOf(prisma: Database): IngestStore {
 
 export function openIngestStore(driver: Driver, options: IngestStoreOptions = {}): IngestStore {
   return driver.provider === "sqlite"
-    ? new SqliteIngestStore(driver.db, options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
+    ? new SqliteIngestStore(sqliteWriterOf(driver), options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
     : new PostgresIngestStore(driver.pool);
 }
 
 /**
  * SQLite: webhooks that arrive in the same turn of the event loop share one
- * transaction (SqliteGroupWriter), so one commit covers all of them, and each is
- * answered only after that commit.
+ * transaction, committed by the SQLite writer (off the event loop, decision 021), so one
+ * commit covers all of them, and each is answered only after that commit.
  */
 class SqliteIngestStore implements IngestStore {
-  private readonly shopSeeded: Sqlite.Statement<[string], { mappingsSeeded: number }>;
-  private readonly mappings: Sqlite.Statement<[string, string], MappingRef>;
-  private readonly insertWebhook: Sqlite.Statement<unknown[]>;
-  private readonly insertDelivery: Sqlite.Statement<unknown[]>;
-  private readonly writer: SqliteGroupWriter<IngestRow, IngestResult>;
-
-  constructor(db: Sqlite.Database, lockWaitMs: number) {
-    this.shopSeeded = db.prepare(`SELECT "mappingsSeeded" FROM "Shop" WHERE domain = ?`);
-    this.mappings = db.prepare(`SELECT id, "eventType" FROM "Mapping" WHERE shop = ? AND topic = ? AND enabled = 1 ORDER BY position ASC LIMIT ${MAX_MAPPINGS_PER_SHOP}`);
-    this.insertWebhook = db.prepare(
-      `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (shop, topic, "eventKey") DO NOTHING`,
-    );
-    this.insertDelivery = db.prepare(
-      `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
-         "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?, ?)`,
-    );
-    this.writer = new SqliteGroupWriter(db, (row) => this.writeOne(row), lockWaitMs);
-  }
+  constructor(
+    private readonly writer: SqliteWriter,
+    private readonly lockWaitMs: number,
+  ) {}
 
   record(row: IngestRow): Promise<IngestResult> {
-    return this.writer.write(row);
+    return this.writer.write("ingest", row, this.lockWaitMs);
   }
 
   drain() {
     return this.writer.drain();
-  }
-
-  private writeOne(row: IngestRow): IngestResult {
-    const seeded = this.shopSeeded.get(row.shop);
-    if (!seeded || seeded.mappingsSeeded !== 1) return { kind: "unseeded" };
-    const webhookRecordId = randomUUID();
-    const receivedAt = sqliteDate(row.receivedAt);
-    const inserted = this.insertWebhook.run(...webhookValues(webhookRecordId, row, sqliteDate));
-    if (inserted.changes === 0) return { kind: "duplicate" };
-    const deliveries = deliveryRows(row, webhookRecordId, this.mappings.all(row.shop, row.topic));
-    const occurredAt = sqliteDate(row.occurredAt);
-    for (const delivery of deliveries) {
-      this.insertDelivery.run(
-        delivery.id,
-        row.shop,
-        webhookRecordId,
-        delivery.mappingId,
-        row.topic,
-        delivery.eventType,
-        delivery.externalEventId,
-        receivedAt,
-        occurredAt,
-        receivedAt,
-        receivedAt,
-        row.backfill?.id ?? null,
-      );
-    }
-    return { kind: "recorded", webhookRecordId, deliveries: deliveries.length };
   }
 }
 

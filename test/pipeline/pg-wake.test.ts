@@ -1,5 +1,5 @@
 /**
- * Standalone workers on PostgreSQL wake on NOTIFY (docs/decisions/018-pg-listen-notify-pgwake.md).
+ * Standalone workers on PostgreSQL wake on NOTIFY (docs/decisions/020-pg-listen-notify.md).
  * Each worker here polls every 10 minutes, so a delivery that arrives within the tests' limits
  * (seconds) was brought by a notification or by the look a listener takes each time it listens again.
  */
