@@ -12,19 +12,11 @@
 import { Agent, request as httpRequest } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { LoadResult, SignedRequest } from "./load";
+import { seededRandom } from "../../test/support/seeded-random";
 import { ms, perSec } from "./report";
 
-/** mulberry32: small, fast and good enough to draw arrival gaps; the same seed gives the same schedule. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The reliability suites' seeded generator (mulberry32): the same seed gives the same schedule.
+export { seededRandom };
 
 /** Send times in ms from the start, exponential gaps of mean 1000 / rate, up to (not including) durationS. */
 export function poissonArrivals(ratePerSec: number, durationS: number, seed: number): number[] {
