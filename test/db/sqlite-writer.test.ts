@@ -13,6 +13,7 @@ import { openSqliteConnection } from "~/db/sqlite-connection";
 import { findWriterThreadEntry, openSqliteWriter, sqliteWriterModeFromEnv, type SqliteWriter } from "~/db/sqlite-writer.server";
 import { ensureShop } from "~/models/Shop.server";
 import type { IngestRow } from "~/webhooks/ingest-sql";
+import { ingestRow } from "../support/ingest-rows";
 
 const SHOP = "sqlite-writer.myshopify.com";
 const LOCK_WAIT_MS = 3_000;
@@ -25,20 +26,7 @@ function file(): string {
 }
 
 function row(n: number, overrides: Partial<IngestRow> = {}): IngestRow {
-  return {
-    shop: SHOP,
-    topic: "orders/fulfilled",
-    eventKey: `gid://shopify/Order/${n}`,
-    webhookId: `webhook-${n}`,
-    eventId: `event-${n}`,
-    apiVersion: "2026-10",
-    triggeredAt: new Date("2026-11-27T10:00:00.123Z"),
-    receivedAt: new Date("2026-11-27T10:00:01.456Z"),
-    orderId: String(n),
-    occurredAt: null,
-    body: JSON.stringify({ id: n }),
-    ...overrides,
-  };
+  return ingestRow(SHOP, n, { occurredAt: null, ...overrides });
 }
 
 /** Node 22 has it; the project's TypeScript lib (ES2022) does not declare it. */

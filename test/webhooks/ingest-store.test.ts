@@ -11,6 +11,7 @@ import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { ensureShop } from "~/models/Shop.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
 import { openIngestStore, type IngestRow } from "~/webhooks/ingest-store.server";
+import { ingestRow } from "../support/ingest-rows";
 
 const SHOP = "ingest-store.myshopify.com";
 const driver = openDriver(database().target);
@@ -21,20 +22,7 @@ afterAll(async () => {
 });
 
 function row(n: number, overrides: Partial<IngestRow> = {}): IngestRow {
-  return {
-    shop: SHOP,
-    topic: "orders/fulfilled",
-    eventKey: `gid://shopify/Order/${n}`,
-    webhookId: `webhook-${n}`,
-    eventId: `event-${n}`,
-    apiVersion: "2026-10",
-    triggeredAt: new Date("2026-11-27T10:00:00.123Z"),
-    receivedAt: new Date("2026-11-27T10:00:01.456Z"),
-    orderId: String(n),
-    occurredAt: new Date("2026-11-27T09:59:59.789Z"),
-    body: JSON.stringify({ id: n }),
-    ...overrides,
-  };
+  return ingestRow(SHOP, n, overrides);
 }
 
 beforeEach(async () => {
