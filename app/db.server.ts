@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 import { closeDriver, openDriver, type Driver } from "./db/driver.server";
+import { RepairingPool } from "./db/pg-pool.server";
 import { sqliteWriterOf } from "./db/sqlite-writer.server";
 
 export type Database = PrismaClient;
@@ -130,13 +131,12 @@ export function openDatabase(databaseUrl: string | undefined): DatabaseHandle {
 function openClient(databaseUrl: string | undefined): DatabaseHandle {
   const target = databaseTarget(databaseUrl);
   if (target.provider === "postgresql") {
-    const adapter = new PrismaPg(
-      // Fail fast rather than hang when the database does not answer: the webhook route must answer
-      // Shopify (503, so it retries) well inside its 5 s, and a query on a half-dead connection must
-      // not hold a worker's delivery forever (the app's queries take milliseconds).
-      { connectionString: target.url, max: 10, connectionTimeoutMillis: 3_000, query_timeout: 10_000 },
-      target.schema ? { schema: target.schema } : undefined,
-    );
+    // Fail fast rather than hang when the database does not answer: the webhook route must answer
+    // Shopify (503, so it retries) well inside its 5 s, and a query on a half-dead connection must
+    // not hold a worker's delivery forever (the app's queries take milliseconds). The pool hands back
+    // a transaction's client whose connection broke, which Prisma's engine would keep (pg-pool.server.ts).
+    const pool = new RepairingPool({ connectionString: target.url, max: 10, connectionTimeoutMillis: 3_000, query_timeout: 10_000 });
+    const adapter = new PrismaPg(pool, { ...(target.schema ? { schema: target.schema } : {}), disposeExternalPool: true });
     // Same data model, other provider: the same client API (docs/decisions/002).
     const PostgresClient = generatedClient("postgresql");
     return { prisma: new PostgresClient({ adapter }), target };
