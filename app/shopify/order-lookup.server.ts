@@ -30,7 +30,7 @@ export type OrderLookup = (shop: string, orderId: string, options?: OrderLookupO
 
 /** The slice of shopify-app-remix's admin context we use. */
 export interface AdminGraphqlClient {
-  graphql(query: string, options: { variables: Record<string, unknown> }): Promise<Response>;
+  graphql(query: string, options: { variables: Record<string, unknown>; signal?: AbortSignal }): Promise<Response>;
 }
 export type AdminForShop = (shop: string) => Promise<{ admin: AdminGraphqlClient }>;
 
@@ -43,19 +43,28 @@ const orderResponse = z.object({
 export const ORDER_CACHE_MS = 10 * 60_000;
 const ORDER_CACHE_SIZE = 1_000;
 
+/**
+ * The longest an Admin API look-up may take, answer read included. A delivery waits for it with one of the worker's
+ * lanes, so one that never ends would keep that lane for good (and every later look-up of that order with it).
+ */
+export const ADMIN_LOOKUP_TIMEOUT_MS = 10_000;
+
 export interface OrderLookupConfig {
   now?: () => number;
+  /** ADMIN_LOOKUP_TIMEOUT_MS by default. */
+  timeoutMs?: number;
 }
 
 export function createOrderLookup(prisma: Database, adminForShop: AdminForShop, config: OrderLookupConfig = {}): OrderLookup {
   const now = config.now ?? Date.now;
+  const timeoutMs = config.timeoutMs ?? ADMIN_LOOKUP_TIMEOUT_MS;
   const cache = new Map<string, { at: number; answer: Promise<OrderLookupResult> }>();
 
   const fromAdminApi = (shop: string, orderId: string): Promise<OrderLookupResult> => {
     const key = `${shop} ${orderId}`;
     const hit = cache.get(key);
     if (hit !== undefined && now() - hit.at < ORDER_CACHE_MS) return hit.answer;
-    const answer = lookupWithAdminApi(adminForShop, shop, orderId);
+    const answer = lookupWithAdminApi(adminForShop, shop, orderId, timeoutMs);
     cache.set(key, { at: now(), answer });
     if (cache.size > ORDER_CACHE_SIZE) cache.delete(cache.keys().next().value!);
     // Only a found order is worth keeping: a failure is asked again next time.
@@ -81,7 +90,7 @@ export function createOrderLookup(prisma: Database, adminForShop: AdminForShop, 
   };
 }
 
-async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orderId: string): Promise<OrderLookupResult> {
+async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orderId: string, timeoutMs: number): Promise<OrderLookupResult> {
   let admin: AdminGraphqlClient;
   try {
     ({ admin } = await adminForShop(shop));
@@ -93,9 +102,30 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
     };
   }
   let payload: unknown;
+  const abort = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  // The signal ends the request where the client honours it; the race ends the wait whether or not it does.
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => {
+      abort.abort(new Error(`no answer within ${timeoutMs} ms`));
+      resolve("timeout");
+    }, timeoutMs);
+  });
   try {
-    const response = await admin.graphql(ORDER_IDENTITY_QUERY, { variables: { id: `gid://shopify/Order/${orderId}` } });
-    payload = await response.json();
+    const read = (async () => {
+      const response = await admin.graphql(ORDER_IDENTITY_QUERY, { variables: { id: `gid://shopify/Order/${orderId}` }, signal: abort.signal });
+      return { payload: (await response.json()) as unknown };
+    })();
+    read.catch(() => undefined); // settled after the deadline: nobody waits for it any more
+    const first = await Promise.race([read, deadline]);
+    if (first === "timeout") {
+      return {
+        kind: "unavailable",
+        retryable: true,
+        reason: `Shopify's Admin API did not answer the order look-up within ${timeoutMs >= 1000 ? `${Math.round(timeoutMs / 1000)} s` : `${timeoutMs} ms`}: will retry.`,
+      };
+    }
+    payload = first.payload;
   } catch (error) {
     const status = httpStatusOf(error);
     const retryable = status === undefined || status === 429 || status >= 500;
@@ -104,6 +134,8 @@ async function lookupWithAdminApi(adminForShop: AdminForShop, shop: string, orde
       retryable,
       reason: `Shopify's Admin API did not return the order${status ? ` (HTTP ${status})` : ""}${retryable ? ": will retry" : ""}.`,
     };
+  } finally {
+    clearTimeout(timer);
   }
   const parsed = orderResponse.safeParse(payload);
   if (!parsed.success) return { kind: "unavailable", retryable: true, reason: "Shopify's Admin API answered with an unexpected order shape: will retry." };

@@ -21,7 +21,9 @@ export interface AdminCall {
   accessToken: string | null;
 }
 
-export type OperationHandler = (variables: Record<string, unknown>, call: AdminCall) => { status?: number; body: unknown };
+export type AdminAnswer = { status?: number; body: unknown };
+/** An answer, or a promise of one (a slow or hanging Admin API); `signal` aborts when the app gives up the request. */
+export type OperationHandler = (variables: Record<string, unknown>, call: AdminCall, signal: AbortSignal) => AdminAnswer | Promise<AdminAnswer>;
 
 function createFakeAdminApi() {
   const calls: AdminCall[] = [];
@@ -45,7 +47,7 @@ function createFakeAdminApi() {
         unexpected.push(`Admin API operation ${operationName} is not faked`);
         return HttpResponse.json({ errors: [{ message: `unexpected operation ${operationName}` }] }, { status: 500 });
       }
-      const answer = handler(call.variables, call);
+      const answer = await handler(call.variables, call, request.signal);
       return HttpResponse.json(answer.body as Record<string, unknown>, { status: answer.status ?? 200 });
     }),
   );
