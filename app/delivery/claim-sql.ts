@@ -13,6 +13,36 @@ export interface ClaimRequest {
   excludeShops: string[];
   /** Backfills whose deliveries wait (paused). */
   excludeBackfills?: string[];
+  /**
+   * At most this many deliveries of one shop in this claim (default: `limit`), so that one shop's backlog cannot
+   * fill a claim while other shops have deliveries due (docs/decisions/022).
+   */
+  perShopLimit?: number;
+}
+
+/** How many candidates a claim reads: more than it takes when a shop's share is capped, to see other shops. */
+export function candidatesToRead(request: ClaimRequest): number {
+  return (request.perShopLimit ?? request.limit) < request.limit ? request.limit * CANDIDATE_FACTOR : request.limit;
+}
+
+/** Candidates read per delivery taken when the claim caps each shop's share. */
+const CANDIDATE_FACTOR = 2;
+
+/**
+ * The candidates a claim takes, in the order given: at most `perShopLimit` per shop and `limit` in all.
+ */
+export function fairShare<T extends { shop: string }>(ordered: T[], request: ClaimRequest): T[] {
+  const perShop = request.perShopLimit ?? request.limit;
+  const taken = new Map<string, number>();
+  const chosen: T[] = [];
+  for (const row of ordered) {
+    if (chosen.length >= request.limit) break;
+    const n = taken.get(row.shop) ?? 0;
+    if (n >= perShop) continue;
+    taken.set(row.shop, n + 1);
+    chosen.push(row);
+  }
+  return chosen;
 }
 
 export interface ClaimedDelivery {
@@ -75,7 +105,7 @@ export function earliestFirst(rows: Row[]): Row[] {
 
 export const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
 
-type Candidate = { id: string; background: number; due: string };
+type Candidate = { id: string; shop: string; background: number; due: string };
 
 /** SQLite: prepares the statements on `db` and returns the claim, to run inside the writer's immediate transaction. */
 export function prepareSqliteClaim(db: Sqlite.Database): (request: ClaimRequest) => ClaimedDelivery[] {
@@ -84,9 +114,9 @@ export function prepareSqliteClaim(db: Sqlite.Database): (request: ClaimRequest)
   // (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim (4.5 ms with 6,000 due).
   const candidates = (condition: string, order: string) =>
     db.prepare<[Record<string, unknown>], Candidate>(
-      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
+      `SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
        WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-       ORDER BY ${order} LIMIT :limit`,
+       ORDER BY ${order} LIMIT :fetch`,
     );
   const livePending = candidates(`status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NULL`, `"nextAttemptAt"`);
   const backgroundPending = candidates(
@@ -113,15 +143,16 @@ export function prepareSqliteClaim(db: Sqlite.Database): (request: ClaimRequest)
     const now = sqliteDate(request.now);
     const excluded = JSON.stringify(request.excludeShops);
     const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
-    const { limit } = request;
-    const live = livePending.all({ now, excluded, limit });
-    const expired = expiredLeases.all({ now, excluded, heldBackfills, limit });
+    const fetch = candidatesToRead(request);
+    const live = livePending.all({ now, excluded, fetch });
+    const expired = expiredLeases.all({ now, excluded, heldBackfills, fetch });
     const liveCount = live.length + expired.filter((row) => row.background === 0).length;
     // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
-    const background = liveCount < limit ? backgroundPending.all({ now, excluded, heldBackfills, limit }) : [];
-    const chosen = [...live, ...expired, ...background]
-      .sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime())
-      .slice(0, limit);
+    const background = liveCount < request.limit ? backgroundPending.all({ now, excluded, heldBackfills, fetch }) : [];
+    const chosen = fairShare(
+      [...live, ...expired, ...background].sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime()),
+      request,
+    );
     if (chosen.length === 0) return [];
     const claimed = take.all({
       workerId: request.workerId,

@@ -17,7 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
-import { earliestFirst, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
+import { candidatesToRead, earliestFirst, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
 export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
@@ -119,30 +119,34 @@ class PostgresClaimStore implements ClaimStore {
   async claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
     const due = (condition: string) =>
-      `SELECT id, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
+      `SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
        WHERE ${condition} AND NOT (shop = ANY($4::text[]))
          AND ("backfillId" IS NULL OR NOT ("backfillId" = ANY($6::text[])))
-       ORDER BY background, "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED`;
+       ORDER BY background, "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED`;
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
-      name: "delivery-claim-split",
+      name: "delivery-claim-fair",
       // As on SQLite: live and backfilled pending deliveries apart, each in the index's order, so no claim sorts
       // the whole queue; backfilled ones only when live ones leave room (a one-time filter: the scan is skipped).
       text: `WITH live AS (
-                    SELECT id, false AS background, "nextAttemptAt" FROM "Delivery"
+                    SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery"
                     WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NULL AND NOT (shop = ANY($4::text[]))
-                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                    ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
                   expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
                   background AS (
-                    SELECT id, true AS background, "nextAttemptAt" FROM "Delivery"
+                    SELECT id, shop, true AS background, "nextAttemptAt" FROM "Delivery"
                     WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NOT NULL
                       AND NOT ("backfillId" = ANY($6::text[])) AND NOT (shop = ANY($4::text[]))
                       AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5
-                    ORDER BY "nextAttemptAt" LIMIT $5 FOR UPDATE SKIP LOCKED
+                    ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
                   chosen AS (
-                    SELECT id FROM (SELECT * FROM live UNION ALL SELECT * FROM expired UNION ALL SELECT * FROM background) AS candidates
+                    SELECT id FROM (
+                      SELECT id, background, "nextAttemptAt", row_number() OVER (PARTITION BY shop ORDER BY background, "nextAttemptAt") AS nth
+                      FROM (SELECT * FROM live UNION ALL SELECT * FROM expired UNION ALL SELECT * FROM background) AS candidates
+                    ) AS ranked
+                    WHERE nth <= $8
                     ORDER BY background, "nextAttemptAt" LIMIT $5
                   ),
                   c AS (
@@ -155,7 +159,16 @@ class PostgresClaimStore implements ClaimStore {
                     ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
                     w.id AS "webhookId", w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
              FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,
-      values: [request.workerId, pgTimestamp(leaseExpiresAt), pgTimestamp(request.now), request.excludeShops, request.limit, request.excludeBackfills ?? []],
+      values: [
+        request.workerId,
+        pgTimestamp(leaseExpiresAt),
+        pgTimestamp(request.now),
+        request.excludeShops,
+        request.limit,
+        request.excludeBackfills ?? [],
+        candidatesToRead(request),
+        request.perShopLimit ?? request.limit,
+      ],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }

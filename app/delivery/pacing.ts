@@ -203,6 +203,11 @@ export class Pacing {
     return Math.max(1, budget - Math.max(1, Math.ceil(budget * BACKGROUND_RESERVE)));
   }
 
+  /** About how long this shop's pace takes to let `sends` more go (ms). */
+  timeFor(shop: string, sends: number): number {
+    return (sends * WINDOW_MS) / this.budget(shop);
+  }
+
   /** How many of this shop's sends are remembered (bounded by the limit, at most MAX_RATE_LIMIT). */
   tracked(shop: string): number {
     return this.shops.get(shop)?.recent.length ?? 0;

@@ -193,17 +193,22 @@ interface ClaimedWork {
   ids: string[];
   /** Backfills whose deliveries this claim left alone (paused). */
   heldBackfills: string[];
+  /** Shops whose deliveries this claim left alone: paused, cooling down after a 429, or ahead of their pace. */
+  excludedShops: string[];
   rows: Map<string, DeliveryRow>;
   cache: PassCache;
 }
 
-/** Claims up to `limit` due deliveries and loads them with their webhooks, in one query. */
-async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number): Promise<ClaimedWork> {
+/**
+ * Claims up to `limit` due deliveries and loads them with their webhooks, in one query; none of `paceBound`'s, and
+ * at most `perShopLimit` of any one shop.
+ */
+async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number, paceBound: string[] = [], perShopLimit?: number): Promise<ClaimedWork> {
   const now = config.now();
   const store = claimStoreOf(config.prisma);
   const held = await store.held();
   const heldBackfills = held.backfills;
-  const excluded = [...held.shops, ...cooldowns.active(now.getTime())];
+  const excluded = [...held.shops, ...cooldowns.active(now.getTime()), ...paceBound];
   const claimed = await store.claim({
     workerId: config.workerId,
     limit,
@@ -211,17 +216,18 @@ async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number):
     now,
     excludeShops: excluded,
     excludeBackfills: heldBackfills,
+    ...(perShopLimit === undefined ? {} : { perShopLimit }),
   });
   const ids = claimed.map((row) => row.id);
   const rows = new Map(claimed.map((row) => [row.id, row]));
-  return { ids, heldBackfills, rows, cache: await PassCache.load(config, claimed) };
+  return { ids, heldBackfills, excludedShops: excluded, rows, cache: await PassCache.load(config, claimed) };
 }
 
-async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string): Promise<void> {
+async function runOne(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, work: ClaimedWork, id: string, sending?: () => void): Promise<void> {
   const delivery = work.rows.get(id);
   if (!delivery) return;
   try {
-    await processDelivery(config, cooldowns, pacing, work.cache, delivery);
+    await processDelivery(config, cooldowns, pacing, work.cache, delivery, sending);
   } catch (error) {
     await settleUnexpected(config, delivery, error, config.now());
   }
@@ -238,18 +244,34 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Paci
 }
 
 /**
+ * A shop with this many deliveries in hand and not yet sent (most of them queued for its pace, Attentive's limit per
+ * key) gets no more of the worker's lanes until half of them have gone: more would only wait in that queue while
+ * other shops' events wait in the database (docs/decisions/022).
+ */
+export const PACE_QUEUE_DEPTH = 8;
+
+/**
  * The worker runs as a pipeline: up to `concurrency` deliveries in hand at once, and
- * whenever half of them are done it claims more, so one slow send (or a shop held back by
- * its pace) never keeps the others waiting for a batch to finish.
+ * whenever a quarter of them are done it claims more, so one slow send (or a shop held back by
+ * its pace) never keeps the others waiting for a batch to finish. A claim takes at most a
+ * quarter of the lanes for one shop and none for a shop already queued up behind its pace,
+ * so one shop's backlog cannot hold up the others' events (docs/decisions/022).
  */
 export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const config = resolve(options);
   const cooldowns = new Cooldowns();
   const pacing = new Pacing(config.rateLimitPerSecond);
   const inHand = new Set<Promise<void>>();
+  /** Per shop: deliveries in hand not yet sent (being prepared, or queued for the shop's pace). */
+  const unsentByShop = new Map<string, number>();
+  /** Claim again once this few are in hand: a quarter of the lanes free. */
+  const refillAt = config.concurrency - Math.max(1, Math.floor(config.concurrency / 4));
+  const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 4));
   let stopping = false;
   let kick: (() => void) | null = null;
   let kicked = false;
+  /** While the worker waits on shops' pace alone, a finished delivery does not wake it (it would claim nothing). */
+  let deaf = false;
 
   /** Waits until `ms` pass or something happens: new work, a delivery done, stop. */
   const wait = (ms: number) =>
@@ -273,27 +295,58 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     else kicked = true;
   };
 
+  /** Shops with this many deliveries in hand and not sent yet: claiming more of theirs would only queue them. */
+  const paceBound = () => [...unsentByShop].filter(([, unsent]) => unsent >= PACE_QUEUE_DEPTH).map(([shop]) => shop);
+
+  const start = (work: ClaimedWork, id: string, shop: string) => {
+    unsentByShop.set(shop, (unsentByShop.get(shop) ?? 0) + 1);
+    let counted = true;
+    const sending = () => {
+      if (!counted) return;
+      counted = false;
+      const left = (unsentByShop.get(shop) ?? 1) - 1;
+      if (left <= 0) unsentByShop.delete(shop);
+      else unsentByShop.set(shop, left);
+    };
+    const running = runOne(config, cooldowns, pacing, work, id, sending).finally(() => {
+      sending();
+      inHand.delete(running);
+      if (inHand.size <= refillAt && !deaf) signal();
+    });
+    inHand.add(running);
+  };
+
+  /** After a claim that found nothing: until something may be due for this worker. */
+  const idleWait = async (work: ClaimedWork, bound: string[]): Promise<number> => {
+    const nowMs = config.now().getTime();
+    const due = await nextDueAt(config.prisma, work.excludedShops, work.heldBackfills);
+    let ms = Math.min(config.idlePollMs, due ? Math.max(10, due.getTime() - nowMs) : config.idlePollMs);
+    // A shop ahead of its pace is claimable again when half of its queue has gone; one cooling down after a 429, when
+    // its cooldown ends.
+    for (const shop of bound) ms = Math.min(ms, Math.max(10, pacing.timeFor(shop, (unsentByShop.get(shop) ?? 0) - PACE_QUEUE_DEPTH / 2)));
+    for (const shop of cooldowns.active(nowMs)) ms = Math.min(ms, Math.max(10, cooldowns.until(shop) - nowMs));
+    return ms;
+  };
+
   const loop = (async () => {
     config.logger.info({ workerId: config.workerId, concurrency: config.concurrency }, "delivery worker started");
     while (!stopping) {
-      if (inHand.size > config.concurrency / 2) {
+      if (inHand.size > refillAt) {
         await wait(config.idlePollMs);
         continue;
       }
       try {
-        const work = await claimWork(config, cooldowns, Math.min(config.batchSize, config.concurrency - inHand.size));
-        for (const id of work.ids) {
-          const running = runOne(config, cooldowns, pacing, work, id).finally(() => {
-            inHand.delete(running);
-            if (inHand.size <= config.concurrency / 2) signal();
-          });
-          inHand.add(running);
-        }
+        const bound = paceBound();
+        const work = await claimWork(config, cooldowns, Math.min(config.batchSize, config.concurrency - inHand.size), bound, perShopLimit);
+        for (const id of work.ids) start(work, id, work.rows.get(id)!.shop);
         if (work.ids.length > 0) continue;
-        const nowMs = config.now().getTime();
-        const due = await nextDueAt(config.prisma, [], work.heldBackfills);
-        const untilDue = due ? Math.max(0, due.getTime() - nowMs) : config.idlePollMs;
-        await wait(Math.min(config.idlePollMs, Math.max(untilDue, 10)));
+        const ms = await idleWait(work, bound);
+        deaf = bound.length > 0;
+        try {
+          await wait(ms);
+        } finally {
+          deaf = false;
+        }
       } catch (error) {
         config.logger.error({ err: describeUnexpected(error).summary }, "delivery worker pass failed; retrying shortly");
         // Within a second even when the idle poll is long (a worker woken by NOTIFY polls slowly).
@@ -319,7 +372,14 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
  * One delivery: prepare (the shop, the mapping, the rendered event), send under the
  * shop's pace, settle. Every status written comes from the settle step.
  */
-async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: Pacing, cache: PassCache, delivery: DeliveryRow): Promise<void> {
+async function processDelivery(
+  config: Resolved,
+  cooldowns: Cooldowns,
+  pacing: Pacing,
+  cache: PassCache,
+  delivery: DeliveryRow,
+  sending?: () => void,
+): Promise<void> {
   const startedAt = config.now();
 
   // Attentive said this shop's key is at its limit while the batch was under way: put
@@ -347,7 +407,10 @@ async function processDelivery(config: Resolved, cooldowns: Cooldowns, pacing: P
   const leaseLeftMs = delivery.leaseExpiresAt.getTime() - startedAt.getTime();
   if (leaseLeftMs < 2 * config.attentive.timeoutMs + LEASE_MARGIN_MS && !(await renewLease(config, delivery, config.leaseMs, sent))) return;
 
-  const outcome = await send(pacing, delivery, () => sendCustomEvent(apiKey, input, config.attentive));
+  const outcome = await send(pacing, delivery, () => {
+    sending?.();
+    return sendCustomEvent(apiKey, input, config.attentive);
+  });
   const answer = { httpStatus: outcome.httpStatus ?? null, response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null) };
   const settled = await settle(config, delivery, attemptEnd(config, delivery, outcome), { startedAt, sent, answer });
   if (settled?.status === "pending" && settled.shopCooldownUntil) cooldowns.set(delivery.shop, settled.shopCooldownUntil.getTime());

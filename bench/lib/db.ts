@@ -209,19 +209,23 @@ export async function preloadDeliveries(
     load();
     return total;
   }
-  for (const [shop, mappingId] of mappingByShop) {
-    await db.exec(
-      `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "apiVersion", "receivedAt", "orderId", body)
-       SELECT ?::text || '-w-' || ?::text || '-' || i, ?::text, 'orders/fulfilled', 'gid://shopify/Order/' || ?::text || i, ?::text || '-w-' || i, '2026-10', ?::timestamp, i::text, ?::text
-       FROM generate_series(0, ?::int - 1) AS i`,
-      [prefix, shop, shop, prefix, prefix, now.toISOString(), body, perShop],
-    );
-    total += await db.exec(
-      `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt")
-       SELECT ?::text || '-d-' || ?::text || '-' || i, ?::text, ?::text || '-w-' || ?::text || '-' || i, ?::text, 'orders/fulfilled', 'Order Fulfilled', ?::text || '-e-' || ?::text || '-' || i, 'pending', ?::timestamp, ?::timestamp, ?::timestamp, ?::timestamp
-       FROM generate_series(0, ?::int - 1) AS i`,
-      [prefix, shop, shop, prefix, shop, mappingId, prefix, shop, now.toISOString(), now.toISOString(), now.toISOString(), now.toISOString(), perShop],
-    );
-  }
+  // One statement per table, rows in arrival order (event i of every shop before event i + 1 of any), as on SQLite:
+  // every delivery is due at the same moment, so the queue's order among them is the order they were written in.
+  const shops = [...mappingByShop.keys()];
+  const mappings = shops.map((shop) => mappingByShop.get(shop)!);
+  await db.exec(
+    `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "apiVersion", "receivedAt", "orderId", body)
+     SELECT ?::text || '-w-' || s.shop || '-' || i, s.shop, 'orders/fulfilled', 'gid://shopify/Order/' || ?::text || i, ?::text || '-w-' || s.shop || '-' || i, '2026-10', ?::timestamp, i::text, ?::text
+     FROM generate_series(0, ?::int - 1) AS i CROSS JOIN unnest(?::text[]) WITH ORDINALITY AS s(shop, n)
+     ORDER BY i, s.n`,
+    [prefix, prefix, prefix, now.toISOString(), body, perShop, shops],
+  );
+  total += await db.exec(
+    `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt")
+     SELECT ?::text || '-d-' || s.shop || '-' || i, s.shop, ?::text || '-w-' || s.shop || '-' || i, s.mapping, 'orders/fulfilled', 'Order Fulfilled', ?::text || '-e-' || s.shop || '-' || i, 'pending', ?::timestamp, ?::timestamp, ?::timestamp, ?::timestamp
+     FROM generate_series(0, ?::int - 1) AS i CROSS JOIN unnest(?::text[], ?::text[]) WITH ORDINALITY AS s(shop, mapping, n)
+     ORDER BY i, s.n`,
+    [prefix, prefix, prefix, now.toISOString(), now.toISOString(), now.toISOString(), now.toISOString(), perShop, shops, mappings],
+  );
   return total;
 }
