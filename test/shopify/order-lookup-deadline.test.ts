@@ -24,7 +24,7 @@ beforeEach(async () => {
 describe("an Admin API look-up that hangs", () => {
   it("ends at the deadline as retryable, aborts the request, and asks again next time", async () => {
     let aborted = 0;
-    admin.answer({
+    admin.answerLate({
       RefundOrderIdentity: (_variables, _call, signal) =>
         new Promise((resolve) => {
           signal.addEventListener("abort", () => {

@@ -22,13 +22,15 @@ export interface AdminCall {
 }
 
 export type AdminAnswer = { status?: number; body: unknown };
-/** An answer, or a promise of one (a slow or hanging Admin API); `signal` aborts when the app gives up the request. */
-export type OperationHandler = (variables: Record<string, unknown>, call: AdminCall, signal: AbortSignal) => AdminAnswer | Promise<AdminAnswer>;
+export type OperationHandler = (variables: Record<string, unknown>, call: AdminCall) => AdminAnswer;
+/** A slow or hanging Admin API (this fake only): `signal` aborts when the app gives up the request. */
+export type LateOperationHandler = (variables: Record<string, unknown>, call: AdminCall, signal: AbortSignal) => Promise<AdminAnswer>;
 
 function createFakeAdminApi() {
   const calls: AdminCall[] = [];
   const unexpected: string[] = [];
   let operations: Record<string, OperationHandler> = {};
+  let late: Record<string, LateOperationHandler> = {};
   const server = setupServer(
     http.post("https://:shop/admin/api/:version/graphql.json", async ({ request, params }) => {
       const payload = (await request.json()) as { query?: string; variables?: Record<string, unknown> };
@@ -43,11 +45,12 @@ function createFakeAdminApi() {
       };
       calls.push(call);
       const handler = operations[operationName];
-      if (!handler) {
+      const lateHandler = late[operationName];
+      if (!handler && !lateHandler) {
         unexpected.push(`Admin API operation ${operationName} is not faked`);
         return HttpResponse.json({ errors: [{ message: `unexpected operation ${operationName}` }] }, { status: 500 });
       }
-      const answer = await handler(call.variables, call, request.signal);
+      const answer = handler ? handler(call.variables, call) : await lateHandler!(call.variables, call, request.signal);
       return HttpResponse.json(answer.body as Record<string, unknown>, { status: answer.status ?? 200 });
     }),
   );
@@ -57,11 +60,18 @@ function createFakeAdminApi() {
     /** Answers for the named operations; everything else is unexpected. */
     answer(handlers: Record<string, OperationHandler>) {
       operations = handlers;
+      late = {};
+    },
+    /** Answers that come late or never (aborted when the app gives up): replaces every answer. */
+    answerLate(handlers: Record<string, LateOperationHandler>) {
+      operations = {};
+      late = handlers;
     },
     reset() {
       calls.length = 0;
       unexpected.length = 0;
       operations = {};
+      late = {};
     },
     listen() {
       server.listen({
