@@ -268,31 +268,38 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const refillAt = config.concurrency - Math.max(1, Math.floor(config.concurrency / 4));
   const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 4));
   let stopping = false;
-  let kick: (() => void) | null = null;
-  let kicked = false;
-  /** While the worker waits on shops' pace alone, a finished delivery does not wake it (it would claim nothing). */
-  let deaf = false;
+  /** A wake-up that came while the loop was not waiting: new work (or stop), or a lane freed. */
+  let pendingWork = false;
+  let pendingLane = false;
+  let waiter: { finish: () => void; deaf: boolean } | null = null;
 
-  /** Waits until `ms` pass or something happens: new work, a delivery done, stop. */
-  const wait = (ms: number) =>
+  /**
+   * Waits until `ms` pass or something happens: new work, stop, or (unless `deaf`) a delivery done. A deaf wait is
+   * for shops' pace alone: a finished delivery would only make the loop claim nothing again.
+   */
+  const wait = (ms: number, deaf = false) =>
     new Promise<void>((done) => {
-      if (kicked) {
-        kicked = false;
+      if (pendingWork || (pendingLane && !deaf)) {
+        pendingWork = false;
+        pendingLane = false;
         done();
         return;
       }
       const timer = setTimeout(finish, ms);
       function finish() {
         clearTimeout(timer);
-        kick = null;
-        kicked = false;
+        waiter = null;
+        pendingWork = false;
+        pendingLane = false;
         done();
       }
-      kick = finish;
+      waiter = { finish, deaf };
     });
-  const signal = () => {
-    if (kick) kick();
-    else kicked = true;
+  const signal = (kind: "work" | "lane") => {
+    if (waiter && (kind === "work" || !waiter.deaf)) waiter.finish();
+    else if (waiter) return;
+    else if (kind === "work") pendingWork = true;
+    else pendingLane = true;
   };
 
   /** Shops with this many deliveries in hand and not sent yet: claiming more of theirs would only queue them. */
@@ -311,16 +318,36 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     const running = runOne(config, cooldowns, pacing, work, id, sending).finally(() => {
       sending();
       inHand.delete(running);
-      if (inHand.size <= refillAt && !deaf) signal();
+      if (inHand.size <= refillAt) signal("lane");
     });
     inHand.add(running);
   };
 
-  /** After a claim that found nothing: until something may be due for this worker. */
+  /**
+   * Whether a claim that took `work` may have left due deliveries behind: it was full, or it took a whole share of
+   * some shop. Otherwise it took every delivery due (that it could take), and claiming again at once finds nothing.
+   */
+  const mayHaveMore = (work: ClaimedWork, limit: number): boolean => {
+    if (work.ids.length >= limit) return true;
+    const perShop = new Map<string, number>();
+    for (const row of work.rows.values()) {
+      const n = (perShop.get(row.shop) ?? 0) + 1;
+      if (n >= perShopLimit) return true;
+      perShop.set(row.shop, n);
+    }
+    return false;
+  };
+
+  /** After a claim that took all there was: until something may be due for this worker. */
   const idleWait = async (work: ClaimedWork, bound: string[]): Promise<number> => {
     const nowMs = config.now().getTime();
-    const due = await nextDueAt(config.prisma, work.excludedShops, work.heldBackfills);
-    let ms = Math.min(config.idlePollMs, due ? Math.max(10, due.getTime() - nowMs) : config.idlePollMs);
+    let ms = config.idlePollMs;
+    // With a shop ahead of its pace the loop claims again within that shop's pace anyway: what else comes due
+    // meanwhile waits at most that long, and the query is saved.
+    if (bound.length === 0) {
+      const due = await nextDueAt(config.prisma, work.excludedShops, work.heldBackfills);
+      if (due) ms = Math.min(ms, Math.max(10, due.getTime() - nowMs));
+    }
     // A shop ahead of its pace is claimable again when half of its queue has gone; one cooling down after a 429, when
     // its cooldown ends.
     for (const shop of bound) ms = Math.min(ms, Math.max(10, pacing.timeFor(shop, (unsentByShop.get(shop) ?? 0) - PACE_QUEUE_DEPTH / 2)));
@@ -337,16 +364,11 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       }
       try {
         const bound = paceBound();
-        const work = await claimWork(config, cooldowns, Math.min(config.batchSize, config.concurrency - inHand.size), bound, perShopLimit);
+        const limit = Math.min(config.batchSize, config.concurrency - inHand.size);
+        const work = await claimWork(config, cooldowns, limit, bound, perShopLimit);
         for (const id of work.ids) start(work, id, work.rows.get(id)!.shop);
-        if (work.ids.length > 0) continue;
-        const ms = await idleWait(work, bound);
-        deaf = bound.length > 0;
-        try {
-          await wait(ms);
-        } finally {
-          deaf = false;
-        }
+        if (mayHaveMore(work, limit)) continue;
+        await wait(await idleWait(work, bound), bound.length > 0);
       } catch (error) {
         config.logger.error({ err: describeUnexpected(error).summary }, "delivery worker pass failed; retrying shortly");
         // Within a second even when the idle poll is long (a worker woken by NOTIFY polls slowly).
@@ -359,10 +381,10 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   return {
     id: config.workerId,
-    wake: signal,
+    wake: () => signal("work"),
     async stop() {
       stopping = true;
-      signal();
+      signal("work");
       await loop;
     },
   };
