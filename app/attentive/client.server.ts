@@ -138,19 +138,40 @@ export function customEventRequestBody(
   };
 }
 
+/**
+ * Each send's answer is searched for its key; the search's forms of the key (hex, base64 runs) are worked out once
+ * per key, not once per send. Bounded: past REDACTORS_KEPT keys, the map starts again.
+ */
+const REDACTORS_KEPT = 5_000;
+const redactors = new Map<string, (text: string) => string>();
+function redactorFor(apiKey: string): (text: string) => string {
+  let redactor = redactors.get(apiKey);
+  if (redactor === undefined) {
+    if (redactors.size >= REDACTORS_KEPT) redactors.clear();
+    redactor = keyRedactor(apiKey);
+    redactors.set(apiKey, redactor);
+  }
+  return redactor;
+}
+
+/**
+ * `requestText`, when given, is `JSON.stringify(customEventRequestBody(input, options.propertiesEncoding))` as the
+ * caller already wrote it for the delivery log: the request is not written twice.
+ */
 export async function sendCustomEvent(
   apiKey: string,
   input: CustomEventInput,
   options: AttentiveClientOptions,
+  requestText?: string,
 ): Promise<SendOutcome> {
   const keyProblem = apiKeyProblem(apiKey);
   if (keyProblem) return { ok: false, kind: "terminal", reason: keyProblem };
 
-  const built = serializableBody(input, options.propertiesEncoding);
+  const built = requestText === undefined ? serializableBody(input, options.propertiesEncoding) : { text: requestText };
   if ("problem" in built) {
     return { ok: false, kind: "terminal", reason: `The event's properties cannot be written as JSON (${built.problem}): fix the mapping.` };
   }
-  const redactKey = keyRedactor(apiKey);
+  const redactKey = redactorFor(apiKey);
   let url: URL;
   try {
     url = new URL(options.apiUrl);

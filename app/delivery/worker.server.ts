@@ -431,7 +431,7 @@ async function processDelivery(
 
   const outcome = await send(pacing, delivery, () => {
     sending?.();
-    return sendCustomEvent(apiKey, input, config.attentive);
+    return sendCustomEvent(apiKey, input, config.attentive, request);
   });
   const answer = { httpStatus: outcome.httpStatus ?? null, response: outcome.ok ? outcome.responseBody : (outcome.responseBody ?? null) };
   const settled = await settle(config, delivery, attemptEnd(config, delivery, outcome), { startedAt, sent, answer });
