@@ -253,8 +253,8 @@ export const PACE_QUEUE_DEPTH = 8;
 /**
  * The worker runs as a pipeline: up to `concurrency` deliveries in hand at once, and
  * whenever a quarter of them are done it claims more, so one slow send (or a shop held back by
- * its pace) never keeps the others waiting for a batch to finish. A claim takes at most a
- * quarter of the lanes for one shop and none for a shop already queued up behind its pace,
+ * its pace) never keeps the others waiting for a batch to finish. A claim takes at most
+ * half of the lanes for one shop and none for a shop already queued up behind its pace,
  * so one shop's backlog cannot hold up the others' events (docs/decisions/022).
  */
 export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
@@ -266,7 +266,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const unsentByShop = new Map<string, number>();
   /** Claim again once this few are in hand: a quarter of the lanes free. */
   const refillAt = config.concurrency - Math.max(1, Math.floor(config.concurrency / 4));
-  const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 4));
+  const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 2));
   let stopping = false;
   /** A wake-up that came while the loop was not waiting: new work (or stop), or a lane freed. */
   let pendingWork = false;

@@ -100,7 +100,7 @@ describe("a worker with one shop's backlog", () => {
     const order = pipeline.standIn.received.map((event) => event.input.externalEventId);
     const position = order.indexOf(quiet.externalEventId);
     expect(position).toBeGreaterThanOrEqual(0);
-    // The first claim takes a quarter of the lanes (16) of the backlog's shop; the next leaves that shop alone while
+    // The first claim takes half of the lanes (32) of the backlog's shop; the next leaves that shop alone while
     // 8 or more of its deliveries wait unsent. Before, the quiet shop's event came after all 120.
     expect(position).toBeLessThan(40);
     expect(await db().delivery.count({ where: { shop: TEST_SHOP, status: "delivered" } })).toBeLessThan(backlog);
