@@ -217,7 +217,9 @@ describe("a download broken off", () => {
     bulk.faults.hangOnce = true;
     const ids = await mappingIds(...SHIPPED_AND_REFUNDED);
     await start(ids);
-    const done = await runUntilSettled(runner({ idleMs: 200 }));
+    // The idle time also runs while the reader waits on its own database writes (a flush of 5 orders): at 200 ms a
+    // loaded machine made the healthy re-read look stalled too (CI, 2026-12-01). 1 s keeps the stall quick to find.
+    const done = await runUntilSettled(runner({ idleMs: 1_000 }));
     expect(done.status).toBe("completed");
     expect(bulk.downloads.length).toBe(2);
     await expectSentOnce(expectedOf(["fulfillments/create", "refunds/create"]));
