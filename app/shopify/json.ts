@@ -82,6 +82,10 @@ function scan(text: string): { deepest: number; unsafe: Array<[number, number]> 
  * times faster than a reviver called for every value.
  */
 export function parseShopifyJson(text: string): JsonValue {
+  // Most bodies need no scan: no number in them has 16 digits (real Shopify ids have 13 or 14), and they open fewer
+  // brackets in all than the depth allowed. Both checks run natively; a bracket or digits inside a string can only
+  // send a body down the exact path below, never let one through that needs it.
+  if (!mayHoldUnsafeInteger(text) && openersAtMost(text, MAX_JSON_DEPTH)) return JSON.parse(text) as JsonValue;
   const { deepest, unsafe } = scan(text);
   if (deepest > MAX_JSON_DEPTH) throw new RangeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   if (unsafe.length === 0) return JSON.parse(text) as JsonValue;
@@ -92,6 +96,45 @@ export function parseShopifyJson(text: string): JsonValue {
     from = end;
   }
   return JSON.parse(quoted + text.slice(from)) as JsonValue;
+}
+
+/** A run of 16 digits: only an integer that long can be beyond 2^53 (16 digits). */
+const SIXTEEN_DIGITS = /\d{16}/g;
+
+/**
+ * Whether some number token in the text may have 16 digits or more. A run of 16 digits found by a native search is
+ * such a token when, past whitespace and a minus, it follows `:`, `,`, `[` or the start of the text (a JSON number
+ * can follow nothing else); a run after anything else is inside a string (an id in a `gid://` string, a tracking
+ * number). A run inside a string that happens to follow a colon only sends the body down the exact path.
+ */
+function mayHoldUnsafeInteger(text: string): boolean {
+  SIXTEEN_DIGITS.lastIndex = 0;
+  for (let found = SIXTEEN_DIGITS.exec(text); found !== null; found = SIXTEEN_DIGITS.exec(text)) {
+    let at = found.index - 1;
+    if (at >= 0 && isDigit(text.charCodeAt(at))) continue; // the middle of a longer run, already judged
+    if (at >= 0 && text.charCodeAt(at) === MINUS) at--;
+    while (at >= 0 && isJsonSpace(text.charCodeAt(at))) at--;
+    if (at < 0) return true;
+    const before = text.charCodeAt(at);
+    if (before === COLON || before === COMMA || before === OPEN_BRACKET) return true;
+  }
+  return false;
+}
+
+const COLON = 58;
+const COMMA = 44;
+const OPEN_BRACKET = 91;
+const isJsonSpace = (code: number) => code === 32 || code === 9 || code === 10 || code === 13;
+
+/** Whether the text holds at most `limit` `{` and `[` in all (so nests no deeper than that). */
+function openersAtMost(text: string, limit: number): boolean {
+  let count = 0;
+  for (const opener of ["{", "["]) {
+    for (let at = text.indexOf(opener); at !== -1; at = text.indexOf(opener, at + 1)) {
+      if (++count > limit) return false;
+    }
+  }
+  return true;
 }
 
 export function isJsonObject(value: JsonValue | undefined): value is { [key: string]: JsonValue } {

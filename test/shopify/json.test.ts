@@ -62,6 +62,37 @@ describe("parseShopifyJson", () => {
     );
   });
 
+  it("gives what the reviver parse gives on numbers of 1 to 20 digits anywhere, as values, in arrays and in strings", () => {
+    // Bodies without a 16-digit number take the plain path (no scan): this checks that path never lets one through
+    // that the exact path would have read differently. Whitespace, signs, fractions and exponents around the digits.
+    const digits = fc.integer({ min: 1, max: 20 }).chain((n) => fc.stringMatching(new RegExp(`^[1-9][0-9]{${n - 1}}$`)));
+    const space = fc.constantFrom("", " ", "\n ", "\t");
+    const number = fc
+      .tuple(fc.constantFrom("", "-"), digits, fc.constantFrom("", ".5", "e2", "E-3", ".25e+4"))
+      .map(([sign, whole, tail]) => `${sign}${whole}${tail}`);
+    const tree: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: "small", withCrossShrink: true },
+        number,
+        digits.map((d) => JSON.stringify(`${d} in a string`)),
+        fc.array(fc.tuple(space, tie("value")), { maxLength: 4 }).map((items) => `[${items.map(([ws, v]) => `${ws}${v}`).join(",")}]`),
+        fc
+          .array(fc.tuple(fc.string({ maxLength: 4 }), space, tie("value")), { maxLength: 4 })
+          .map((entries) => `{${entries.map(([k, ws, v]) => `${JSON.stringify(k)}:${ws}${v}`).join(",")}}`),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(tree, (text) => {
+        expect(parseShopifyJson(text)).toEqual(reviverParse(text));
+      }),
+      { numRuns: 300, seed: 20261201 },
+    );
+    // Each place a long integer can stand, alone in its body (so nothing else sends the body down the exact path).
+    for (const text of ["12345678901234567890", " -12345678901234567890", "[12345678901234567890]", '{"a":[\n 12345678901234567890]}', '{"a": 1, "b":-12345678901234567890}', "[1,\t12345678901234567890]"]) {
+      expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
+    }
+  });
+
   it("still refuses what is not JSON, including a long integer with a leading zero", () => {
     for (const text of ["{", '{"a": 012345678901234567890}', '{"a": 12345678901234567890x}', "[1,]"]) {
       expect(() => parseShopifyJson(text), text).toThrow(SyntaxError);
