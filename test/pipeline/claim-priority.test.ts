@@ -11,6 +11,7 @@ import { openClaimStore } from "~/delivery/claim-store.server";
 import { heldBackfillIds } from "~/models/Backfill.server";
 import { nextDueAt } from "~/models/Delivery.server";
 import { ensureShop } from "~/models/Shop.server";
+import { queuedDelivery, type QueuedDeliveryFields } from "../support/queued-deliveries";
 
 const SHOP = "claim-priority.myshopify.com";
 const driver = openDriver(database().target);
@@ -23,27 +24,7 @@ afterAll(async () => {
 const now = new Date("2026-11-27T12:00:00.000Z");
 const seconds = (n: number) => new Date(now.getTime() + n * 1000);
 
-let counter = 0;
-async function delivery(fields: { nextAttemptAt: Date; backfillId?: string | null; status?: string; leaseOwner?: string; leaseExpiresAt?: Date }) {
-  counter++;
-  const webhook = await db().webhook.create({
-    data: { shop: SHOP, topic: "fulfillments/create", eventKey: `k-${counter}`, webhookId: `w-${counter}`, apiVersion: "2026-10", body: `{"n":${counter}}` },
-  });
-  return db().delivery.create({
-    data: {
-      shop: SHOP,
-      webhookRecordId: webhook.id,
-      mappingId: "m",
-      topic: "fulfillments/create",
-      eventType: "E",
-      externalEventId: `e-${counter}`,
-      status: fields.status ?? "pending",
-      nextAttemptAt: fields.nextAttemptAt,
-      backfillId: fields.backfillId ?? null,
-      ...(fields.leaseOwner ? { leaseOwner: fields.leaseOwner, leaseExpiresAt: fields.leaseExpiresAt! } : {}),
-    },
-  });
-}
+const delivery = (fields: QueuedDeliveryFields) => queuedDelivery(SHOP, { topic: "fulfillments/create", ...fields });
 
 async function backfill(status: string) {
   return db().backfill.create({

@@ -7,6 +7,7 @@ import { database, db } from "~/db.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
 import { openClaimStore } from "~/delivery/claim-store.server";
 import { ensureShop } from "~/models/Shop.server";
+import { queuedDelivery, type QueuedDeliveryFields } from "../support/queued-deliveries";
 
 const SHOPS = ["claim-a.myshopify.com", "claim-b.myshopify.com"];
 const driver = openDriver(database().target);
@@ -21,25 +22,7 @@ afterAll(async () => {
 const now = new Date("2026-11-27T12:00:00.000Z");
 const seconds = (n: number) => new Date(now.getTime() + n * 1000);
 
-let counter = 0;
-async function delivery(shop: string, fields: { status: string; nextAttemptAt: Date; leaseOwner?: string; leaseExpiresAt?: Date; attempts?: number }) {
-  counter++;
-  const webhook = await db().webhook.create({
-    data: { shop, topic: "orders/fulfilled", eventKey: `k-${counter}`, webhookId: `w-${counter}`, apiVersion: "2026-10", body: `{"n":${counter}}` },
-  });
-  return db().delivery.create({
-    data: {
-      shop,
-      webhookRecordId: webhook.id,
-      mappingId: "m",
-      topic: "orders/fulfilled",
-      eventType: "E",
-      externalEventId: `e-${counter}`,
-      occurredAt: seconds(-3600),
-      ...fields,
-    },
-  });
-}
+const delivery = (shop: string, fields: QueuedDeliveryFields & { status: string }) => queuedDelivery(shop, { occurredAt: seconds(-3600), ...fields });
 
 beforeEach(async () => {
   await db().delivery.deleteMany();

@@ -10,6 +10,7 @@ import { openClaimStore } from "~/delivery/claim-store.server";
 import { startDeliveryWorker } from "~/delivery/worker.server";
 import { ensureShop } from "~/models/Shop.server";
 import { loadOrderId, orderBody, waitUntil } from "../support/load";
+import { queuedDelivery } from "../support/queued-deliveries";
 import { connectTestShop, postWebhook, usePipeline, workerOptions } from "../support/pipeline";
 import { TEST_SHOP } from "../support/webhooks";
 
@@ -24,25 +25,7 @@ describe("the claim's share per shop", () => {
     await closeDriver(driver);
   });
   const now = new Date("2026-11-30T12:00:00.000Z");
-  let counter = 0;
-  async function due(shop: string, secondsAgo: number) {
-    counter++;
-    const webhook = await db().webhook.create({
-      data: { shop, topic: "orders/fulfilled", eventKey: `fair-${counter}`, webhookId: `fair-w-${counter}`, apiVersion: "2026-10", body: "{}" },
-    });
-    return db().delivery.create({
-      data: {
-        shop,
-        webhookRecordId: webhook.id,
-        mappingId: "m",
-        topic: "orders/fulfilled",
-        eventType: "E",
-        externalEventId: `fair-e-${counter}`,
-        status: "pending",
-        nextAttemptAt: new Date(now.getTime() - secondsAgo * 1000),
-      },
-    });
-  }
+  const due = (shop: string, secondsAgo: number) => queuedDelivery(shop, { nextAttemptAt: new Date(now.getTime() - secondsAgo * 1000) });
 
   beforeEach(async () => {
     await db().delivery.deleteMany();
