@@ -82,10 +82,19 @@ function scan(text: string): { deepest: number; unsafe: Array<[number, number]> 
  * times faster than a reviver called for every value.
  */
 export function parseShopifyJson(text: string): JsonValue {
-  // Most bodies need no scan: no number in them has 16 digits (real Shopify ids have 13 or 14), and they open fewer
-  // brackets in all than the depth allowed. Both checks run natively; a bracket or digits inside a string can only
-  // send a body down the exact path below, never let one through that needs it.
-  if (!mayHoldUnsafeInteger(text) && openersAtMost(text, MAX_JSON_DEPTH)) return JSON.parse(text) as JsonValue;
+  // Fewer brackets in all than the depth allowed: no need to measure the nesting. Then the integer literals that
+  // need quoting are found by a native search for runs of 16 digits (see quoteUnsafeIntegers); real Shopify ids have
+  // 13 or 14, so most bodies have none and are parsed as they are.
+  if (openersAtMost(text, MAX_JSON_DEPTH)) {
+    const quoted = quoteUnsafeIntegers(text);
+    if (quoted === text) return JSON.parse(text) as JsonValue;
+    try {
+      return JSON.parse(quoted) as JsonValue;
+    } catch {
+      // A run of digits inside a string that looked like a number token (`"note": "ref:12345678901234567"`), or
+      // text that is not JSON at all: the scan below tells strings apart, and throws for what is not JSON.
+    }
+  }
   const { deepest, unsafe } = scan(text);
   if (deepest > MAX_JSON_DEPTH) throw new RangeError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   if (unsafe.length === 0) return JSON.parse(text) as JsonValue;
@@ -98,27 +107,58 @@ export function parseShopifyJson(text: string): JsonValue {
   return JSON.parse(quoted + text.slice(from)) as JsonValue;
 }
 
-/** A run of 16 digits: only an integer that long can be beyond 2^53 (16 digits). */
-const SIXTEEN_DIGITS = /\d{16}/g;
+/** Only an integer of 16 digits or more can be beyond 2^53 (which has 16). */
+const LONG_RUN = 16;
 
 /**
- * Whether some number token in the text may have 16 digits or more. A run of 16 digits found by a native search is
- * such a token when, past whitespace and a minus, it follows `:`, `,`, `[` or the start of the text (a JSON number
- * can follow nothing else); a run after anything else is inside a string (an id in a `gid://` string, a tracking
- * number). A run inside a string that happens to follow a colon only sends the body down the exact path.
+ * The next run of LONG_RUN or more digits at or after `from` (which is not inside a run), as [start, end), or null.
+ * Any such run covers one of every LONG_RUN consecutive positions, so only those are read until one is a digit:
+ * about one character in sixteen, several times faster than a regular expression's search.
  */
-function mayHoldUnsafeInteger(text: string): boolean {
-  SIXTEEN_DIGITS.lastIndex = 0;
-  for (let found = SIXTEEN_DIGITS.exec(text); found !== null; found = SIXTEEN_DIGITS.exec(text)) {
-    let at = found.index - 1;
-    if (at >= 0 && isDigit(text.charCodeAt(at))) continue; // the middle of a longer run, already judged
-    if (at >= 0 && text.charCodeAt(at) === MINUS) at--;
-    while (at >= 0 && isJsonSpace(text.charCodeAt(at))) at--;
-    if (at < 0) return true;
-    const before = text.charCodeAt(at);
-    if (before === COLON || before === COMMA || before === OPEN_BRACKET) return true;
+function nextLongDigitRun(text: string, from: number): [number, number] | null {
+  for (let at = from + LONG_RUN - 1; at < text.length; at += LONG_RUN) {
+    if (!isDigit(text.charCodeAt(at))) continue;
+    let start = at;
+    while (start > from && isDigit(text.charCodeAt(start - 1))) start--;
+    let end = at + 1;
+    while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+    if (end - start >= LONG_RUN) return [start, end];
+    // A run starting after this short one covers end + LONG_RUN if it is long enough to matter.
+    at = end;
   }
-  return false;
+  return null;
+}
+
+/**
+ * The text with every integer literal beyond 2^53 quoted, found without a scan in JS: a run of 16 or more digits
+ * (nextLongDigitRun) is taken for a number token when, past a minus and whitespace, it follows `:`, `,`, `[` or the
+ * start of the text, and no fraction or exponent follows it. A run inside a string can look like that
+ * (`"ref:12345678901234567"`), but quoting it always breaks the JSON: the inserted quote ends the string and a digit
+ * or minus follows it directly, which JSON never allows after a string. So when the quoted text parses, every quote
+ * went around a real number token; when it does not, the caller falls back to the scan. Returns the text itself
+ * when nothing needs quoting.
+ */
+function quoteUnsafeIntegers(text: string): string {
+  let quoted = "";
+  let from = 0;
+  for (let run = nextLongDigitRun(text, 0); run !== null; run = nextLongDigitRun(text, run[1])) {
+    const [digitsFrom, end] = run;
+    const after = text.charCodeAt(end);
+    if (after === DOT || (after | 32) === 101) continue; // a fraction or an exponent: JSON.parse reads it as a number, as the scan does
+    if (text.charCodeAt(digitsFrom) === 48) continue; // a leading zero is not JSON: left for JSON.parse to refuse
+    let start = digitsFrom;
+    let at = digitsFrom - 1;
+    if (at >= 0 && text.charCodeAt(at) === MINUS) start = at--;
+    while (at >= 0 && isJsonSpace(text.charCodeAt(at))) at--;
+    if (at >= 0) {
+      const before = text.charCodeAt(at);
+      if (before !== COLON && before !== COMMA && before !== OPEN_BRACKET) continue;
+    }
+    if (Number.isSafeInteger(Number(text.slice(start, end)))) continue;
+    quoted += `${text.slice(from, start)}"${text.slice(start, end)}"`;
+    from = end;
+  }
+  return from === 0 ? text : quoted + text.slice(from);
 }
 
 const COLON = 58;

@@ -43,6 +43,9 @@ describe("parseShopifyJson", () => {
       '[1.2345678901234567890, 12345678901234567890.5, 1e300, -1E+25, 12345678901234567890e2, 0.1]',
       '{"s": "12345678901234567890", "esc": "a\\"12345678901234567890", "k12345678901234567890": 12345678901234567890}',
       "[12345678901234567890,-12345678901234567890 ,\n12345678901234567890]",
+      // Digits in a string after a colon, a comma or a bracket, beside a long integer and alone.
+      '{"note": "ref:12345678901234567890", "id": 12345678901234567890, "tags": "a, -98765432109876543210"}',
+      '{"note": "[12345678901234567890", "list": ", 12345678901234567890"}',
     ];
     for (const text of shapes) expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
   });
@@ -74,7 +77,8 @@ describe("parseShopifyJson", () => {
       value: fc.oneof(
         { depthSize: "small", withCrossShrink: true },
         number,
-        digits.map((d) => JSON.stringify(`${d} in a string`)),
+        // In a string, after what a number token follows too (`"ref:1234…"`): the quick path must not quote those.
+        fc.tuple(fc.constantFrom("", "ref:", "a, ", "[", ": -", "x,\n"), digits).map(([lead, d]) => JSON.stringify(`${lead}${d} in a string`)),
         fc.array(fc.tuple(space, tie("value")), { maxLength: 4 }).map((items) => `[${items.map(([ws, v]) => `${ws}${v}`).join(",")}]`),
         fc
           .array(fc.tuple(fc.string({ maxLength: 4 }), space, tie("value")), { maxLength: 4 })
@@ -87,6 +91,13 @@ describe("parseShopifyJson", () => {
       }),
       { numRuns: 300, seed: 20261201 },
     );
+    // A long integer at every offset and of every length from 15 to 24 digits (the search reads one position in 16).
+    for (let offset = 0; offset < 40; offset++) {
+      for (let length = 15; length <= 24; length++) {
+        const text = `${" ".repeat(offset)}{"a":"${"7".repeat(offset % 19)}","n":${"9".repeat(length)}}`;
+        expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
+      }
+    }
     // Each place a long integer can stand, alone in its body (so nothing else sends the body down the exact path).
     for (const text of ["12345678901234567890", " -12345678901234567890", "[12345678901234567890]", '{"a":[\n 12345678901234567890]}', '{"a": 1, "b":-12345678901234567890}', "[1,\t12345678901234567890]"]) {
       expect(parseShopifyJson(text), text).toEqual(reviverParse(text));
