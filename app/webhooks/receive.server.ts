@@ -5,7 +5,7 @@
  */
 import type { Database } from "~/db.server";
 import { logger } from "~/logger.server";
-import { isMappableTopic } from "~/mapping/types";
+import { isMappableTopic, type MappableTopic } from "~/mapping/types";
 import { recordGrantedScopes } from "~/models/GrantedScopes.server";
 import { ensureShop, isShopDomain, markUninstalled } from "~/models/Shop.server";
 import { eventIdentity } from "~/shopify/event-identity";
@@ -109,6 +109,16 @@ export async function receiveWebhook(request: WebhookRequest, options: RouteRece
     logger.warn({ route: options.route.path, shop: context.shop.slice(0, 100) }, "webhook refused: not a shop domain");
     return { status: 400, body: "X-Shopify-Shop-Domain is not a shop's <name>.myshopify.com domain" };
   }
+  return recordAuthenticated(options, { ...context, topic }, bytes);
+}
+
+/**
+ * Parses the body and starts recording it, without waiting: the parsed tree (about ten times the text's size) is
+ * needed only to read the event's identity and time, so no frame that waits on the database may hold it. Under load
+ * a thousand webhooks can be waiting for the writer at once; held, their trees were promoted to the old generation
+ * and collected there.
+ */
+function recordAuthenticated(options: RouteReceiveOptions, context: AuthenticatedWebhook & { topic: string }, bytes: Buffer): WebhookAnswer | Promise<WebhookAnswer> {
   // The exact text is what is kept and sent from (JSON.parse would round ids above 2^53).
   const text = bytes.toString("utf8");
   let body: JsonValue;
@@ -119,15 +129,19 @@ export async function receiveWebhook(request: WebhookRequest, options: RouteRece
     if (error instanceof RangeError) return { status: 400, body: "Webhook body is nested too deeply to read" };
     return { status: 400, body: "Webhook body is not valid JSON" };
   }
+  return answerWhenRecorded(options, context, recordWebhook(options, { ...context, text, body }));
+}
 
+async function answerWhenRecorded(options: RouteReceiveOptions, context: AuthenticatedWebhook & { topic: string }, recording: Promise<RecordOutcome>): Promise<WebhookAnswer> {
+  const { shop, topic, webhookId } = context;
   try {
-    const outcome = await recordWebhook(options, { ...context, topic, text, body });
+    const outcome = await recording;
     if (outcome.kind === "recorded" && outcome.deliveries > 0) options.onRecorded?.();
-    logger.info({ shop: context.shop, topic, webhookId: context.webhookId, outcome: outcome.kind }, "webhook received");
+    logger.info({ shop, topic, webhookId, outcome: outcome.kind }, "webhook received");
     return { status: 200 };
   } catch (error) {
     // Not recorded: a non-2xx makes Shopify deliver it again later.
-    logger.error({ shop: context.shop, topic, webhookId: context.webhookId, err: errorSummary(error) }, "webhook not recorded");
+    logger.error({ shop, topic, webhookId, err: errorSummary(error) }, "webhook not recorded");
     return { status: 503, body: "Could not record the webhook; Shopify will retry" };
   }
 }
@@ -154,9 +168,40 @@ export interface IncomingWebhook extends Omit<AuthenticatedWebhook, "topic"> {
   backfill?: IngestRow["backfill"];
 }
 
-export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWebhook): Promise<RecordOutcome> {
-  const { prisma } = options;
-  const now = options.now?.() ?? new Date();
+/**
+ * Records a webhook. Not itself async: for the topics that are mapped (nearly all traffic) the row is built from
+ * the parsed body here, and only the row is held while the write waits (see recordAuthenticated).
+ */
+export function recordWebhook(options: ReceiveOptions, webhook: IncomingWebhook): Promise<RecordOutcome> {
+  try {
+    const now = options.now?.() ?? new Date();
+    if (!isMappableTopic(webhook.topic)) return recordOtherTopic(options.prisma, webhook, now);
+    return recordRow(options.prisma, ingestRowOf(webhook, webhook.topic, now));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function ingestRowOf(webhook: IncomingWebhook, topic: MappableTopic, now: Date): IngestRow {
+  const identity = eventIdentity(topic, webhook.body, { eventId: webhook.eventId ?? null, webhookId: webhook.webhookId });
+  const triggeredAt = parseDate(webhook.triggeredAt);
+  return {
+    shop: webhook.shop,
+    topic,
+    eventKey: identity.eventKey,
+    webhookId: webhook.webhookId,
+    eventId: webhook.eventId ?? null,
+    apiVersion: webhook.apiVersion,
+    triggeredAt,
+    receivedAt: now,
+    orderId: identity.orderId,
+    occurredAt: occurredAtFor(topic, webhook.body, triggeredAt ?? now),
+    body: webhook.text,
+    ...(webhook.backfill ? { backfill: webhook.backfill } : {}),
+  };
+}
+
+async function recordOtherTopic(prisma: Database, webhook: IncomingWebhook, now: Date): Promise<RecordOutcome> {
   if (webhook.topic === "app/uninstalled") {
     await markUninstalled(prisma, webhook.shop, now);
     return { kind: "handled" };
@@ -169,34 +214,18 @@ export async function recordWebhook(options: ReceiveOptions, webhook: IncomingWe
     await handleComplianceWebhook(prisma, webhook.shop, webhook.topic, webhook.body, now);
     return { kind: "handled" };
   }
-  if (!isMappableTopic(webhook.topic)) {
-    logger.warn({ shop: webhook.shop, topic: webhook.topic }, "webhook for a topic this app does not map; ignored");
-    return { kind: "handled" };
-  }
+  logger.warn({ shop: webhook.shop, topic: webhook.topic }, "webhook for a topic this app does not map; ignored");
+  return { kind: "handled" };
+}
 
-  const identity = eventIdentity(webhook.topic, webhook.body, { eventId: webhook.eventId ?? null, webhookId: webhook.webhookId });
-  const triggeredAt = parseDate(webhook.triggeredAt);
-  const row: IngestRow = {
-    shop: webhook.shop,
-    topic: webhook.topic,
-    eventKey: identity.eventKey,
-    webhookId: webhook.webhookId,
-    eventId: webhook.eventId ?? null,
-    apiVersion: webhook.apiVersion,
-    triggeredAt,
-    receivedAt: now,
-    orderId: identity.orderId,
-    occurredAt: occurredAtFor(webhook.topic, webhook.body, triggeredAt ?? now),
-    body: webhook.text,
-    ...(webhook.backfill ? { backfill: webhook.backfill } : {}),
-  };
+async function recordRow(prisma: Database, row: IngestRow): Promise<RecordOutcome> {
   const store = ingestStoreOf(prisma);
   let result = await store.record(row);
   if (result.kind === "unseeded") {
     // The shop's first webhook (or first since its data was erased): create it with its default mappings.
-    await ensureShop(prisma, webhook.shop);
+    await ensureShop(prisma, row.shop);
     result = await store.record(row);
-    if (result.kind === "unseeded") throw new Error(`Shop ${webhook.shop} has no default mappings after creating them`);
+    if (result.kind === "unseeded") throw new Error(`Shop ${row.shop} has no default mappings after creating them`);
   }
   return result;
 }
