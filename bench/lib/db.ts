@@ -12,6 +12,7 @@ import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { connectAttentive } from "~/models/Shop.server";
 import { createSecretBox } from "~/secrets/secret-box.server";
 import { BIN, ROOT, RUN_ID, SCRATCH, run } from "./common";
+import { FIXTURE_ORDER_GID } from "./load";
 
 export const PG_BASE = process.env.BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
 
@@ -176,8 +177,14 @@ export async function withPrisma<T>(db: BenchDb, work: (prisma: Database) => Pro
 
 /**
  * Puts `perShop` due deliveries per shop in the queue as if webhooks had been recorded: one Webhook row with
- * the real body and one pending Delivery per event.
+ * the real body and one pending Delivery per event. Each webhook's body is its own (the order's gid differs), as
+ * real ones are: with one text for all, a render thread would parse it once and reuse the tree for every delivery,
+ * and the bench would leave out the parse that production pays per delivery.
  */
+/** Each preloaded webhook's order gets the gid of this number plus its place in the load: 13 digits, as real ids. */
+const PRELOAD_ORDER_BASE = 5_000_000_000_000;
+const ORDER_GID = "gid://shopify/Order/";
+
 export async function preloadDeliveries(
   db: BenchDb,
   mappingByShop: Map<string, string>,
@@ -200,7 +207,7 @@ export async function preloadDeliveries(
       for (let i = 0; i < perShop; i++) {
         for (const [shop, mappingId] of mappingByShop) {
           const webhookId = `${prefix}-w-${shop}-${i}`;
-          insertWebhook.run(webhookId, shop, `gid://shopify/Order/${prefix}${i}`, webhookId, at, String(i), body);
+          insertWebhook.run(webhookId, shop, `gid://shopify/Order/${prefix}${i}`, webhookId, at, String(i), body.replace(FIXTURE_ORDER_GID, `${ORDER_GID}${PRELOAD_ORDER_BASE + total}`));
           insertDelivery.run(`${prefix}-d-${shop}-${i}`, shop, webhookId, mappingId, `${prefix}-e-${shop}-${i}`, at, at, at, at);
           total++;
         }
@@ -215,10 +222,11 @@ export async function preloadDeliveries(
   const mappings = shops.map((shop) => mappingByShop.get(shop)!);
   await db.exec(
     `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "apiVersion", "receivedAt", "orderId", body)
-     SELECT ?::text || '-w-' || s.shop || '-' || i, s.shop, 'orders/fulfilled', 'gid://shopify/Order/' || ?::text || i, ?::text || '-w-' || s.shop || '-' || i, '2026-10', ?::timestamp, i::text, ?::text
+     SELECT ?::text || '-w-' || s.shop || '-' || i, s.shop, 'orders/fulfilled', 'gid://shopify/Order/' || ?::text || i, ?::text || '-w-' || s.shop || '-' || i, '2026-10', ?::timestamp, i::text,
+            replace(?::text, ?::text, ?::text || (?::bigint + i * ?::int + s.n - 1)::text)
      FROM generate_series(0, ?::int - 1) AS i CROSS JOIN unnest(?::text[]) WITH ORDINALITY AS s(shop, n)
      ORDER BY i, s.n`,
-    [prefix, prefix, prefix, now.toISOString(), body, perShop, shops],
+    [prefix, prefix, prefix, now.toISOString(), body, FIXTURE_ORDER_GID, ORDER_GID, PRELOAD_ORDER_BASE, shops.length, perShop, shops],
   );
   total += await db.exec(
     `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt")

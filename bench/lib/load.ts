@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { ROOT, round } from "./common";
 import { shopifyHmac } from "./app";
 
-const FIXTURE_ORDER_GID = "gid://shopify/Order/820982911946154508";
+/** The sample order's own gid, replaced to make each webhook's body its own. */
+export const FIXTURE_ORDER_GID = "gid://shopify/Order/820982911946154508";
 const FIXTURE_FULFILLED_AT = "2022-01-03T10:15:00-05:00";
 
 /** test/fixtures/shopify/orders_fulfilled.derived.json: Shopify's sample order with a fulfillment, ~15.7 KB. */

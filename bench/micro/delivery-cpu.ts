@@ -1,15 +1,15 @@
 /**
  * CPU per delivered event of one standalone worker (`npm run cli -- worker`), fifty shops, the Attentive stand-in
  * answering in 50 ms: the worker's process CPU time (all its threads, from /proc) between the stand-in's first
- * event and the moment the queue is empty, over the events delivered in between. Start-up (tsx, Prisma, render
- * threads) is outside the window.
+ * event and the moment the queue is empty, over the events delivered in between, and the same per thread. Start-up
+ * (tsx, Prisma, render threads) is outside the window.
  *
  * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [--profile]
  *
  * With deliveriesPerWebhook > 1, each webhook has that many deliveries (same mapping, distinct event ids), as a
  * webhook with several mappings would. --profile writes the worker's V8 CPU profile to bench/results/profiles/.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
@@ -30,6 +30,24 @@ if (process.argv.includes("--profile")) {
 function processCpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * utime + stime of each thread of the process, in ms, by thread id. Node's threads are not named: the main thread is
+ * the one whose id is the process's; of the rest, the SQLite writer and the render threads are the busy ones, V8's
+ * helper threads (garbage collection, compilation) the others.
+ */
+function threadCpuMs(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      threads.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
 }
 
 const shops = shopsFor(50, "cpu");
@@ -67,6 +85,7 @@ try {
       first = (await standIn.stats()).events.length;
     }
     const cpu0 = processCpuMs(worker.pid);
+    const threads0 = threadCpuMs(worker.pid);
     const t0 = performance.now();
     let sent = first;
     for (let i = 0; i < 1200 && sent < queued; i++) {
@@ -74,8 +93,14 @@ try {
       sent = (await standIn.stats()).events.length;
     }
     const cpuMs = processCpuMs(worker.pid) - cpu0;
+    const threads1 = threadCpuMs(worker.pid);
     const wallS = (performance.now() - t0) / 1000;
     const events = sent - first;
+    const perEvent = (ms: number) => +(ms / events).toFixed(3);
+    const used = [...threads1].map(([tid, ms]) => [tid, ms - (threads0.get(tid) ?? 0)] as const);
+    const main = used.find(([tid]) => tid === worker.pid)?.[1] ?? 0;
+    const others = used.filter(([tid, ms]) => tid !== worker.pid && ms > 0).map(([, ms]) => perEvent(ms)).sort((a, b) => b - a);
+    console.log(JSON.stringify({ cpuMsPerEventByThread: { main: perEvent(main), others } }));
     console.log(
       JSON.stringify({ queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
     );
