@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, round } from "./common";
 import { shopifyHmac } from "./app";
+import type { IngestRow } from "~/webhooks/ingest-sql";
 
 /** The sample order's own gid, replaced to make each webhook's body its own. */
 export const FIXTURE_ORDER_GID = "gid://shopify/Order/820982911946154508";
@@ -107,5 +108,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+  };
+}
+
+/**
+ * The row the ingest path would write for the n-th orders/fulfilled webhook of `shop`, with its own copy of the
+ * sample body: what the SQLite writer's micro benchmarks feed it.
+ */
+export function orderIngestRow(shop: string, n: number): IngestRow {
+  const now = new Date();
+  return {
+    shop,
+    topic: "orders/fulfilled",
+    eventKey: `gid://shopify/Order/${n}`,
+    webhookId: `w${n}`,
+    eventId: null,
+    apiVersion: "2026-10",
+    triggeredAt: now,
+    receivedAt: now,
+    orderId: String(n),
+    occurredAt: now,
+    body: ORDER_BODY.replace(FIXTURE_ORDER_GID, `gid://shopify/Order/${n}`),
   };
 }

@@ -11,7 +11,7 @@ import { prepareSqliteIngest, type IngestRow } from "~/webhooks/ingest-sql";
 import { ENCRYPTION_KEY } from "../lib/app";
 import { SCRATCH } from "../lib/common";
 import { createDatabase, seedShops, shopsFor } from "../lib/db";
-import { ORDER_BODY } from "../lib/load";
+import { orderIngestRow } from "../lib/load";
 
 function percentiles(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -32,23 +32,7 @@ try {
   const ingest = prepareSqliteIngest(db);
   const writeGroup = db.transaction((rows: IngestRow[]) => rows.map(ingest));
   let n = 0;
-  const row = (): IngestRow => {
-    n++;
-    const now = new Date();
-    return {
-      shop: shops[n % shops.length]!.domain,
-      topic: "orders/fulfilled",
-      eventKey: `gid://shopify/Order/${n}`,
-      webhookId: `w${n}`,
-      eventId: null,
-      apiVersion: "2026-10",
-      triggeredAt: now,
-      receivedAt: now,
-      orderId: String(n),
-      occurredAt: now,
-      body: ORDER_BODY.replace("820982911946154508", String(n)),
-    };
-  };
+  const row = (): IngestRow => orderIngestRow(shops[++n % shops.length]!.domain, n);
   const groupMs: number[] = [];
   const cpu = process.threadCpuUsage();
   for (let done = 0; done < count; done += group) {

@@ -13,7 +13,7 @@ import type { IngestRow } from "~/webhooks/ingest-sql";
 import { ENCRYPTION_KEY } from "../lib/app";
 import { SCRATCH } from "../lib/common";
 import { createDatabase, seedShops, shopsFor } from "../lib/db";
-import { ORDER_BODY } from "../lib/load";
+import { orderIngestRow } from "../lib/load";
 
 const seconds = Number(process.argv[2] ?? 3);
 const inFlight = Number(process.argv[3] ?? 50);
@@ -25,24 +25,8 @@ try {
   await seedShops(bench, [shop!], ENCRYPTION_KEY);
   const connection = openSqliteConnection(bench.url.slice("file:".length));
   let n = 0;
-  const row = (): IngestRow => {
-    n++;
-    const now = new Date();
-    return {
-      shop: shop!.domain,
-      topic: "orders/fulfilled",
-      eventKey: `gid://shopify/Order/${n}`,
-      webhookId: `w${n}`,
-      eventId: null,
-      apiVersion: "2026-10",
-      triggeredAt: now,
-      receivedAt: now,
-      orderId: String(n),
-      occurredAt: now,
-      // A body of its own per webhook, as each request brings.
-      body: ORDER_BODY.replace("820982911946154508", String(n)),
-    };
-  };
+  // A body of its own per webhook, as each request brings.
+  const row = (): IngestRow => orderIngestRow(shop!.domain, ++n);
   for (const mode of ["main", "thread", "main", "thread"] as const) {
     const writer = openSqliteWriter(connection, { mode });
     await writer.warm();
