@@ -83,8 +83,8 @@ function scan(text: string): { deepest: number; unsafe: Array<[number, number]> 
  */
 export function parseShopifyJson(text: string): JsonValue {
   // Fewer brackets in all than the depth allowed: no need to measure the nesting. Then the integer literals that
-  // need quoting are found by a native search for runs of 16 digits (see quoteUnsafeIntegers); real Shopify ids have
-  // 13 or 14, so most bodies have none and are parsed as they are.
+  // need quoting are found by looking for runs of 16 digits, reading one position in 16 (see quoteUnsafeIntegers);
+  // real Shopify ids have 13 or 14, so most bodies have none and are parsed as they are.
   if (openersAtMost(text, MAX_JSON_DEPTH)) {
     const quoted = quoteUnsafeIntegers(text);
     if (quoted === text) return JSON.parse(text) as JsonValue;
