@@ -6,7 +6,7 @@
  * rounding is well under 1%.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 let ticksPerSecond: number | undefined;
 
@@ -33,6 +33,26 @@ export function processCpuMs(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * User + system CPU time of each live thread of a process, in ms, by thread id (a thread that ends between
+ * the listing and its read is left out). Node's threads are not named: the main thread is the one whose id is the
+ * process's; of the rest, worker threads (the SQLite writer, the render threads) are the busy ones and V8's helper
+ * threads (garbage collection, compilation) the others.
+ */
+export function threadCpuMs(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      threads.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks());
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
 }
 
 export interface CpuFigure {

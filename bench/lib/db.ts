@@ -175,16 +175,16 @@ export async function withPrisma<T>(db: BenchDb, work: (prisma: Database) => Pro
   }
 }
 
+/** Each preloaded webhook's order gets the gid of this number plus its place in the load: 13 digits, as real ids. */
+const PRELOAD_ORDER_BASE = 5_000_000_000_000;
+const ORDER_GID = "gid://shopify/Order/";
+
 /**
  * Puts `perShop` due deliveries per shop in the queue as if webhooks had been recorded: one Webhook row with
  * the real body and one pending Delivery per event. Each webhook's body is its own (the order's gid differs), as
  * real ones are: with one text for all, a render thread would parse it once and reuse the tree for every delivery,
  * and the bench would leave out the parse that production pays per delivery.
  */
-/** Each preloaded webhook's order gets the gid of this number plus its place in the load: 13 digits, as real ids. */
-const PRELOAD_ORDER_BASE = 5_000_000_000_000;
-const ORDER_GID = "gid://shopify/Order/";
-
 export async function preloadDeliveries(
   db: BenchDb,
   mappingByShop: Map<string, string>,
@@ -192,6 +192,7 @@ export async function preloadDeliveries(
   body: string,
   prefix = "pre",
 ): Promise<number> {
+  if (!body.includes(FIXTURE_ORDER_GID)) throw new Error(`preloadDeliveries needs a body holding ${FIXTURE_ORDER_GID}, to give each webhook its own`);
   const now = new Date();
   let total = 0;
   if (db.provider === "sqlite") {

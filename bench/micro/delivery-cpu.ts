@@ -9,10 +9,11 @@
  * With deliveriesPerWebhook > 1, each webhook has that many deliveries (same mapping, distinct event ids), as a
  * webhook with several mappings would. --profile writes the worker's V8 CPU profile to bench/results/profiles/.
  */
-import { mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
+import { processCpuMs, threadCpuMs } from "../lib/cpu";
 import { createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
@@ -24,30 +25,6 @@ if (process.argv.includes("--profile")) {
   process.env.BENCH_PROFILE_DIR = join(ROOT, "bench", "results", "profiles", RUN_ID);
   mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
   log(`the worker's CPU profile goes to ${process.env.BENCH_PROFILE_DIR}`);
-}
-
-/** utime + stime of every thread of the process, in ms. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-/**
- * utime + stime of each thread of the process, in ms, by thread id. Node's threads are not named: the main thread is
- * the one whose id is the process's; of the rest, the SQLite writer and the render threads are the busy ones, V8's
- * helper threads (garbage collection, compilation) the others.
- */
-function threadCpuMs(pid: number): Map<number, number> {
-  const threads = new Map<number, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-      threads.set(Number(tid), ((Number(fields[11]) + Number(fields[12])) * 1000) / 100);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return threads;
 }
 
 const shops = shopsFor(50, "cpu");
