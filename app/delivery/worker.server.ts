@@ -21,7 +21,9 @@ import {
 } from "~/attentive/client.server";
 import { STALE_AFTER_MS } from "~/attentive/rules";
 import type { Database } from "~/db.server";
-import { renderMappingDetailed } from "~/mapping/render.server";
+import { renderMappingDetailed, type RenderContextInput } from "~/mapping/render.server";
+import { renderInline, rendersInline } from "~/mapping/inline";
+import type { MappingDefinition } from "~/mapping/types";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
@@ -512,15 +514,11 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
     return { kind: "failed", errorKind: "retryable", reason: `${capitalized(entry.orderNoun)} could not be read: ${lookupProblem.reason}` };
   }
 
-  // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
-  const { outcome: rendered, bodyName } = await renderMappingDetailed(mapping, {
-    topic,
-    shop: delivery.shop,
-    body,
-    bodyText: delivery.webhook.body,
-    order,
-    fulfillment: related.fulfillment,
-  });
+  const context = { topic, shop: delivery.shop, order, fulfillment: related.fulfillment };
+  const { outcome: rendered, bodyName } = rendersInline(mapping, delivery.webhook.body.length)
+    ? renderHere(config, mapping, delivery, { ...context, body: body ?? cache.body(delivery.webhook) })
+    : // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
+      await renderMappingDetailed(mapping, { ...context, body, bodyText: delivery.webhook.body });
   if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
     // An event without a customer is explained by the order look-up when that failed.
@@ -538,6 +536,18 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   // The related order's name when there is one, else the body's own (as the render thread read it).
   const orderName = order !== null ? nameOf(order) : bodyName;
   return ready(cache, delivery, shop.keyCipher, rendered.event, orderName);
+}
+
+/** A mapping none of whose templates can run away, on this thread (decision 024). */
+function renderHere(config: Resolved, mapping: MappingDefinition, delivery: DeliveryRow, input: RenderContextInput & { body: JsonValue }) {
+  const detail = renderInline(mapping, input);
+  if (detail.demoted === true && detail.slowMs !== undefined) {
+    config.logger.warn(
+      { mappingId: delivery.mappingId, shop: delivery.shop, ms: Math.round(detail.slowMs) },
+      "a mapping rendered slowly on the worker's thread again: it renders on the render threads from now on",
+    );
+  }
+  return detail;
 }
 
 /** The event ready to send with the shop's key, or why the key cannot be read. */

@@ -7,7 +7,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import vm from "node:vm";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { RenderJobMessage, RenderThreadData, RenderThreadMessage } from "./render-protocol";
-import { RenderStep, deadlineReason, renderNow, type RenderOutcome } from "./renderer";
+import { RenderStep, deadlineReason, renderNow, warmUpRenderer, type RenderOutcome } from "./renderer";
 
 const port = parentPort;
 if (port === null) throw new Error("render-thread.ts runs only as a worker thread started by the render pool");
@@ -75,28 +75,6 @@ port.on("message", (job: RenderJobMessage) => {
   port.postMessage({ ...reply, ...cpuSoFar() });
 });
 
-/**
- * The first render in a thread loads and compiles liquidjs and the phone metadata (tens of ms, far more on a busy
- * machine); doing it before saying ready keeps that out of a real render's deadline.
- */
-function warmUp(): void {
-  renderNow(
-    {
-      topic: "orders/fulfilled",
-      eventType: "Warm-up",
-      enabled: true,
-      when: "total_price > 0",
-      properties: { name: "{{ name }}", titles: "{{ line_items | map: 'title' }}", text: "Order {{ name | upcase }}" },
-      user: { phone: "{{ phone }}" },
-    },
-    {
-      topic: "orders/fulfilled",
-      shop: "warm-up.myshopify.com",
-      body: { name: "#1", total_price: "1.00", line_items: [{ title: "A" }], phone: "(415) 555-2671", email: "a@example.com", shipping_address: { country_code: "US" } },
-    },
-  );
-}
-
 /** process.threadCpuUsage is in Node 22.19 and later; without it the pool falls back to wall-clock time. */
 function cpuSoFar(): { cpuUs?: number } {
   if (typeof process.threadCpuUsage !== "function") return {};
@@ -104,5 +82,5 @@ function cpuSoFar(): { cpuUs?: number } {
   return { cpuUs: usage.user + usage.system };
 }
 
-warmUp();
+warmUpRenderer();
 port.postMessage({ type: "ready", ...cpuSoFar() } satisfies RenderThreadMessage);

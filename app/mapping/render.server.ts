@@ -4,7 +4,7 @@
  * runaway template ends as an error naming it instead of stalling the app.
  */
 import { z } from "zod";
-import { RenderPool, type RenderDetail } from "./render-pool.server";
+import { RenderPool, type RenderDetail, type RenderPoolStats } from "./render-pool.server";
 import type { RenderContextInput, RenderOutcome } from "./renderer";
 import type { MappingDefinition } from "./types";
 
@@ -55,6 +55,11 @@ export async function renderMapping(mapping: MappingDefinition, input: RenderCon
  */
 export async function renderMappingDetailed(mapping: MappingDefinition, input: RenderContextInput): Promise<RenderDetail> {
   return pool().renderDetailed(mapping, input);
+}
+
+/** The shared pool's counts, or null when no render has needed it since it was last closed. */
+export function renderPoolStats(): RenderPoolStats | null {
+  return shared?.stats() ?? null;
 }
 
 /**

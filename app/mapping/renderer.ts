@@ -107,6 +107,12 @@ function parseCached(source: string, columnShift = 0): Parsed {
   return parsed;
 }
 
+/** A template's parsed form, shared with the render (null when it does not parse): app/mapping/inline.ts reads it. */
+export function parsedTemplates(source: string): Template[] | null {
+  const parsed = parseCached(source);
+  return parsed.ok ? parsed.templates : null;
+}
+
 class OutputTooLong extends Error {
   constructor() {
     super(`output longer than ${MAX_RENDERED_LENGTH} characters`);
@@ -447,4 +453,27 @@ export function deadlineReason(mapping: MappingDefinition, step: number, deadlin
     );
   }
   return `The mapping "${mapping.eventType}" took longer than ${deadlineMs} ms to render, so it was stopped: simplify its templates.`;
+}
+
+/**
+ * The first render in a thread loads and compiles liquidjs and the phone metadata (tens of ms, far more on a busy
+ * machine): a render thread does this before it says it is ready, and the worker before its first inline render, so
+ * that cost is never counted against a real render's deadline or budget.
+ */
+export function warmUpRenderer(): void {
+  renderNow(
+    {
+      topic: "orders/fulfilled",
+      eventType: "Warm-up",
+      enabled: true,
+      when: "total_price > 0",
+      properties: { name: "{{ name }}", titles: "{{ line_items | map: 'title' }}", text: "Order {{ name | upcase }}" },
+      user: { phone: "{{ phone }}" },
+    },
+    {
+      topic: "orders/fulfilled",
+      shop: "warm-up.myshopify.com",
+      body: { name: "#1", total_price: "1.00", line_items: [{ title: "A" }], phone: "(415) 555-2671", email: "a@example.com", shipping_address: { country_code: "US" } },
+    },
+  );
 }

@@ -1,0 +1,166 @@
+/**
+ * Which mappings the delivery worker renders on its own thread instead of handing them to the render pool
+ * (decision 024). Handing a render to a thread costs the worker's thread about as much CPU as parsing the body and
+ * rendering it there, and the render thread twice that again; the pool exists for templates that could run away
+ * (decision 009). A mapping renders inline only when none of its templates can:
+ * - no tags (no loops, no assign or capture), except the `{% if %}` that wraps the condition;
+ * - no ranges (`(1..n)`), anywhere in an expression or a filter's argument;
+ * - only filters whose work is linear in what they are given and whose output is at most a small multiple of it,
+ *   and, for all but a few, only literal arguments (so a separator or a padding cannot be the size of the body);
+ * - a body of at most INLINE_BODY_LIMIT_CHARS characters.
+ * A mapping whose renders still take more than INLINE_SLOW_MS of the thread's CPU time, SLOW_RENDERS_TO_DEMOTE times,
+ * goes to the pool from then on.
+ */
+import type { Template } from "liquidjs";
+import { TokenKind, TypeGuards, type Filter, type Token, type Value } from "liquidjs";
+import { isJsonObject, type JsonValue } from "~/shopify/json";
+import { conditionTemplate } from "./mapping-file";
+import { parsedTemplates, renderNow, warmUpRenderer, type RenderContextInput, type RenderOutcome } from "./renderer";
+import type { MappingDefinition } from "./types";
+
+/** Larger bodies are parsed and rendered on a render thread: a 256 KB parse is about 2 ms on this machine's cores. */
+export const INLINE_BODY_LIMIT_CHARS = 256 * 1024;
+/** An inline render slower than this (a normal one takes well under a tenth of it) goes to the pool from then on. */
+export const INLINE_SLOW_MS = 5;
+
+/**
+ * Linear filters whose output is at most a small multiple of their input and literal arguments. Left out on purpose:
+ * replace, replace_first and replace_last (an empty pattern repeats the replacement at every character), strip_html
+ * (its pattern backtracks on text with many "<"), the *_exp filters (an expression per item), sample (random), and
+ * anything added later until it is looked at.
+ */
+const LINEAR_FILTERS = new Set([
+  "abs", "at_least", "at_most", "ceil", "divided_by", "floor", "minus", "modulo", "plus", "round", "times", "to_integer",
+  "append", "prepend", "capitalize", "downcase", "upcase", "lstrip", "rstrip", "strip", "strip_newlines", "squish",
+  "normalize_whitespace", "truncate", "truncatewords", "slice", "split", "remove", "remove_first", "remove_last",
+  "escape", "escape_once", "xml_escape", "newline_to_br", "url_encode", "url_decode", "cgi_escape", "uri_escape", "slugify",
+  "default", "size", "first", "last", "join", "map", "sum", "compact", "concat", "reverse", "sort", "sort_natural", "uniq",
+  "where", "reject", "group_by", "has", "find", "find_index", "number_of_words", "array_to_sentence_string",
+  "date", "date_to_xmlschema", "date_to_rfc822", "date_to_string", "date_to_long_string", "json", "jsonify",
+]);
+
+/** Filters whose output grows by the size of an argument, not a multiple of it: a variable may be their argument. */
+const VARIABLE_ARGUMENT_FILTERS = new Set(["append", "prepend", "default", "concat", "abs", "at_least", "at_most", "divided_by", "minus", "modulo", "plus", "times", "where", "reject", "has", "find", "find_index"]);
+
+function boundedToken(token: Token | undefined): boolean {
+  if (token === undefined) return true;
+  if (TypeGuards.isRangeToken(token)) return false;
+  if (TypeGuards.isQuotedToken(token) || TypeGuards.isNumberToken(token) || TypeGuards.isLiteralToken(token)) return true;
+  if (TypeGuards.isOperatorToken(token) || TypeGuards.isWordToken(token)) return true;
+  if (TypeGuards.isPropertyAccessToken(token)) return boundedToken(token.variable) && token.props.every((prop) => boundedToken(prop));
+  if (TypeGuards.isFilteredValueToken(token)) return token.initial.postfix.every(boundedToken) && boundedFilters(token.filters);
+  // A kind of token this list does not know: not known to be bounded.
+  return false;
+}
+
+function isLiteral(token: Token | undefined): boolean {
+  return token === undefined || TypeGuards.isQuotedToken(token) || TypeGuards.isNumberToken(token) || TypeGuards.isLiteralToken(token);
+}
+
+function boundedFilters(filters: ReadonlyArray<Pick<Filter, "name" | "args">>): boolean {
+  return filters.every((filter) => {
+    if (!LINEAR_FILTERS.has(filter.name)) return false;
+    const variableAllowed = VARIABLE_ARGUMENT_FILTERS.has(filter.name);
+    return filter.args.every((arg) => {
+      const token = Array.isArray(arg) ? arg[1] : arg;
+      return boundedToken(token) && (variableAllowed || isLiteral(token));
+    });
+  });
+}
+
+function boundedValue(value: Value): boolean {
+  return value.initial.postfix.every(boundedToken) && boundedFilters(value.filters);
+}
+
+function isText(template: Template): boolean {
+  return template.token.kind === TokenKind.HTML;
+}
+
+/** Text and `{{ }}` outputs only. */
+function boundedTemplate(source: string): boolean {
+  const templates = parsedTemplates(source);
+  if (templates === null) return false;
+  return templates.every((template) => isText(template) || ("value" in template && template.token.kind === TokenKind.Output && boundedValue(template.value as Value)));
+}
+
+/** The `{% if <when> %}true{% endif %}` wrapper with a bounded condition, and nothing else. */
+function boundedCondition(when: string): boolean {
+  const templates = parsedTemplates(conditionTemplate(when));
+  if (templates === null || templates.length !== 1) return false;
+  const [wrapper] = templates;
+  if (wrapper === undefined || !("branches" in wrapper) || !Array.isArray(wrapper.branches)) return false;
+  const branches = wrapper.branches as Array<{ value: Value; templates: Template[] }>;
+  const elseTemplates = "elseTemplates" in wrapper ? (wrapper.elseTemplates as Template[] | undefined) : undefined;
+  return (elseTemplates === undefined || elseTemplates.length === 0) && branches.every((branch) => boundedValue(branch.value) && branch.templates.every(isText));
+}
+
+function classify(mapping: MappingDefinition): boolean {
+  if (mapping.when !== undefined && !boundedCondition(mapping.when)) return false;
+  const sources = [...Object.values(mapping.properties), ...Object.values(mapping.user ?? {})];
+  return sources.every((source) => typeof source !== "string" || boundedTemplate(source));
+}
+
+/** By mapping object: the worker's mapping cache hands out one object per stored version of a mapping. */
+const verdicts = new WeakMap<MappingDefinition, boolean>();
+
+/** Whether `mapping` renders on the caller's thread for a body of `bodyChars` characters. */
+export function rendersInline(mapping: MappingDefinition, bodyChars: number): boolean {
+  if (bodyChars > INLINE_BODY_LIMIT_CHARS) return false;
+  let verdict = verdicts.get(mapping);
+  if (verdict === undefined) {
+    verdict = classify(mapping);
+    verdicts.set(mapping, verdict);
+  }
+  return verdict;
+}
+
+export interface InlineRender {
+  outcome: RenderOutcome;
+  /** The body's top-level `name`, as the render pool's detail gives it. */
+  bodyName: string | null;
+  /** This render's time, when it was over budget. */
+  slowMs?: number;
+  /** Set when this render was the mapping's SLOW_RENDERS_TO_DEMOTE-th over budget: it renders in the pool from now on. */
+  demoted?: boolean;
+}
+
+/** This thread's CPU time in ms (process.threadCpuUsage, Node 22.19 and later), else the clock's time. */
+function threadMs(): number {
+  if (typeof process.threadCpuUsage !== "function") return performance.now();
+  const usage = process.threadCpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+let warmed = false;
+
+/**
+ * Renders on this thread a mapping that `rendersInline` accepted, with the body already parsed: the same function
+ * the render threads run (renderNow), so the outcome is the one the pool would give. The budget is in this thread's
+ * CPU time, so a busy machine that preempts the thread mid-render does not count against the mapping.
+ */
+export function renderInline(
+  mapping: MappingDefinition,
+  input: RenderContextInput & { body: JsonValue },
+  slowMs = INLINE_SLOW_MS,
+  clock: () => number = threadMs,
+): InlineRender {
+  if (!warmed) {
+    warmUpRenderer();
+    warmed = true;
+  }
+  const started = clock();
+  const outcome = renderNow(mapping, input);
+  const took = clock() - started;
+  const bodyName = isJsonObject(input.body) && typeof input.body.name === "string" ? input.body.name : null;
+  if (took <= slowMs) return { outcome, bodyName };
+  // One slow render can be a garbage collection that happened to run during it; a mapping slow every time is not.
+  const slowSoFar = (slowRenders.get(mapping) ?? 0) + 1;
+  slowRenders.set(mapping, slowSoFar);
+  const demoted = slowSoFar >= SLOW_RENDERS_TO_DEMOTE;
+  if (demoted) verdicts.set(mapping, false);
+  return { outcome, bodyName, slowMs: took, demoted };
+}
+
+/** Renders over budget after which a mapping goes to the pool for good. */
+export const SLOW_RENDERS_TO_DEMOTE = 3;
+const slowRenders = new WeakMap<MappingDefinition, number>();
