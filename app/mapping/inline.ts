@@ -8,8 +8,8 @@
  * - only filters whose work is linear in what they are given and whose output is at most a small multiple of it,
  *   and, for all but a few, only literal arguments (so a separator or a padding cannot be the size of the body);
  * - a body of at most INLINE_BODY_LIMIT_CHARS characters.
- * A mapping whose renders still take more than INLINE_SLOW_MS of the thread's CPU time, SLOW_RENDERS_TO_DEMOTE times,
- * goes to the pool from then on.
+ * A mapping whose renders still take more than INLINE_SLOW_MS, SLOW_RENDERS_TO_DEMOTE times in a row, goes to the pool
+ * from then on.
  */
 import type { Template } from "liquidjs";
 import { TokenKind, TypeGuards, type Filter, type Token, type Value } from "liquidjs";
@@ -120,29 +120,23 @@ export interface InlineRender {
   bodyName: string | null;
   /** This render's time, when it was over budget. */
   slowMs?: number;
-  /** Set when this render was the mapping's SLOW_RENDERS_TO_DEMOTE-th over budget: it renders in the pool from now on. */
+  /** Set when this render made SLOW_RENDERS_TO_DEMOTE in a row over budget: the mapping renders in the pool from now on. */
   demoted?: boolean;
-}
-
-/** This thread's CPU time in ms (process.threadCpuUsage, Node 22.19 and later), else the clock's time. */
-function threadMs(): number {
-  if (typeof process.threadCpuUsage !== "function") return performance.now();
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
 }
 
 let warmed = false;
 
 /**
  * Renders on this thread a mapping that `rendersInline` accepted, with the body already parsed: the same function
- * the render threads run (renderNow), so the outcome is the one the pool would give. The budget is in this thread's
- * CPU time, so a busy machine that preempts the thread mid-render does not count against the mapping.
+ * the render threads run (renderNow), so the outcome is the one the pool would give. The budget is in the
+ * clock's time (reading the thread's CPU time costs a system call, about a third of an inline render here), so only
+ * renders slow several times in a row count against the mapping.
  */
 export function renderInline(
   mapping: MappingDefinition,
   input: RenderContextInput & { body: JsonValue },
   slowMs = INLINE_SLOW_MS,
-  clock: () => number = threadMs,
+  clock: () => number = () => performance.now(),
 ): InlineRender {
   if (!warmed) {
     warmUpRenderer();
@@ -152,8 +146,12 @@ export function renderInline(
   const outcome = renderNow(mapping, input);
   const took = clock() - started;
   const bodyName = isJsonObject(input.body) && typeof input.body.name === "string" ? input.body.name : null;
-  if (took <= slowMs) return { outcome, bodyName };
-  // One slow render can be a garbage collection that happened to run during it; a mapping slow every time is not.
+  if (took <= slowMs) {
+    slowRenders.delete(mapping);
+    return { outcome, bodyName };
+  }
+  // One slow render can be a garbage collection, or the machine giving the core to another thread, during it; a
+  // mapping slow time after time is slow.
   const slowSoFar = (slowRenders.get(mapping) ?? 0) + 1;
   slowRenders.set(mapping, slowSoFar);
   const demoted = slowSoFar >= SLOW_RENDERS_TO_DEMOTE;
@@ -161,6 +159,6 @@ export function renderInline(
   return { outcome, bodyName, slowMs: took, demoted };
 }
 
-/** Renders over budget after which a mapping goes to the pool for good. */
+/** Renders over budget in a row after which a mapping goes to the pool for good. */
 export const SLOW_RENDERS_TO_DEMOTE = 3;
 const slowRenders = new WeakMap<MappingDefinition, number>();

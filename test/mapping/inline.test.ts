@@ -91,20 +91,27 @@ describe("renderInline", () => {
     expect(events.length).toBe(mappings.length - 6);
   });
 
-  it("sends a mapping to the pool after its third render over budget, and no other mapping", () => {
+  it("sends a mapping to the pool after renders over budget several times in a row, and no other mapping", () => {
     const slow = mapping({ a: "{{ name }}" });
     const other = mapping({ a: "{{ name }}" });
     const input = inputFor("orders/fulfilled");
     let now = 0;
     const clock = () => (now += 3);
-    expect(renderInline(slow, input, 5, clock)).toMatchObject({ outcome: { kind: "event" } });
-    expect(renderInline(slow, input, 5, clock).slowMs).toBeUndefined();
-    for (let slowRender = 1; slowRender < SLOW_RENDERS_TO_DEMOTE; slowRender++) {
-      const late = renderInline(slow, input, 2, clock);
-      expect(late).toMatchObject({ slowMs: 3, demoted: false, outcome: { kind: "event" } });
+    const overBudget = () => renderInline(slow, input, 2, clock);
+    const inBudget = () => renderInline(slow, input, 5, clock);
+    expect(inBudget()).toMatchObject({ outcome: { kind: "event" } });
+    expect(inBudget().slowMs).toBeUndefined();
+    // Slow renders broken by a fast one (a collection, a preempted thread) do not add up.
+    for (let round = 0; round < 3; round++) {
+      for (let slowRender = 1; slowRender < SLOW_RENDERS_TO_DEMOTE; slowRender++) {
+        expect(overBudget()).toMatchObject({ slowMs: 3, demoted: false, outcome: { kind: "event" } });
+      }
+      inBudget();
       expect(rendersInline(slow, 100)).toBe(true);
     }
-    expect(renderInline(slow, input, 2, clock)).toMatchObject({ slowMs: 3, demoted: true, outcome: { kind: "event" } });
+    for (let slowRender = 1; slowRender < SLOW_RENDERS_TO_DEMOTE; slowRender++) overBudget();
+    expect(rendersInline(slow, 100)).toBe(true);
+    expect(overBudget()).toMatchObject({ slowMs: 3, demoted: true, outcome: { kind: "event" } });
     expect(rendersInline(slow, 100)).toBe(false);
     expect(rendersInline(other, 100)).toBe(true);
   });
