@@ -1,10 +1,12 @@
 /**
- * CPU per delivered event of one standalone worker (`npm run cli -- worker`), fifty shops, the Attentive stand-in
+ * CPU per delivered event of one standalone worker (`npm run cli -- worker`), fifty shops (or `shops`), the Attentive stand-in
  * answering in 50 ms: the worker's process CPU time (all its threads, from /proc) between the stand-in's first
  * event and the moment the queue is empty, over the events delivered in between, and the same per thread. Start-up
  * (tsx, Prisma, render threads) is outside the window.
  *
- * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [--profile]
+ * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--profile]
+ *
+ * With one shop, sends are paced at Attentive's 150 per second for its key, as scenario 4's "1 shop" row is.
  *
  * With deliveriesPerWebhook > 1, each webhook has that many deliveries (same mapping, distinct event ids), as a
  * webhook with several mappings would. --profile writes the worker's V8 CPU profile to bench/results/profiles/.
@@ -21,13 +23,14 @@ import { startStandIn } from "../lib/standin";
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const perShop = Number(args[0] ?? 120);
 const perWebhook = Number(args[1] ?? 1);
+const shopCount = Number(args[2] ?? 50);
 if (process.argv.includes("--profile")) {
   process.env.BENCH_PROFILE_DIR = join(ROOT, "bench", "results", "profiles", RUN_ID);
   mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
   log(`the worker's CPU profile goes to ${process.env.BENCH_PROFILE_DIR}`);
 }
 
-const shops = shopsFor(50, "cpu");
+const shops = shopsFor(shopCount, "cpu");
 const standIn = await startStandIn({ keys: shops.map((s) => s.apiKey), rateLimitPerSecond: 150, latencyMs: 50 });
 const db = await createDatabase("sqlite", "delivery-cpu");
 try {
@@ -79,7 +82,7 @@ try {
     const others = used.filter(([tid, ms]) => tid !== worker.pid && ms > 0).map(([, ms]) => perEvent(ms)).sort((a, b) => b - a);
     console.log(JSON.stringify({ cpuMsPerEventByThread: { main: perEvent(main), others } }));
     console.log(
-      JSON.stringify({ queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
+      JSON.stringify({ shops: shopCount, queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
     );
   } finally {
     await worker.stop();
