@@ -91,6 +91,19 @@ describe("renderInline", () => {
     expect(events.length).toBe(mappings.length - 6);
   });
 
+  it("stops a qualifying template that builds too much from a body at the limit, with the pool's limits and words", () => {
+    const note = "x".repeat(INLINE_BODY_LIMIT_CHARS - 100);
+    const heavy = mapping({ a: "{{ note | split: '' | join: '--' }}", b: "{{ note" + " | append: note".repeat(600) + " }}" }, { user: { email: "a@example.com" } });
+    expect(rendersInline(heavy, INLINE_BODY_LIMIT_CHARS)).toBe(true);
+    const input = { topic: "orders/fulfilled" as const, shop: "inline.myshopify.com", body: { note, name: "#1" } };
+    expect(renderInline(heavy, input).outcome).toEqual({
+      kind: "error",
+      reason: 'Property "a" could not be rendered: it printed more than 100,000 characters: shorten the text or loop fewer times.',
+    });
+    const appends = mapping({ b: heavy.properties.b! }, { user: { email: "a@example.com" } });
+    expect(renderInline(appends, input).outcome).toMatchObject({ kind: "error", reason: expect.stringContaining("would build too much data") as string });
+  });
+
   it("sends a mapping to the pool after renders over budget several times in a row, and no other mapping", () => {
     const slow = mapping({ a: "{{ name }}" });
     const other = mapping({ a: "{{ name }}" });
