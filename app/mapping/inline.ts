@@ -11,8 +11,7 @@
  * A mapping whose renders still take more than INLINE_SLOW_MS, SLOW_RENDERS_TO_DEMOTE times in a row, goes to the pool
  * from then on.
  */
-import type { Template } from "liquidjs";
-import { TokenKind, TypeGuards, type Filter, type Token, type Value } from "liquidjs";
+import { IfTag, Output, TokenKind, TypeGuards, type Filter, type Template, type Token, type Value } from "liquidjs";
 import { isJsonObject, type JsonValue } from "~/shopify/json";
 import { conditionTemplate } from "./mapping-file";
 import { parsedTemplates, renderNow, warmUpRenderer, type RenderContextInput, type RenderOutcome } from "./renderer";
@@ -85,7 +84,7 @@ function isText(template: Template): boolean {
 function boundedTemplate(source: string): boolean {
   const templates = parsedTemplates(source);
   if (templates === null) return false;
-  return templates.every((template) => isText(template) || ("value" in template && template.token.kind === TokenKind.Output && boundedValue(template.value as Value)));
+  return templates.every((template) => isText(template) || (template instanceof Output && boundedValue(template.value)));
 }
 
 /** The `{% if <when> %}true{% endif %}` wrapper with a bounded condition, and nothing else. */
@@ -93,10 +92,9 @@ function boundedCondition(when: string): boolean {
   const templates = parsedTemplates(conditionTemplate(when));
   if (templates === null || templates.length !== 1) return false;
   const [wrapper] = templates;
-  if (wrapper === undefined || !("branches" in wrapper) || !Array.isArray(wrapper.branches)) return false;
-  const branches = wrapper.branches as Array<{ value: Value; templates: Template[] }>;
-  const elseTemplates = "elseTemplates" in wrapper ? (wrapper.elseTemplates as Template[] | undefined) : undefined;
-  return (elseTemplates === undefined || elseTemplates.length === 0) && branches.every((branch) => boundedValue(branch.value) && branch.templates.every(isText));
+  if (!(wrapper instanceof IfTag)) return false;
+  const elseTemplates = wrapper.elseTemplates ?? [];
+  return elseTemplates.length === 0 && wrapper.branches.every((branch) => boundedValue(branch.value) && branch.templates.every(isText));
 }
 
 function classify(mapping: MappingDefinition): boolean {
@@ -164,6 +162,6 @@ export function renderInline(
   return { outcome, bodyName, slowMs: took, demoted };
 }
 
-/** Renders over budget in a row after which a mapping goes to the pool for good. */
+/** Renders over budget in a row after which this version of a mapping goes to the pool. */
 export const SLOW_RENDERS_TO_DEMOTE = 3;
 const slowRenders = new WeakMap<MappingDefinition, number>();
