@@ -4,6 +4,7 @@
  * Like app/serve.ts, it imports nothing of the app.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -56,7 +57,30 @@ export function createProductionServer(handlers: { commerceWebhook: NodeHandler;
   );
   // Keep connections open for Shopify's next delivery.
   server.keepAliveTimeout = 65_000;
+  // Every route's `connection: close` answer (the 413s of the direct and the Remix webhook routes alike).
+  server.on("connection", lingerBeforeClosing);
   return server;
+}
+
+/** How long a connection refused mid-body stays half-open for its client to read the answer. */
+const LINGER_MS = 2_000;
+
+/**
+ * Node's server ends a `connection: close` answer with `socket.destroySoon()`. Closing a socket whose client is
+ * still sending, with its bytes unread in the kernel, resets the connection (RST), and the client's kernel then
+ * drops the answer it had received but not yet read: a 413 was lost that way, on a busy machine. So the answer is
+ * followed by a FIN only (the client reads the answer, then sees the end), what the client still sends stays unread
+ * (the request is paused: its sending stalls on TCP's window), and the socket is destroyed when the client closes,
+ * or LINGER_MS later.
+ */
+export function lingerBeforeClosing(socket: Socket): void {
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once("close", () => clearTimeout(timer));
+    socket.once("end", () => socket.destroy());
+  };
 }
 
 function isCommerceWebhook(url: string | undefined): boolean {

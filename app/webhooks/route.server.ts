@@ -6,6 +6,7 @@ import { logger } from "~/logger.server";
 import { isShopDomain } from "~/models/Shop.server";
 import { authenticate } from "~/shopify.server";
 import { verifyShopifyWebhook } from "~/shopify/webhook-hmac.server";
+import { lingerBeforeClosing } from "~/production-server";
 import { nodeWebhookRequest } from "./node-request.server";
 import {
   errorSummary,
@@ -96,29 +97,9 @@ function writeAnswer(res: ServerResponse, answer: WebhookAnswer): void {
   }
   res.writeHead(answer.status, { "content-type": "text/plain; charset=utf-8", ...answer.headers });
   // `connection: close` (the 413) makes Node close the socket once the answer is written; until
-  // then nothing more of the body is read (no data listener, and the stream is paused).
-  if (answer.headers?.connection === "close") lingerOnClose(res);
+  // then nothing more of the body is read (no data listener, and the stream is paused). The close
+  // lingers (lingerBeforeClosing), so the client reads the answer before the connection goes.
+  if (answer.headers?.connection === "close" && res.socket) lingerBeforeClosing(res.socket);
   res.end(answer.body);
 }
 
-/** How long a connection refused mid-body stays half-open for its client to read the answer. */
-const LINGER_MS = 2_000;
-
-/**
- * Closing a socket whose client is still sending, with its bytes unread in the kernel, resets the
- * connection (RST), and the client's kernel then drops the answer it had received but not yet read:
- * the 413 was lost. So the answer is followed by a FIN only (the client reads the answer, then sees
- * the end), the body stays unread (paused: the client's sending stalls on TCP's window, so nothing
- * more is read), and the socket is destroyed when the client closes or LINGER_MS later.
- */
-function lingerOnClose(res: ServerResponse): void {
-  const socket = res.socket;
-  if (!socket) return;
-  socket.destroySoon = () => {
-    socket.end();
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-    timer.unref();
-    socket.once("close", () => clearTimeout(timer));
-    socket.once("end", () => socket.destroy());
-  };
-}

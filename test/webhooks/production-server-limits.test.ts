@@ -28,7 +28,7 @@ function serverReads(server: RunningServer["server"]): Promise<number>[] {
 }
 
 interface ClientResult {
-  /** What the server answered before the connection closed (may be empty if the close won the race). */
+  /** What the server answered before the connection closed (the server lingers so that the close cannot win). */
   answer: string;
   /** Bytes of body the client managed to hand to the kernel. */
   sent: number;
