@@ -194,3 +194,15 @@ export async function renewLease(ctx: SettleContext, delivery: ClaimedDelivery, 
   ctx.logger.warn({ deliveryId: delivery.id }, "the delivery's lease ran out before its send: left to whoever takes it");
   return false;
 }
+
+/**
+ * Gives back claimed deliveries that were never sent (a stopping worker's, waiting for a lane): pending again, due
+ * as before, without the attempt their claim counted, for whichever worker claims next.
+ */
+export async function releaseUnsent(ctx: SettleContext, ids: string[]): Promise<number> {
+  const released = await ctx.prisma.delivery.updateMany({
+    where: { id: { in: ids }, leaseOwner: ctx.workerId, status: "sending" },
+    data: { status: "pending", leaseOwner: null, leaseExpiresAt: null, attempts: { decrement: 1 } },
+  });
+  return released.count;
+}

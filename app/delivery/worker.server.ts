@@ -35,7 +35,7 @@ import { Pacing } from "./pacing";
 import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
 import { describeUnexpected } from "./stored-text";
-import { renewLease, type SentRecord, settle, settleUnexpected } from "./settle.server";
+import { releaseUnsent, renewLease, type SentRecord, settle, settleUnexpected } from "./settle.server";
 import { KeyCache, MappingCache, type MappingRow as StoredMappingRow } from "./reuse.server";
 
 export interface WorkerOptions {
@@ -252,27 +252,43 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Paci
 export const PACE_QUEUE_DEPTH = 8;
 
 /**
- * The worker runs as a pipeline: up to `concurrency` deliveries in hand at once, and
- * whenever a quarter of them are done it claims more, so one slow send (or a shop held back by
- * its pace) never keeps the others waiting for a batch to finish. A claim takes at most
- * half of the lanes for one shop and none for a shop already queued up behind its pace,
- * so one shop's backlog cannot hold up the others' events (docs/decisions/022).
+ * Deliveries claimed ahead of the lanes, as a share of the lanes: enough that the lanes that free while a claim runs
+ * find work waiting. They are not sent before a lane takes them, so a killed process sends no more of them again
+ * than before; they only wait for their lease (decision 025).
+ */
+export const PREFETCH_SHARE = 0.5;
+
+/**
+ * The worker runs as a pipeline: up to `concurrency` deliveries in hand at once (each prepared, sent and settled in
+ * its lane), and up to PREFETCH_SHARE of that again claimed and waiting for a lane, so a lane that frees takes the
+ * next delivery at once instead of waiting for a claim, and the sends go out one by one as lanes free rather than in
+ * bursts of a claim's size (decision 025). It claims more whenever a quarter of the lanes' worth has been taken from
+ * what waits. A claim takes at most half of the lanes for one shop and none for a shop already queued up behind its
+ * pace, so one shop's backlog cannot hold up the others' events (docs/decisions/022).
  */
 export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const config = resolve(options);
   const cooldowns = new Cooldowns();
   const pacing = new Pacing(config.rateLimitPerSecond);
   const inHand = new Set<Promise<void>>();
-  /** Per shop: deliveries in hand not yet sent (being prepared, or queued for the shop's pace). */
+  /** Claimed, not in a lane yet, oldest first (from `head`). */
+  let waiting: { work: ClaimedWork; id: string; shop: string }[] = [];
+  let head = 0;
+  /** Per shop: deliveries claimed and not yet sent (waiting for a lane, being prepared, or queued for the shop's pace). */
   const unsentByShop = new Map<string, number>();
-  /** Claim again once this few are in hand: a quarter of the lanes free. */
-  const refillAt = config.concurrency - Math.max(1, Math.floor(config.concurrency / 4));
+  const quarter = Math.max(1, Math.floor(config.concurrency / 4));
+  /** The most deliveries claimed at once: the lanes' and those waiting for one. */
+  const holdLimit = config.concurrency + Math.max(1, Math.floor(config.concurrency * PREFETCH_SHARE));
+  /** Claim again once this few are held: a quarter of the lanes' worth taken from what waits. */
+  const refillAt = holdLimit - quarter;
   const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 2));
   let stopping = false;
   /** A wake-up that came while the loop was not waiting: new work (or stop), or a lane freed. */
   let pendingWork = false;
   let pendingLane = false;
   let waiter: { finish: () => void; deaf: boolean } | null = null;
+
+  const held = () => inHand.size + waiting.length - head;
 
   /**
    * Waits until `ms` pass or something happens: new work, stop, or (unless `deaf`) a delivery done. A deaf wait is
@@ -306,8 +322,27 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   /** Shops with this many deliveries in hand and not sent yet: claiming more of theirs would only queue them. */
   const paceBound = () => [...unsentByShop].filter(([, unsent]) => unsent >= PACE_QUEUE_DEPTH).map(([shop]) => shop);
 
-  const start = (work: ClaimedWork, id: string, shop: string) => {
+  const hold = (work: ClaimedWork, id: string, shop: string) => {
     unsentByShop.set(shop, (unsentByShop.get(shop) ?? 0) + 1);
+    waiting.push({ work, id, shop });
+  };
+
+  /** Fills the free lanes from what waits, oldest first. None start once the worker is stopping. */
+  const fillLanes = () => {
+    while (!stopping && inHand.size < config.concurrency && head < waiting.length) {
+      const next = waiting[head++]!;
+      start(next.work, next.id, next.shop);
+    }
+    if (head === waiting.length) {
+      waiting = [];
+      head = 0;
+    } else if (head > 64 && head * 2 > waiting.length) {
+      waiting = waiting.slice(head);
+      head = 0;
+    }
+  };
+
+  const start = (work: ClaimedWork, id: string, shop: string) => {
     let counted = true;
     const sending = () => {
       if (!counted) return;
@@ -319,9 +354,24 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     const running = runOne(config, cooldowns, pacing, work, id, sending).finally(() => {
       sending();
       inHand.delete(running);
-      if (inHand.size <= refillAt) signal("lane");
+      fillLanes();
+      if (held() <= refillAt) signal("lane");
     });
     inHand.add(running);
+  };
+
+  /** At stop: what waits for a lane goes back to the queue now, for any worker, rather than when its lease runs out. */
+  const releaseWaiting = async () => {
+    const unsent = waiting.slice(head);
+    waiting = [];
+    head = 0;
+    for (const { shop } of unsent) unsentByShop.delete(shop);
+    if (unsent.length === 0) return;
+    try {
+      await releaseUnsent(config, unsent.map(({ id }) => id));
+    } catch (error) {
+      config.logger.error({ err: describeUnexpected(error).summary, deliveries: unsent.length }, "could not give back unsent deliveries at stop; their leases will run out");
+    }
   };
 
   /**
@@ -359,15 +409,16 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const loop = (async () => {
     config.logger.info({ workerId: config.workerId, concurrency: config.concurrency }, "delivery worker started");
     while (!stopping) {
-      if (inHand.size > refillAt) {
+      if (held() > refillAt) {
         await wait(config.idlePollMs);
         continue;
       }
       try {
         const bound = paceBound();
-        const limit = Math.min(config.batchSize, config.concurrency - inHand.size);
+        const limit = Math.min(config.batchSize, holdLimit - held());
         const work = await claimWork(config, cooldowns, limit, bound, perShopLimit);
-        for (const id of work.ids) start(work, id, work.rows.get(id)!.shop);
+        for (const id of work.ids) hold(work, id, work.rows.get(id)!.shop);
+        fillLanes();
         if (mayHaveMore(work, limit)) continue;
         await wait(await idleWait(work, bound), bound.length > 0);
       } catch (error) {
@@ -377,6 +428,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       }
     }
     await Promise.all(inHand);
+    await releaseWaiting();
     config.logger.info({ workerId: config.workerId }, "delivery worker stopped");
   })();
 
