@@ -30,7 +30,7 @@ import { nextDueAt } from "~/models/Delivery.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
-import { claimStoreOf, type ClaimedDelivery, type ClaimMapping } from "./claim-store.server";
+import { claimStoreOf, type ClaimedDelivery, type ClaimMapping, type Held } from "./claim-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
 import { DEFAULT_RETRY_POLICY, type AttemptEnd, type RetryPolicy } from "./retry-policy";
@@ -65,6 +65,11 @@ export interface WorkerOptions {
    * (DEFAULT_ORDER_ARRIVAL_WAIT_MS; 0 asks at once).
    */
   orderArrivalWaitMs?: number;
+  /**
+   * A delivery claimed ahead that waited this long for a lane is checked against the pauses again before it is
+   * sent (decision 025): a shop or backfill paused meanwhile gets it back unsent.
+   */
+  pauseRecheckMs?: number;
   now?: () => Date;
   random?: () => number;
 }
@@ -90,6 +95,7 @@ function resolve(options: WorkerOptions): Resolved {
     idlePollMs: 1_000,
     rateLimitPerSecond: 150,
     orderArrivalWaitMs: DEFAULT_ORDER_ARRIVAL_WAIT_MS,
+    pauseRecheckMs: 1_000,
     now: () => new Date(),
     random: Math.random,
     ...options,
@@ -271,8 +277,8 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const cooldowns = new Cooldowns();
   const pacing = new Pacing(config.rateLimitPerSecond);
   const inHand = new Set<Promise<void>>();
-  /** Claimed, not in a lane yet, oldest first (from `head`). */
-  let waiting: { work: ClaimedWork; id: string; shop: string }[] = [];
+  /** Claimed, not in a lane yet, oldest first (from `head`), with when each was claimed (ms). */
+  let waiting: { work: ClaimedWork; id: string; shop: string; heldAt: number }[] = [];
   let head = 0;
   /** Per shop: deliveries claimed and not yet sent (waiting for a lane, being prepared, or queued for the shop's pace). */
   const unsentByShop = new Map<string, number>();
@@ -324,14 +330,14 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   const hold = (work: ClaimedWork, id: string, shop: string) => {
     unsentByShop.set(shop, (unsentByShop.get(shop) ?? 0) + 1);
-    waiting.push({ work, id, shop });
+    waiting.push({ work, id, shop, heldAt: config.now().getTime() });
   };
 
   /** Fills the free lanes from what waits, oldest first. None start once the worker is stopping. */
   const fillLanes = () => {
     while (!stopping && inHand.size < config.concurrency && head < waiting.length) {
       const next = waiting[head++]!;
-      start(next.work, next.id, next.shop);
+      start(next.work, next.id, next.shop, config.now().getTime() - next.heldAt >= config.pauseRecheckMs);
     }
     if (head === waiting.length) {
       waiting = [];
@@ -342,7 +348,41 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     }
   };
 
-  const start = (work: ClaimedWork, id: string, shop: string) => {
+  /** A read of the pauses under way: the deliveries checked while it runs share it; the next check reads again. */
+  let pauses: Promise<Held> | null = null;
+  const currentPauses = () => {
+    if (!pauses) {
+      const read = claimStoreOf(config.prisma).held();
+      pauses = read;
+      const done = () => {
+        if (pauses === read) pauses = null;
+      };
+      read.then(done, done);
+    }
+    return pauses;
+  };
+  /** Whether a delivery that waited may still go; one paused meanwhile is given back unsent. */
+  const stillSendable = async (work: ClaimedWork, id: string): Promise<boolean> => {
+    const delivery = work.rows.get(id);
+    if (!delivery) return false;
+    let held: Held;
+    try {
+      held = await currentPauses();
+    } catch {
+      // The claim already left paused work alone; a failed re-read must not hold up what it took.
+      return true;
+    }
+    const paused = held.shops.includes(delivery.shop) || (delivery.backfillId !== null && held.backfills.includes(delivery.backfillId));
+    if (!paused) return true;
+    try {
+      await releaseUnsent(config, [id]);
+    } catch (error) {
+      config.logger.error({ deliveryId: id, err: describeUnexpected(error).summary }, "could not give back a paused delivery; its lease will run out");
+    }
+    return false;
+  };
+
+  const start = (work: ClaimedWork, id: string, shop: string, recheck = false) => {
     let counted = true;
     const sending = () => {
       if (!counted) return;
@@ -351,7 +391,8 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       if (left <= 0) unsentByShop.delete(shop);
       else unsentByShop.set(shop, left);
     };
-    const running = runOne(config, cooldowns, pacing, work, id, sending).finally(() => {
+    const go = recheck ? stillSendable(work, id) : Promise.resolve(true);
+    const running = go.then((sendable) => (sendable ? runOne(config, cooldowns, pacing, work, id, sending) : undefined)).finally(() => {
       sending();
       inHand.delete(running);
       fillLanes();
