@@ -277,9 +277,8 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   const cooldowns = new Cooldowns();
   const pacing = new Pacing(config.rateLimitPerSecond);
   const inHand = new Set<Promise<void>>();
-  /** Claimed, not in a lane yet, oldest first (from `head`), with when each was claimed (ms). */
+  /** Claimed, not in a lane yet, oldest first, with when each was claimed (ms). At most half the lanes' worth. */
   let waiting: { work: ClaimedWork; id: string; shop: string; heldAt: number }[] = [];
-  let head = 0;
   /** Per shop: deliveries claimed and not yet sent (waiting for a lane, being prepared, or queued for the shop's pace). */
   const unsentByShop = new Map<string, number>();
   const quarter = Math.max(1, Math.floor(config.concurrency / 4));
@@ -294,7 +293,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   let pendingLane = false;
   let waiter: { finish: () => void; deaf: boolean } | null = null;
 
-  const held = () => inHand.size + waiting.length - head;
+  const held = () => inHand.size + waiting.length;
 
   /**
    * Waits until `ms` pass or something happens: new work, stop, or (unless `deaf`) a delivery done. A deaf wait is
@@ -335,16 +334,10 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   /** Fills the free lanes from what waits, oldest first. None start once the worker is stopping. */
   const fillLanes = () => {
-    while (!stopping && inHand.size < config.concurrency && head < waiting.length) {
-      const next = waiting[head++]!;
+    while (!stopping && inHand.size < config.concurrency) {
+      const next = waiting.shift();
+      if (!next) return;
       start(next.work, next.id, next.shop, config.now().getTime() - next.heldAt >= config.pauseRecheckMs);
-    }
-    if (head === waiting.length) {
-      waiting = [];
-      head = 0;
-    } else if (head > 64 && head * 2 > waiting.length) {
-      waiting = waiting.slice(head);
-      head = 0;
     }
   };
 
@@ -403,9 +396,8 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   /** At stop: what waits for a lane goes back to the queue now, for any worker, rather than when its lease runs out. */
   const releaseWaiting = async () => {
-    const unsent = waiting.slice(head);
+    const unsent = waiting;
     waiting = [];
-    head = 0;
     for (const { shop } of unsent) unsentByShop.delete(shop);
     if (unsent.length === 0) return;
     try {
