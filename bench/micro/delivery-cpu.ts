@@ -4,19 +4,24 @@
  * event and the moment the queue is empty, over the events delivered in between, and the same per thread. Start-up
  * (tsx, Prisma, render threads) is outside the window.
  *
- * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--profile]
+ * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--profile] [--postgresql]
  *
  * With one shop, sends are paced at Attentive's 150 per second for its key, as scenario 4's "1 shop" row is.
  *
  * With deliveriesPerWebhook > 1, each webhook has that many deliveries (same mapping, distinct event ids), as a
  * webhook with several mappings would. --profile writes the worker's V8 CPU profile to bench/results/profiles/.
+ *
+ * --postgresql runs it on PostgreSQL (BENCH_POSTGRES_URL, a schema of its own) and also reports, per event, the CPU of
+ * every `postgres` process on this machine (the server must be local, and no other load on it) and the commits of
+ * the database (pg_stat_database, so commits of other schemas in it count too).
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import pg from "pg";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
 import { processCpuMs, threadCpuMs } from "../lib/cpu";
-import { createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
+import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
 
@@ -24,6 +29,8 @@ const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const perShop = Number(args[0] ?? 120);
 const perWebhook = Number(args[1] ?? 1);
 const shopCount = Number(args[2] ?? 50);
+const provider = process.argv.includes("--postgresql") ? "postgresql" : "sqlite";
+if (provider === "postgresql" && perWebhook > 1) throw new Error("deliveriesPerWebhook > 1 is built on SQLite only");
 if (process.argv.includes("--profile")) {
   process.env.BENCH_PROFILE_DIR = join(ROOT, "bench", "results", "profiles", RUN_ID);
   mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
@@ -32,7 +39,7 @@ if (process.argv.includes("--profile")) {
 
 const shops = shopsFor(shopCount, "cpu");
 const standIn = await startStandIn({ keys: shops.map((s) => s.apiKey), rateLimitPerSecond: 150, latencyMs: 50 });
-const db = await createDatabase("sqlite", "delivery-cpu");
+const db = await createDatabase(provider, "delivery-cpu");
 try {
   const mappings = await seedShops(db, shops, ENCRYPTION_KEY);
   let queued = await preloadDeliveries(db, mappings, perShop, ORDER_BODY);
@@ -64,6 +71,7 @@ try {
       await sleep(50);
       first = (await standIn.stats()).events.length;
     }
+    const server0 = await serverFigures();
     const cpu0 = processCpuMs(worker.pid);
     const threads0 = threadCpuMs(worker.pid);
     const t0 = performance.now();
@@ -73,6 +81,7 @@ try {
       sent = (await standIn.stats()).events.length;
     }
     const cpuMs = processCpuMs(worker.pid) - cpu0;
+    const server1 = await serverFigures();
     const threads1 = threadCpuMs(worker.pid);
     const wallS = (performance.now() - t0) / 1000;
     const events = sent - first;
@@ -82,12 +91,39 @@ try {
     const others = used.filter(([tid, ms]) => tid !== worker.pid && ms > 0).map(([, ms]) => perEvent(ms)).sort((a, b) => b - a);
     console.log(JSON.stringify({ cpuMsPerEventByThread: { main: perEvent(main), others } }));
     console.log(
-      JSON.stringify({ shops: shopCount, queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
+      JSON.stringify({ provider, shops: shopCount, queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
     );
+    if (server0 && server1) {
+      console.log(
+        JSON.stringify({ postgres: { cpuMsPerEvent: perEvent(server1.cpuMs - server0.cpuMs), commitsPerEvent: perEvent(server1.commits - server0.commits) } }),
+      );
+    }
   } finally {
     await worker.stop();
   }
 } finally {
   await standIn.stop();
   await db.drop();
+}
+
+/** PostgreSQL only: the CPU of every local `postgres` process, and the database's commits so far. */
+async function serverFigures(): Promise<{ cpuMs: number; commits: number } | null> {
+  if (provider !== "postgresql") return null;
+  let cpuMs = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") cpuMs += processCpuMs(Number(entry)) || 0;
+    } catch {
+      // The process went away.
+    }
+  }
+  const client = new pg.Client({ connectionString: PG_BASE });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ commits: string }>(`SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()`);
+    return { cpuMs, commits: Number(rows[0]?.commits ?? 0) };
+  } finally {
+    await client.end();
+  }
 }

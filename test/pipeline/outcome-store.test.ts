@@ -2,10 +2,11 @@
  * The driver-level outcome write on the test file's real database, read back through
  * Prisma: what it sets, what it leaves alone, and that a lost lease writes nothing.
  */
+import type pg from "pg";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
-import { openOutcomeStore, type OutcomeWrite } from "~/delivery/outcome-store.server";
+import { openOutcomeStore, PG_OUTCOME_BATCH, type OutcomeWrite } from "~/delivery/outcome-store.server";
 import { ensureShop } from "~/models/Shop.server";
 
 const SHOP = "outcome-store.myshopify.com";
@@ -123,4 +124,74 @@ describe("the outcome write", () => {
     expect(await db().delivery.count({ where: { status: "delivered" } })).toBe(20);
     expect(await db().deliveryAttempt.count()).toBe(20);
   });
+});
+
+describe("outcomes given together", () => {
+  const attempt = (durationMs: number): OutcomeWrite["attempt"] => ({
+    number: 2,
+    startedAt: at,
+    durationMs,
+    outcome: "delivered",
+    httpStatus: 200,
+    error: null,
+    response: "ok",
+  });
+
+  it("refuses only the outcome that cannot be written and writes the others", async () => {
+    const deliveries = await Promise.all(Array.from({ length: 6 }, (_, i) => sendingDelivery(300 + i)));
+    // NaN is no integer: both databases refuse the attempt row (PostgreSQL its syntax, SQLite its NOT NULL).
+    const results = await Promise.allSettled(
+      deliveries.map((delivery, i) => store.finish(write(delivery.id, { finishedAt: at, attempt: attempt(i === 2 ? Number.NaN : 350) }))),
+    );
+    expect(results.map((result) => result.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled", "fulfilled"]);
+    expect(await db().delivery.count({ where: { status: "delivered" } })).toBe(5);
+    expect(await db().delivery.findUniqueOrThrow({ where: { id: deliveries[2]!.id } })).toMatchObject({ status: "sending", leaseOwner: "worker-a" });
+    expect(await db().deliveryAttempt.count()).toBe(5);
+  });
+
+  it("writes the first of two outcomes of one delivery given at once; the second finds the lease gone", async () => {
+    const delivery = await sendingDelivery(400);
+    const results = await Promise.all([
+      store.finish(write(delivery.id, { finishedAt: at, response: "first" })),
+      store.finish(write(delivery.id, { finishedAt: at, response: "second" })),
+    ]);
+    expect(results).toEqual([true, false]);
+    expect(await db().delivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({ status: "delivered", response: "first" });
+    expect(await db().deliveryAttempt.count()).toBe(1);
+  });
+
+  it("drain() waits for outcomes given but not yet written", async () => {
+    const delivery = await sendingDelivery(500);
+    const written = store.finish(write(delivery.id, { finishedAt: at }));
+    await store.drain();
+    expect(await db().delivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({ status: "delivered" });
+    await expect(written).resolves.toBe(true);
+  });
+
+  it.runIf(driver.provider === "postgresql")(
+    "PostgreSQL: the outcomes of one turn share a statement, up to its limit, and what is over it goes in another at once",
+    async () => {
+      if (driver.provider !== "postgresql") return;
+      const pool = driver.pool;
+      const statements: number[] = [];
+      let running = 0;
+      let overlapped = false;
+      const counting = {
+        query(config: pg.QueryConfig) {
+          statements.push((config.values?.[0] as unknown[]).length);
+          if (++running > 1) overlapped = true;
+          return pool.query(config).finally(() => running--);
+        },
+      } as unknown as pg.Pool;
+      const grouped = openOutcomeStore({ ...driver, pool: counting });
+      const count = PG_OUTCOME_BATCH + 6;
+      const deliveries = await Promise.all(Array.from({ length: count }, (_, i) => sendingDelivery(600 + i)));
+      const results = await Promise.all(deliveries.map((delivery) => grouped.finish(write(delivery.id, { finishedAt: at }))));
+      expect(results.every(Boolean)).toBe(true);
+      expect(statements).toEqual([PG_OUTCOME_BATCH, 6]);
+      expect(overlapped).toBe(true);
+      expect(await db().delivery.count({ where: { status: "delivered" } })).toBe(count);
+      expect(await db().deliveryAttempt.count()).toBe(count);
+    },
+  );
 });
