@@ -35,6 +35,17 @@ export function processCpuMs(pid: number): number {
   }
 }
 
+/** User and system CPU time of a live process, apart, in ms; NaN when it has gone. */
+export function processUserSystemMs(pid: number): { user: number; system: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { user: (Number(fields[11]) * 1000) / clockTicks(), system: (Number(fields[12]) * 1000) / clockTicks() };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
+
 /**
  * User + system CPU time of each live thread of a process, in ms, by thread id (a thread that ends between
  * the listing and its read is left out). Node's threads are not named: the main thread is the one whose id is the

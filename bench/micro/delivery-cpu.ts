@@ -20,7 +20,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
-import { processCpuMs, threadCpuMs } from "../lib/cpu";
+import { processCpuMs, processUserSystemMs, threadCpuMs } from "../lib/cpu";
 import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
@@ -72,6 +72,7 @@ try {
       first = (await standIn.stats()).events.length;
     }
     const server0 = await serverFigures();
+    const split0 = processUserSystemMs(worker.pid);
     const cpu0 = processCpuMs(worker.pid);
     const threads0 = threadCpuMs(worker.pid);
     const t0 = performance.now();
@@ -82,6 +83,7 @@ try {
     }
     const cpuMs = processCpuMs(worker.pid) - cpu0;
     const server1 = await serverFigures();
+    const split1 = processUserSystemMs(worker.pid);
     const threads1 = threadCpuMs(worker.pid);
     const wallS = (performance.now() - t0) / 1000;
     const events = sent - first;
@@ -90,6 +92,8 @@ try {
     const main = used.find(([tid]) => tid === worker.pid)?.[1] ?? 0;
     const others = used.filter(([tid, ms]) => tid !== worker.pid && ms > 0).map(([, ms]) => perEvent(ms)).sort((a, b) => b - a);
     console.log(JSON.stringify({ cpuMsPerEventByThread: { main: perEvent(main), others } }));
+    // The kernel's share: on loopback, a socket write also runs the receiving side's TCP work in the writer's time.
+    console.log(JSON.stringify({ processCpuMsPerEvent: { user: perEvent(split1.user - split0.user), system: perEvent(split1.system - split0.system) } }));
     console.log(
       JSON.stringify({ provider, shops: shopCount, queued, perWebhook, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
     );

@@ -5,7 +5,7 @@
  *
  * node --import tsx bench/micro/sqlite-ingest-pragmas.ts [webhooks=20000] [group=8] [pragma=value ...]
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { openSqliteConnection } from "~/db/sqlite-connection";
 import { prepareSqliteIngest, type IngestRow } from "~/webhooks/ingest-sql";
 import { ENCRYPTION_KEY } from "../lib/app";
@@ -42,7 +42,10 @@ try {
     groupMs.push(performance.now() - began);
   }
   const used = process.threadCpuUsage(cpu);
-  console.log(JSON.stringify({ pragmas, group, count, cpuUsPerWebhook: Math.round((used.user + used.system) / count), ...percentiles(groupMs) }));
+  // With wal_autocheckpoint=0 the WAL only grows: its size is every page the commits wrote.
+  const wal = `${bench.url.slice("file:".length)}-wal`;
+  const walKbPerWebhook = existsSync(wal) ? Number((statSync(wal).size / 1024 / count).toFixed(1)) : null;
+  console.log(JSON.stringify({ pragmas, group, count, cpuUsPerWebhook: Math.round((used.user + used.system) / count), walKbPerWebhook, ...percentiles(groupMs) }));
   db.close();
 } finally {
   await bench.drop();
