@@ -3,8 +3,8 @@
  * load them without the rest of the app (decision 021). outcome-store.server.ts has the why.
  */
 import type Sqlite from "better-sqlite3";
-import { randomUUID } from "node:crypto";
 import { sqliteDate } from "~/db/sql-values";
+import { timeOrderedId } from "~/db/time-ordered-id";
 
 export interface OutcomeWrite {
   deliveryId: string;
@@ -94,7 +94,7 @@ export function parameters(write: OutcomeWrite, date: (value: Date | null) => st
     deliveryId: write.deliveryId,
     workerId: write.workerId,
     logAttempt: flag(write.attempt !== null),
-    attemptId: randomUUID(),
+    attemptId: timeOrderedId(),
     number: write.attempt?.number ?? 0,
     startedAt: date(write.attempt?.startedAt ?? write.at),
     durationMs: write.attempt?.durationMs ?? 0,
@@ -102,7 +102,7 @@ export function parameters(write: OutcomeWrite, date: (value: Date | null) => st
     httpStatus: write.attempt?.httpStatus ?? null,
     error: write.attempt?.error ?? null,
     attemptResponse: write.attempt?.response ?? null,
-    triggerId: randomUUID(),
+    triggerId: timeOrderedId(),
     triggerKind: DELIVERY_FAILED_TRIGGER,
   };
 }

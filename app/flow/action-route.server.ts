@@ -4,7 +4,7 @@
  * sends by, and it is recorded with its one delivery before Flow gets its 200; the delivery worker sends it like
  * any webhook's. The answers follow Flow's endpoint contract (docs/decisions/015-shopify-flow.md).
  */
-import { randomUUID } from "node:crypto";
+import { timeOrderedId } from "~/db/time-ordered-id";
 import { db, type Database } from "~/db.server";
 import { wakeWorkers } from "~/delivery/wake.server";
 import { env } from "~/env.server";
@@ -102,7 +102,7 @@ export async function recordFlowAction(
   const { prisma } = options;
   const now = options.now?.() ?? new Date();
   await ensureShop(prisma, run.shop);
-  const deliveryId = randomUUID();
+  const deliveryId = timeOrderedId();
   try {
     await prisma.webhook.create({
       data: {

@@ -3,8 +3,8 @@
  * writer thread can load them without the rest of the app (decision 021). ingest-store.server.ts has the why.
  */
 import type Sqlite from "better-sqlite3";
-import { randomUUID } from "node:crypto";
 import { sqliteDate } from "~/db/sql-values";
+import { timeOrderedId } from "~/db/time-ordered-id";
 import { externalEventId } from "~/delivery/external-event-id";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 
@@ -41,7 +41,7 @@ export function deliveryRows(row: IngestRow, webhookRecordId: string, enabled: r
   const included = row.backfill?.mappingIds;
   const mappings = included ? enabled.filter((mapping) => included.has(mapping.id)) : enabled;
   return mappings.map((mapping) => ({
-    id: randomUUID(),
+    id: timeOrderedId(),
     mappingId: mapping.id,
     eventType: mapping.eventType,
     externalEventId: externalEventId({ shop: row.shop, topic: row.topic, eventKey: row.eventKey, mappingId: mapping.id }),
@@ -72,7 +72,7 @@ export function prepareSqliteIngest(db: Sqlite.Database): (row: IngestRow) => In
   return (row) => {
     const seeded = shopSeeded.get(row.shop);
     if (!seeded || seeded.mappingsSeeded !== 1) return { kind: "unseeded" };
-    const webhookRecordId = randomUUID();
+    const webhookRecordId = timeOrderedId();
     const receivedAt = sqliteDate(row.receivedAt);
     const inserted = insertWebhook.run(...webhookValues(webhookRecordId, row, sqliteDate));
     if (inserted.changes === 0) return { kind: "duplicate" };

@@ -10,11 +10,11 @@
  * default mappings were never created is reported as such; the caller creates them
  * (rare: once per shop) and calls again.
  */
-import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
+import { timeOrderedId } from "~/db/time-ordered-id";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { deliveryRows, webhookValues, type IngestResult, type IngestRow } from "./ingest-sql";
@@ -87,7 +87,7 @@ class PostgresIngestStore implements IngestStore {
     });
     if (lookup.rows.length === 0 || !lookup.rows[0]!.seeded) return { kind: "unseeded" };
     const mappings = lookup.rows.flatMap((r) => (r.id !== null && r.eventType !== null ? [{ id: r.id, eventType: r.eventType }] : []));
-    const webhookRecordId = randomUUID();
+    const webhookRecordId = timeOrderedId();
     const deliveries = deliveryRows(row, webhookRecordId, mappings);
     const written = await this.pool.query<{ recorded: boolean; deliveries: number }>({
       name: "ingest-write",

@@ -86,6 +86,8 @@ describe("the outcome write", () => {
     expect(row.attemptLog).toHaveLength(1);
     expect(row.attemptLog[0]).toMatchObject({ number: 2, durationMs: 350, outcome: "delivered", httpStatus: 200, error: null, response: "ok" });
     expect(row.attemptLog[0]!.startedAt.toISOString()).toBe("2026-11-27T11:59:59.900Z");
+    // A time-ordered id (decision 027): attempts are appended, not scattered over their table's index.
+    expect(row.attemptLog[0]!.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it("leaves alone what an outcome does not set: a skip keeps the earlier answer, a retry keeps finishedAt empty", async () => {

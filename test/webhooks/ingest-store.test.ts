@@ -85,6 +85,10 @@ describe("the webhook write", () => {
     // Dates come back exactly: the same format (SQLite) and the same UTC wall time (PostgreSQL) as Prisma's.
     expect(webhook.triggeredAt?.toISOString()).toBe("2026-11-27T10:00:00.123Z");
     expect(webhook.receivedAt.toISOString()).toBe("2026-11-27T10:00:01.456Z");
+    // Time-ordered ids (decision 027), so that a commit's rows share index pages.
+    const timeOrdered = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(webhook.id).toMatch(timeOrdered);
+    for (const delivery of webhook.deliveries) expect(delivery.id).toMatch(timeOrdered);
     const eventTypes = webhook.deliveries.map((delivery) => delivery.eventType).sort();
     expect(eventTypes).toEqual([...mappings.map((mapping) => mapping.eventType), second.eventType].sort());
     for (const delivery of webhook.deliveries) {
