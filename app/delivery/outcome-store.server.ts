@@ -11,6 +11,7 @@
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
+import { PgGroupCommit } from "~/db/pg-group-commit";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
 import { ATTEMPT_COLUMNS, dedupeKey, OWNED, parameters, SET_OUTCOME, TRIGGER_COLUMNS, type OutcomeWrite } from "./outcome-sql";
@@ -81,32 +82,19 @@ const PG_TYPES: Record<string, string> = {
   httpStatus: "integer",
 };
 
-interface QueuedOutcome {
-  write: OutcomeWrite;
-  resolve(written: boolean): void;
-  reject(error: unknown): void;
-}
-
 /**
- * PostgreSQL: the outcomes that arrive while earlier ones are being written go together, in one statement and one
- * commit (group commit, as SQLite's writer does per turn): per outcome, a statement and a commit each cost the
- * server more than the rows themselves (`bench/micro/delivery-cpu.ts --postgresql`). At most
- * PG_OUTCOME_STATEMENTS_IN_FLIGHT statements run at once; an outcome waits at most for one of them to end.
+ * PostgreSQL: outcomes go in groups (PgGroupCommit, decision 026): per outcome, a statement and a commit each cost
+ * the server more than the rows themselves (`bench/micro/delivery-cpu.ts --postgresql`). A delivery is the key, so
+ * its outcomes are written in the order given.
  *
  * One statement does, for every outcome in it, the guarded update, the attempt row and (for a failure) the Flow
  * trigger's outbox row, so they commit together, and answers which deliveries it updated. Its CTEs all see the
  * tables as they were before it, so a trigger's count of earlier attempts does not include the one logged beside it.
- * When the statement fails, each outcome in it is written alone, so only the one that fails is refused.
  */
 class PostgresOutcomeStore implements OutcomeStore {
   private readonly text: string;
   private readonly names: readonly string[];
-  private queue: QueuedOutcome[] = [];
-  private inFlight = 0;
-  /** The deliveries whose outcomes are in the statements in flight. */
-  private readonly writing = new Set<string>();
-  private scheduled = false;
-  private idle: Array<() => void> = [];
+  private readonly group: PgGroupCommit<OutcomeWrite, boolean>;
 
   constructor(private readonly pool: pg.Pool) {
     const names: string[] = [];
@@ -136,87 +124,31 @@ class PostgresOutcomeStore implements OutcomeStore {
        triggered AS (${triggered})
        SELECT id FROM updated`;
     this.names = names;
+    this.group = new PgGroupCommit({
+      write: (writes) => this.run(writes),
+      keyOf: (write) => write.deliveryId,
+      maxGroup: PG_OUTCOME_BATCH,
+      maxInFlight: PG_OUTCOME_STATEMENTS_IN_FLIGHT,
+    });
   }
 
-  finish(write: OutcomeWrite): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.queue.push({ write, resolve, reject });
-      this.pump();
-    }).then((written) => notifyFailure(write, written));
+  async finish(write: OutcomeWrite): Promise<boolean> {
+    return notifyFailure(write, await this.group.submit(write));
   }
 
   drain(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    return this.group.drain();
   }
 
-  /** Starts a statement after this turn (so that the turn's outcomes go together) when one may start. */
-  private pump() {
-    if (this.scheduled || this.queue.length === 0 || this.inFlight >= PG_OUTCOME_STATEMENTS_IN_FLIGHT) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.send();
-    });
-  }
-
-  private send() {
-    if (this.queue.length === 0 || this.inFlight >= PG_OUTCOME_STATEMENTS_IN_FLIGHT) return;
-    const batch = this.takeBatch();
-    if (batch.length === 0) return;
-    this.inFlight++;
-    // What did not fit in PG_OUTCOME_BATCH may go in the other slot.
-    this.pump();
-    this.writeBatch(batch).finally(() => {
-      this.inFlight--;
-      for (const queued of batch) this.writing.delete(queued.write.deliveryId);
-      if (this.queue.length > 0) this.pump();
-      else if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
-    });
-  }
-
-  /**
-   * Up to PG_OUTCOME_BATCH outcomes, at most one per delivery, and none of a delivery whose earlier outcome is being
-   * written: a delivery's outcomes are written in the order given.
-   */
-  private takeBatch(): QueuedOutcome[] {
-    const batch: QueuedOutcome[] = [];
-    const rest: QueuedOutcome[] = [];
-    for (const queued of this.queue) {
-      const id = queued.write.deliveryId;
-      if (batch.length < PG_OUTCOME_BATCH && !this.writing.has(id)) {
-        this.writing.add(id);
-        batch.push(queued);
-      } else {
-        rest.push(queued);
-      }
-    }
-    this.queue = rest;
-    return batch;
-  }
-
-  private async writeBatch(batch: QueuedOutcome[]): Promise<void> {
-    let updated: Set<string>;
-    try {
-      updated = await this.run(batch.map((queued) => queued.write));
-    } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
-        return;
-      }
-      await Promise.all(batch.map((queued) => this.writeBatch([queued])));
-      return;
-    }
-    for (const queued of batch) queued.resolve(updated.has(queued.write.deliveryId));
-  }
-
-  private async run(writes: OutcomeWrite[]): Promise<Set<string>> {
+  /** Whether each outcome was written (false: its lease was no longer this worker's). */
+  private async run(writes: readonly OutcomeWrite[]): Promise<boolean[]> {
     const rows = writes.map((write) => parameters(write, pgTimestamp, (value) => value) as Record<string, unknown>);
     const result = await this.pool.query<{ id: string }>({
       name: "delivery-outcomes",
       text: this.text,
       values: this.names.map((name) => rows.map((row) => row[name])),
     });
-    return new Set(result.rows.map((row) => row.id));
+    const updated = new Set(result.rows.map((row) => row.id));
+    return writes.map((write) => updated.has(write.deliveryId));
   }
 }

@@ -13,6 +13,7 @@
 import type pg from "pg";
 import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
+import { PgGroupCommit } from "~/db/pg-group-commit";
 import { pgTimestamp } from "~/db/sql-values";
 import { timeOrderedId } from "~/db/time-ordered-id";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
@@ -66,16 +67,40 @@ class SqliteIngestStore implements IngestStore {
   }
 }
 
+/** PostgreSQL: webhook statements in flight at once; more wait and go together in the next one. */
+export const PG_INGEST_STATEMENTS_IN_FLIGHT = 2;
+/** PostgreSQL: the most webhooks one statement carries. */
+export const PG_INGEST_GROUP = 32;
+
+interface PostgresIngestItem {
+  row: IngestRow;
+  webhookRecordId: string;
+  deliveries: ReturnType<typeof deliveryRows>;
+}
+
 /**
- * PostgreSQL: two statements per webhook. The first reads the
- * shop's seeded flag and its enabled mappings; the second inserts the webhook (or
- * nothing, if the event is already recorded) and its deliveries in one statement, so
- * it commits as a whole. PostgreSQL groups concurrent commits itself.
+ * PostgreSQL: per webhook, one read of the shop's seeded flag and its enabled mappings; then the webhook (or nothing,
+ * if the event is already recorded) and its deliveries are inserted in one statement, so they commit as a whole.
+ * Webhooks that arrive while others are being written go in the same statement and commit (PgGroupCommit, decision
+ * 028): per webhook, a statement and a commit cost the server more than the rows. The event (shop, topic, key) is
+ * the key, so redeliveries of one event are never written beside each other: the first is recorded, the others
+ * find it.
  */
 class PostgresIngestStore implements IngestStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly group: PgGroupCommit<PostgresIngestItem, IngestResult>;
 
-  async drain() {}
+  constructor(private readonly pool: pg.Pool) {
+    this.group = new PgGroupCommit({
+      write: (items) => this.write(items),
+      keyOf: ({ row }) => `${row.shop}\n${row.topic}\n${row.eventKey}`,
+      maxGroup: PG_INGEST_GROUP,
+      maxInFlight: PG_INGEST_STATEMENTS_IN_FLIGHT,
+    });
+  }
+
+  drain(): Promise<void> {
+    return this.group.drain();
+  }
 
   async record(row: IngestRow): Promise<IngestResult> {
     const lookup = await this.pool.query<{ seeded: boolean; id: string | null; eventType: string | null }>({
@@ -88,34 +113,39 @@ class PostgresIngestStore implements IngestStore {
     if (lookup.rows.length === 0 || !lookup.rows[0]!.seeded) return { kind: "unseeded" };
     const mappings = lookup.rows.flatMap((r) => (r.id !== null && r.eventType !== null ? [{ id: r.id, eventType: r.eventType }] : []));
     const webhookRecordId = timeOrderedId();
-    const deliveries = deliveryRows(row, webhookRecordId, mappings);
-    const written = await this.pool.query<{ recorded: boolean; deliveries: number }>({
-      name: "ingest-write",
+    return this.group.submit({ row, webhookRecordId, deliveries: deliveryRows(row, webhookRecordId, mappings) });
+  }
+
+  private async write(items: readonly PostgresIngestItem[]): Promise<IngestResult[]> {
+    const webhooks = items.map(({ row, webhookRecordId }) => webhookValues(webhookRecordId, row, pgTimestamp));
+    const deliveries = items.flatMap(({ row, deliveries }) =>
+      deliveries.map((delivery) => [delivery.id, delivery.webhookRecordId, delivery.mappingId, delivery.eventType, delivery.externalEventId, pgTimestamp(row.occurredAt), row.backfill?.id ?? null]),
+    );
+    const column = <T>(rows: T[][], index: number) => rows.map((values) => values[index]);
+    const written = await this.pool.query<{ id: string; deliveries: number }>({
+      name: "ingest-write-group",
       text: `WITH w AS (
                INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "eventId", "apiVersion", "triggeredAt", "receivedAt", "orderId", body)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamp(3)[], $9::timestamp(3)[], $10::text[], $11::text[])
                ON CONFLICT (shop, topic, "eventKey") DO NOTHING
-               RETURNING id
+               RETURNING id, shop, topic, "receivedAt"
              ), d AS (
                INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
                  "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
-               SELECT x.id, $2, w.id, x."mappingId", $3, x."eventType", x."externalEventId", 'pending', 0, $9, $12, false, $9, $9, $17::text
-               FROM w, unnest($13::text[], $14::text[], $15::text[], $16::text[]) AS x(id, "mappingId", "eventType", "externalEventId")
-               RETURNING 1
+               SELECT x.id, w.shop, w.id, x."mappingId", w.topic, x."eventType", x."externalEventId", 'pending', 0, w."receivedAt", x."occurredAt", false,
+                      w."receivedAt", w."receivedAt", x."backfillId"
+               FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::timestamp(3)[], $18::text[])
+                      AS x(id, "webhookRecordId", "mappingId", "eventType", "externalEventId", "occurredAt", "backfillId")
+               JOIN w ON w.id = x."webhookRecordId"
+               RETURNING "webhookRecordId"
              )
-             SELECT EXISTS (SELECT 1 FROM w) AS recorded, (SELECT count(*) FROM d)::int AS deliveries`,
-      values: [
-        ...webhookValues(webhookRecordId, row, pgTimestamp),
-        pgTimestamp(row.occurredAt),
-        deliveries.map((d) => d.id),
-        deliveries.map((d) => d.mappingId),
-        deliveries.map((d) => d.eventType),
-        deliveries.map((d) => d.externalEventId),
-        row.backfill?.id ?? null,
-      ],
+             SELECT w.id, (SELECT count(*) FROM d WHERE d."webhookRecordId" = w.id)::int AS deliveries FROM w`,
+      values: [...Array.from({ length: 11 }, (_, index) => column(webhooks, index)), ...Array.from({ length: 7 }, (_, index) => column(deliveries, index))],
     });
-    const result = written.rows[0]!;
-    if (!result.recorded) return { kind: "duplicate" };
-    return { kind: "recorded", webhookRecordId, deliveries: result.deliveries };
+    const recorded = new Map(written.rows.map((result) => [result.id, result.deliveries]));
+    return items.map(({ webhookRecordId }) => {
+      const count = recorded.get(webhookRecordId);
+      return count === undefined ? { kind: "duplicate" } : { kind: "recorded", webhookRecordId, deliveries: count };
+    });
   }
 }

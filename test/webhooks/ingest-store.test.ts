@@ -4,13 +4,14 @@
  * Prisma as the rest of the app reads it.
  */
 import Sqlite from "better-sqlite3";
+import type pg from "pg";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { externalEventId } from "~/delivery/external-event-id";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { ensureShop } from "~/models/Shop.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
-import { openIngestStore, type IngestRow } from "~/webhooks/ingest-store.server";
+import { openIngestStore, PG_INGEST_GROUP, type IngestRow } from "~/webhooks/ingest-store.server";
 import { ingestRow } from "../support/ingest-rows";
 
 const SHOP = "ingest-store.myshopify.com";
@@ -127,6 +128,45 @@ describe("the webhook write", () => {
     ]);
     expect(results.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect((await db().webhook.findMany({ select: { orderId: true }, orderBy: { orderId: "asc" } })).map((w) => w.orderId)).toEqual(["21", "23"]);
+  });
+});
+
+describe.runIf(database().target.provider === "postgresql")("PostgreSQL: webhooks written together", () => {
+  it("puts the webhooks of one turn in one statement, up to its limit, what is over it in another at once, and a redelivery after the first", async () => {
+    if (driver.provider !== "postgresql") return;
+    await ensureShop(db(), SHOP);
+    const pool = driver.pool;
+    const groups: number[] = [];
+    let running = 0;
+    let overlapped = false;
+    const distinct = PG_INGEST_GROUP + 8;
+    const rows = [...Array.from({ length: distinct }, (_, i) => row(3000 + i)), row(3000, { webhookId: "redelivery" })];
+    // Every webhook's mappings look-up is answered in one turn, once all have been asked: the writes then all arrive
+    // in that turn, as they do when webhooks come in faster than the writes commit.
+    const lookups: Array<Promise<pg.QueryResult>> = [];
+    let answerLookups!: () => void;
+    const allAsked = new Promise<void>((resolve) => (answerLookups = resolve));
+    const counting = {
+      query(config: pg.QueryConfig) {
+        if (config.name === "ingest-mappings") {
+          const index = lookups.push(pool.query(config)) - 1;
+          if (lookups.length === rows.length) answerLookups();
+          return allAsked.then(() => Promise.all(lookups)).then((answers) => answers[index]!);
+        }
+        groups.push((config.values?.[0] as unknown[]).length);
+        if (++running > 1) overlapped = true;
+        return pool.query(config).finally(() => running--);
+      },
+    } as unknown as pg.Pool;
+    const grouped = openIngestStore({ ...driver, pool: counting });
+    const results = await Promise.all(rows.map((r) => grouped.record(r)));
+    expect(results.slice(0, distinct).every((result) => result.kind === "recorded")).toBe(true);
+    expect(results[distinct]).toEqual({ kind: "duplicate" });
+    // The redelivery's event is in the first statement: it waits for that one, then goes alone.
+    expect(groups).toEqual([PG_INGEST_GROUP, 8, 1]);
+    expect(overlapped).toBe(true);
+    expect(await db().webhook.count()).toBe(distinct);
+    expect(await db().webhook.findFirst({ where: { webhookId: "redelivery" } })).toBeNull();
   });
 });
 

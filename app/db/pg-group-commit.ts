@@ -1,0 +1,103 @@
+/**
+ * Group commit for the driver-level PostgreSQL writes (decisions 026 and 028): items that arrive while earlier ones
+ * are being written go together in one statement, and so in one commit. With nothing in flight an item goes alone
+ * after the turn it arrived in (so that the turn's other items join it); under load the groups grow by themselves.
+ *
+ * - At most `maxInFlight` statements run at once, each with at most `maxGroup` items.
+ * - Items with the same key are written in the order given: never in one statement, never in two at once. So two
+ *   statements never wait on each other's rows through that key (no deadlock between groups).
+ * - When a statement fails, each of its items is written again alone: only the ones that fail alone are refused.
+ */
+export interface GroupCommitOptions<I, R> {
+  /** Writes the items in one statement; answers one result per item, in their order. */
+  write(items: readonly I[]): Promise<R[]>;
+  keyOf(item: I): string;
+  maxGroup: number;
+  maxInFlight: number;
+}
+
+interface Queued<I, R> {
+  item: I;
+  key: string;
+  resolve(result: R): void;
+  reject(error: unknown): void;
+}
+
+export class PgGroupCommit<I, R> {
+  private queue: Queued<I, R>[] = [];
+  private inFlight = 0;
+  /** The keys of the items in the statements in flight. */
+  private readonly writing = new Set<string>();
+  private scheduled = false;
+  private idle: Array<() => void> = [];
+
+  constructor(private readonly options: GroupCommitOptions<I, R>) {}
+
+  submit(item: I): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, key: this.options.keyOf(item), resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Settles once every item submitted so far has been written or refused. */
+  drain(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  private pump() {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.send();
+    });
+  }
+
+  private send() {
+    if (this.inFlight >= this.options.maxInFlight) return;
+    const group = this.takeGroup();
+    if (group.length === 0) return;
+    this.inFlight++;
+    // What did not fit in this group may go in another slot.
+    this.pump();
+    void this.writeGroup(group).finally(() => {
+      this.inFlight--;
+      for (const queued of group) this.writing.delete(queued.key);
+      if (this.queue.length > 0) this.pump();
+      else if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+    });
+  }
+
+  private takeGroup(): Queued<I, R>[] {
+    const group: Queued<I, R>[] = [];
+    const rest: Queued<I, R>[] = [];
+    for (const queued of this.queue) {
+      if (group.length < this.options.maxGroup && !this.writing.has(queued.key)) {
+        this.writing.add(queued.key);
+        group.push(queued);
+      } else {
+        rest.push(queued);
+      }
+    }
+    this.queue = rest;
+    return group;
+  }
+
+  private async writeGroup(group: Queued<I, R>[]): Promise<void> {
+    let results: R[];
+    try {
+      results = await this.options.write(group.map((queued) => queued.item));
+      if (results.length !== group.length) throw new Error(`A group write answered ${results.length} results for ${group.length} items`);
+    } catch (error) {
+      if (group.length === 1) {
+        group[0]!.reject(error);
+        return;
+      }
+      await Promise.all(group.map((queued) => this.writeGroup([queued])));
+      return;
+    }
+    group.forEach((queued, index) => queued.resolve(results[index]!));
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The grouping rules of the PostgreSQL group commit (decisions 026 and 028), with a write function that the test
+ * answers by hand; the stores' statements are tested on PostgreSQL in test/pipeline/outcome-store.test.ts and
+ * test/webhooks/ingest-store.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { PgGroupCommit } from "~/db/pg-group-commit";
+
+interface Item {
+  key: string;
+  value: number;
+}
+
+/** A write that records each group and waits until the test answers it. */
+function controlledWrite(fail: (item: Item) => boolean = () => false) {
+  const calls: Array<{ items: Item[]; answer: () => void }> = [];
+  let running = 0;
+  let mostRunning = 0;
+  const write = (items: readonly Item[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      running++;
+      mostRunning = Math.max(mostRunning, running);
+      calls.push({
+        items: [...items],
+        answer: () => {
+          running--;
+          if (items.some(fail)) reject(new Error(`refused ${items.map((item) => item.value).join(",")}`));
+          else resolve(items.map((item) => item.value * 10));
+        },
+      });
+    });
+  return { calls, write, mostRunning: () => mostRunning };
+}
+
+/** Lets setImmediate callbacks and the promise jobs they start run, a few rounds deep. */
+const turn = async () => {
+  for (let i = 0; i < 3; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+};
+
+describe("PgGroupCommit", () => {
+  it("sends what arrived in one turn as one group, up to maxGroup, and the rest in another slot at once", async () => {
+    const fake = controlledWrite();
+    const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 4, maxInFlight: 2 });
+    const results = Array.from({ length: 7 }, (_, i) => group.submit({ key: `k${i}`, value: i }));
+    expect(fake.calls).toHaveLength(0);
+    await turn();
+    expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6],
+    ]);
+    for (const call of fake.calls) call.answer();
+    expect(await Promise.all(results)).toEqual([0, 10, 20, 30, 40, 50, 60]);
+  });
+
+  it("holds what arrives while every slot is busy, and sends it together when one frees", async () => {
+    const fake = controlledWrite();
+    const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 1 });
+    const first = group.submit({ key: "a", value: 1 });
+    await turn();
+    const later = [group.submit({ key: "b", value: 2 }), group.submit({ key: "c", value: 3 })];
+    await turn();
+    expect(fake.calls).toHaveLength(1);
+    fake.calls[0]!.answer();
+    await first;
+    await turn();
+    expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1], [2, 3]]);
+    fake.calls[1]!.answer();
+    expect(await Promise.all(later)).toEqual([20, 30]);
+    expect(fake.mostRunning()).toBe(1);
+  });
+
+  it("never writes two items of one key in one group or at the same time, and keeps their order", async () => {
+    const fake = controlledWrite();
+    const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 3 });
+    const results = [group.submit({ key: "same", value: 1 }), group.submit({ key: "other", value: 2 }), group.submit({ key: "same", value: 3 })];
+    await turn();
+    // Two slots are free, but the second "same" waits for the first.
+    expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2]]);
+    fake.calls[0]!.answer();
+    await turn();
+    expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2], [3]]);
+    fake.calls[1]!.answer();
+    expect(await Promise.all(results)).toEqual([10, 20, 30]);
+  });
+
+  it("writes each item of a refused group alone, so only the one that fails alone is refused", async () => {
+    const fake = controlledWrite((item) => item.value === 2);
+    const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2 });
+    const results = [1, 2, 3].map((value) => group.submit({ key: `k${value}`, value }));
+    const answerAll = async () => {
+      for (let i = 0; i < 10; i++) {
+        await turn();
+        for (const call of fake.calls.splice(0)) call.answer();
+      }
+    };
+    const settled = Promise.allSettled(results);
+    await answerAll();
+    const outcome = await settled;
+    expect(outcome.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(outcome[0]).toMatchObject({ value: 10 });
+    expect(outcome[1]).toMatchObject({ reason: { message: "refused 2" } });
+  });
+
+  it("refuses a group whose write answers the wrong number of results, item by item", async () => {
+    const group = new PgGroupCommit<Item, number>({
+      write: async (items) => (items.length > 1 ? [1] : [items[0]!.value]),
+      keyOf: (item) => item.key,
+      maxGroup: 10,
+      maxInFlight: 1,
+    });
+    expect(await Promise.all([group.submit({ key: "a", value: 7 }), group.submit({ key: "b", value: 8 })])).toEqual([7, 8]);
+  });
+
+  it("drain() settles only once every submitted item is written", async () => {
+    const fake = controlledWrite();
+    const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 1, maxInFlight: 1 });
+    void group.submit({ key: "a", value: 1 });
+    void group.submit({ key: "b", value: 2 });
+    let drained = false;
+    const draining = group.drain().then(() => (drained = true));
+    for (let i = 0; i < 2; i++) {
+      await turn();
+      await turn();
+      expect(drained).toBe(false);
+      fake.calls[i]!.answer();
+    }
+    await draining;
+    expect(drained).toBe(true);
+    await expect(new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 1, maxInFlight: 1 }).drain()).resolves.toBeUndefined();
+  });
+});
