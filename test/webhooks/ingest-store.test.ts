@@ -170,6 +170,19 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: webhook
   });
 });
 
+describe.runIf(database().target.provider === "postgresql")("PostgreSQL: the stored body", () => {
+  it("is compressed with LZ4 (decision 029), and read back exactly", async () => {
+    if (driver.provider !== "postgresql") return;
+    await ensureShop(db(), SHOP);
+    const body = JSON.stringify({ id: 4000, note: "x".repeat(4_000), lines: Array.from({ length: 100 }, (_, i) => ({ id: i, title: `Line ${i}` })) });
+    expect(await store.record(row(4000, { body }))).toMatchObject({ kind: "recorded" });
+    const { rows } = await driver.pool.query<{ compression: string | null; body: string }>(
+      `SELECT pg_column_compression(body) AS compression, body FROM "Webhook" WHERE "orderId" = '4000'`,
+    );
+    expect(rows).toEqual([{ compression: "lz4", body }]);
+  });
+});
+
 describe.runIf(database().target.provider === "sqlite")("the webhook write while another connection holds SQLite's write lock", () => {
   function holdWriteLock() {
     const target = database().target;
