@@ -153,7 +153,8 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: webhook
           if (lookups.length === rows.length) answerLookups();
           return allAsked.then(() => Promise.all(lookups)).then((answers) => answers[index]!);
         }
-        groups.push((config.values?.[0] as unknown[]).length);
+        // The write's statement is prepared per group size, which its name ends with.
+        groups.push(Number(/^ingest-write-group-(\d+)$/.exec(config.name ?? "")?.[1]));
         if (++running > 1) overlapped = true;
         return pool.query(config).finally(() => running--);
       },
