@@ -6,7 +6,10 @@
  * - At most `maxInFlight` statements run at once, each with at most `maxGroup` items.
  * - Items with the same key are written in the order given: never in one statement, never in two at once. So two
  *   statements never wait on each other's rows through that key (no deadlock between groups).
- * - When a statement fails, each of its items is written again alone: only the ones that fail alone are refused.
+ * - When a statement fails because of what is in its rows (`failedOnItsRows`), each of its items is written again
+ *   alone: only the ones that fail alone are refused. When it fails because the database is slow or gone (a timeout,
+ *   a lost connection, a server shutting down), every item is refused at once: written alone, each would wait for the
+ *   same failure again, and a webhook's prompt 503 would come after Shopify has stopped waiting (decision 028).
  */
 export interface GroupCommitOptions<I, R> {
   /** Writes the items in one statement; answers one result per item, in their order. */
@@ -14,6 +17,24 @@ export interface GroupCommitOptions<I, R> {
   keyOf(item: I): string;
   maxGroup: number;
   maxInFlight: number;
+}
+
+/** SQLSTATE classes that name something in the rows: data exceptions, constraint violations, transaction rollbacks
+ * (serialization failures, deadlocks), program limits (an index row too large). Written alone, the other items pass. */
+const ROW_ERROR_CLASSES = new Set(["22", "23", "40", "54"]);
+
+/** A group's write answered a different number of results than it was given items. */
+class GroupAnswerMismatch extends Error {}
+
+/**
+ * Whether a failed group statement failed because of what is in its rows, so that writing each item alone can tell
+ * the good from the bad. Anything else (a timeout from the driver, a lost or refused connection, an administrator's
+ * shutdown, a statement the server could not run at all) would fail alone in the same way.
+ */
+export function failedOnItsRows(error: unknown): boolean {
+  if (error instanceof GroupAnswerMismatch) return true;
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && ROW_ERROR_CLASSES.has(code.slice(0, 2));
 }
 
 interface Queued<I, R> {
@@ -89,10 +110,10 @@ export class PgGroupCommit<I, R> {
     let results: R[];
     try {
       results = await this.options.write(group.map((queued) => queued.item));
-      if (results.length !== group.length) throw new Error(`A group write answered ${results.length} results for ${group.length} items`);
+      if (results.length !== group.length) throw new GroupAnswerMismatch(`A group write answered ${results.length} results for ${group.length} items`);
     } catch (error) {
-      if (group.length === 1) {
-        group[0]!.reject(error);
+      if (group.length === 1 || !failedOnItsRows(error)) {
+        for (const queued of group) queued.reject(error);
         return;
       }
       await Promise.all(group.map((queued) => this.writeGroup([queued])));

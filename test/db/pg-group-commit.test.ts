@@ -4,15 +4,21 @@
  * test/webhooks/ingest-store.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { PgGroupCommit } from "~/db/pg-group-commit";
+import { failedOnItsRows, PgGroupCommit } from "~/db/pg-group-commit";
 
 interface Item {
   key: string;
   value: number;
 }
 
-/** A write that records each group and waits until the test answers it. */
-function controlledWrite(fail: (item: Item) => boolean = () => false) {
+/** An error as node-postgres raises it for a statement the server refused: a message and the SQLSTATE in `code`. */
+function serverError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A write that records each group and waits until the test answers it; a group with an item `fail` picks is
+ * refused with `failure` (by default, a check constraint's violation naming the group's values). */
+function controlledWrite(fail: (item: Item) => boolean = () => false, failure = (items: readonly Item[]) => serverError("23514", `refused ${items.map((item) => item.value).join(",")}`)) {
   const calls: Array<{ items: Item[]; answer: () => void }> = [];
   let running = 0;
   let mostRunning = 0;
@@ -24,7 +30,7 @@ function controlledWrite(fail: (item: Item) => boolean = () => false) {
         items: [...items],
         answer: () => {
           running--;
-          if (items.some(fail)) reject(new Error(`refused ${items.map((item) => item.value).join(",")}`));
+          if (items.some(fail)) reject(failure(items));
           else resolve(items.map((item) => item.value * 10));
         },
       });
@@ -99,6 +105,41 @@ describe("PgGroupCommit", () => {
     expect(outcome.map((result) => result.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(outcome[0]).toMatchObject({ value: 10 });
     expect(outcome[1]).toMatchObject({ reason: { message: "refused 2" } });
+  });
+
+  it("refuses every item of a group at once when the database is slow or gone, without writing them alone", async () => {
+    const failures = [
+      new Error("Query read timeout"), // node-postgres's own query_timeout: no SQLSTATE
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }),
+      new Error("Connection terminated unexpectedly"),
+      serverError("57014", "canceling statement due to statement timeout"),
+      serverError("57P01", "terminating connection due to administrator command"),
+      serverError("53300", "sorry, too many clients already"),
+      serverError("42P01", 'relation "Webhook" does not exist'),
+    ];
+    for (const failure of failures) {
+      const fake = controlledWrite(() => true, () => failure);
+      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2 });
+      const settled = Promise.allSettled([1, 2, 3].map((value) => group.submit({ key: `k${value}`, value })));
+      // Answer every write there is, a few turns deep, and count them: one, the group's.
+      for (let i = 0, answered = 0; i < 10; i++) {
+        await turn();
+        for (const call of fake.calls.slice(answered)) call.answer();
+        answered = fake.calls.length;
+      }
+      expect(fake.calls.map((call) => call.items.length), failure.message).toEqual([3]);
+      const outcome = await settled;
+      expect(outcome.map((result) => (result.status === "rejected" ? result.reason : result.value))).toEqual([failure, failure, failure]);
+      await group.drain();
+    }
+  });
+
+  it("tells a failure in the rows from a failure of the database", () => {
+    for (const code of ["22P05", "22001", "23505", "23514", "40001", "40P01", "54000"]) expect(failedOnItsRows(serverError(code, code)), code).toBe(true);
+    for (const code of ["57014", "57P01", "08006", "53300", "42P01", "XX000", "ECONNRESET", "23"]) expect(failedOnItsRows(serverError(code, code)), code).toBe(false);
+    expect(failedOnItsRows(new Error("Query read timeout"))).toBe(false);
+    expect(failedOnItsRows(undefined)).toBe(false);
+    expect(failedOnItsRows({ code: 23505 })).toBe(false);
   });
 
   it("refuses a group whose write answers the wrong number of results, item by item", async () => {
