@@ -28,8 +28,9 @@ import { isMappableTopic, type MappingDefinition } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
 import { nextDueAt } from "~/models/Delivery.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
-import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { isJsonObject, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
+import { ClaimBodies } from "./claim-bodies";
 import { claimStoreOf, type ClaimedDelivery, type ClaimMapping, type Held } from "./claim-store.server";
 import { Pacing } from "./pacing";
 import { DEFAULT_ORDER_ARRIVAL_WAIT_MS, findRelated } from "./related.server";
@@ -148,27 +149,29 @@ const keyCache = new KeyCache();
  * applies from the next claim, a moment later, as it would had that claim come first.
  */
 class PassCache {
-  /** Bodies this claim parsed, by webhook: its deliveries of one webhook share one parse, dropped with the claim. */
-  private readonly bodies = new Map<string, JsonValue>();
   private constructor(
     private readonly config: Resolved,
     private readonly shops: Map<string, ShopState>,
     private readonly mappings: Map<string, MappingRow>,
+    /** Its deliveries of one webhook share one parse, dropped after the last of them has used it. */
+    private readonly bodies: ClaimBodies,
   ) {}
 
-  static async load(config: Resolved, deliveries: Iterable<{ shop: string; mappingId: string }>): Promise<PassCache> {
+  static async load(config: Resolved, deliveries: Array<{ shop: string; mappingId: string; webhook: { id: string } }>): Promise<PassCache> {
     const domains = new Set<string>();
     const mappingIds = new Set<string>();
     for (const delivery of deliveries) {
       domains.add(delivery.shop);
       mappingIds.add(delivery.mappingId);
     }
-    if (domains.size === 0) return new PassCache(config, new Map(), new Map());
+    const bodies = new ClaimBodies(deliveries);
+    if (domains.size === 0) return new PassCache(config, new Map(), new Map(), bodies);
     const { shops, mappings } = await claimStoreOf(config.prisma).context([...domains], [...mappingIds]);
     return new PassCache(
       config,
       new Map(shops.map((row) => [row.domain, { keyCipher: row.keyCipher, uninstalled: row.uninstalled }])),
       new Map(mappings.map((row) => [row.id, row])),
+      bodies,
     );
   }
 
@@ -186,13 +189,9 @@ class PassCache {
     return keyCache.open(this.config.secretBox, cipher);
   }
 
+  /** The webhook's parsed body; each delivery asks once. */
   body(webhook: ClaimedDelivery["webhook"]): JsonValue {
-    let body = this.bodies.get(webhook.id);
-    if (body === undefined) {
-      body = parseShopifyJson(webhook.body);
-      this.bodies.set(webhook.id, body);
-    }
-    return body;
+    return this.bodies.body(webhook);
   }
 }
 
