@@ -530,6 +530,8 @@ async function processDelivery(
   }
 
   const prepared = await prepare(config, cache, delivery);
+  // Nothing reads the body's text after the render: let it go now rather than when the lane ends.
+  delivery.webhook.body = "";
   if ("kind" in prepared) {
     // A wait for the order's webhook is not an attempt: nothing was tried.
     await settle(config, delivery, prepared, { startedAt: prepared.kind === "waiting" ? null : startedAt });
