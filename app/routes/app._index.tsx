@@ -245,7 +245,10 @@ export default function Home() {
         ) : null}
         {stats.stale24h > 0 ? (
           <Banner tone="warning" title={`${stats.stale24h} event${stats.stale24h === 1 ? "" : "s"} sent more than 12 hours late today`}>
-            <p>Attentive records late events but they trigger no Journey. This happens when Shopify delivers a webhook late or sending was paused.</p>
+            <p>
+              Attentive records late events but they trigger no Journey. This happens when Shopify delivers a webhook late or sending was paused.{" "}
+              <Link to="/app/deliveries?stale=1">See the late events</Link>.
+            </p>
           </Banner>
         ) : null}
         {data.backfill ? (

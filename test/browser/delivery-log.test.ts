@@ -212,6 +212,25 @@ describeBrowser("the delivery log's search, filters and views", () => {
     expect(app().pageErrors).toEqual([]);
   });
 
+  test("the home page's banner about late events opens the Stale view", async () => {
+    const { page, openApp, db } = app();
+    // The banner counts the last 24 hours: #4103's late delivery is made recent for this test, then put back.
+    const late = await db.delivery.findMany({ where: { orderName: "#4103" }, select: { id: true, createdAt: true } });
+    expect(late).toHaveLength(1);
+    await db.delivery.update({ where: { id: late[0]!.id }, data: { createdAt: new Date() } });
+    try {
+      await openApp("/app");
+      await expect.poll(() => page.getByText("1 event sent more than 12 hours late today").isVisible()).toBe(true);
+      await page.getByRole("link", { name: "See the late events" }).click();
+      await expect.poll(() => query().toString()).toBe("stale=1");
+      await expect.poll(selectedTab).toBe("Stale");
+      await expect.poll(shownOrders).toEqual(["#4103"]);
+    } finally {
+      await db.delivery.update({ where: { id: late[0]!.id }, data: { createdAt: late[0]!.createdAt } });
+    }
+    expect(app().pageErrors).toEqual([]);
+  });
+
   test("Clear all and the Clear filters button empty the view", async () => {
     const { page, openApp } = app();
     await openApp("/app/deliveries?status=failed&stale=1");
