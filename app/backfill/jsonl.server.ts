@@ -2,7 +2,9 @@
  * Reads a bulk operation's JSONL result from its URL a line at a time, never whole in memory, starting at a byte
  * offset (docs/decisions/016-history-backfill.md). The offset is asked for with a Range request; a server that
  * answers the whole file instead has the bytes before it skipped. A stalled download ends with an error after
- * `idleMs` without a byte, so the caller can start again from the last line it finished.
+ * `idleMs` without a byte, so the caller can start again from the last line it finished. Only the time spent waiting
+ * for the server counts: while the caller holds a line (writing it, or waiting for the delivery queue to drain), no
+ * deadline runs.
  */
 
 export interface JsonlLine {
@@ -61,6 +63,7 @@ export async function* jsonlLines(url: string, options: JsonlReadOptions): Async
     } catch (error) {
       throw new JsonlReadError(stalled ? `the result file did not answer within ${Math.round(options.idleMs / 1000)} s` : `the result file could not be reached: ${messageOf(error)}`, false);
     }
+    clearTimeout(idle);
     if (response.status === 416) {
       discard(response.body); // Nothing after the offset: the file was read to its end.
       return;
@@ -86,12 +89,14 @@ export async function* jsonlLines(url: string, options: JsonlReadOptions): Async
     try {
       for (;;) {
         let chunk: ReadableStreamReadResult<Uint8Array>;
+        // The deadline runs only while this waits for bytes, not while the caller holds the lines already read.
+        armIdle();
         try {
           chunk = await reader.read();
         } catch (error) {
           throw new JsonlReadError(stalled ? `the result file stopped sending for ${Math.round(options.idleMs / 1000)} s` : `the result file's download broke off: ${messageOf(error)}`, false);
         }
-        armIdle();
+        clearTimeout(idle);
         if (chunk.done) break;
         let bytes = chunk.value;
         if (skip > 0) {

@@ -243,6 +243,19 @@ describe("jsonlLines", () => {
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
+  it("counts only its own wait for bytes: a caller that holds a line for longer than idleMs reads on", async () => {
+    const file = Buffer.from('{"a":1}\n{"b":2}\n', "utf8");
+    const url = route(rangeServer(file));
+    const texts: Array<string | null> = [];
+    for await (const line of jsonlLines(url, { ...OPTIONS, idleMs: 50 })) {
+      texts.push(line.text);
+      // The caller busy with the first line (a backfill writing it, or waiting for its deliveries to be sent), on a
+      // timer set after any deadline of the reader's and four times as long: a deadline still running would fire first.
+      if (texts.length === 1) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(texts).toEqual(['{"a":1}', '{"b":2}']);
+  });
+
   it("throws gone=false when the server never answers within idleMs", async () => {
     const url = route(() => undefined);
     const { error } = await failure(url, { idleMs: 200 });
