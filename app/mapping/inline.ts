@@ -14,7 +14,7 @@
 import { IfTag, Output, TokenKind, TypeGuards, type Filter, type Template, type Token, type Value } from "liquidjs";
 import { isJsonObject, type JsonValue } from "~/shopify/json";
 import { conditionTemplate } from "./mapping-file";
-import { parsedTemplates, renderNow, warmUpRenderer, type RenderContextInput, type RenderOutcome } from "./renderer";
+import { parsedTemplates, RENDER_TIME_LIMIT_MS, renderNow, warmUpRenderer, type RenderContextInput, type RenderOutcome } from "./renderer";
 import type { MappingDefinition } from "./types";
 
 /**
@@ -146,7 +146,7 @@ export function renderInline(
     warmed = true;
   }
   const started = clock();
-  const outcome = renderNow(mapping, input);
+  const outcome = stalledIsRetryable(renderNow(mapping, input));
   const took = clock() - started;
   const bodyName = isJsonObject(input.body) && typeof input.body.name === "string" ? input.body.name : null;
   if (took <= slowMs) {
@@ -160,6 +160,21 @@ export function renderInline(
   const demoted = slowSoFar >= SLOW_RENDERS_TO_DEMOTE;
   if (demoted) verdicts.set(mapping, false);
   return { outcome, bodyName, slowMs: took, demoted };
+}
+
+/**
+ * A mapping rendered here cannot run away (rendersInline): none of its templates can take liquidjs's time limit
+ * (RENDER_TIME_LIMIT_MS) on a body this size. When liquidjs stops it on its clock all the same, the clock ran while
+ * the thread was kept from the core (a long garbage collection, a machine shared with busier processes). That is the
+ * app's moment, not the mapping's fault: the delivery is tried again later rather than failed for good.
+ */
+function stalledIsRetryable(outcome: RenderOutcome): RenderOutcome {
+  if (outcome.kind !== "error" || !outcome.stoppedByTime) return outcome;
+  return {
+    kind: "error",
+    retryable: true,
+    reason: `Rendering was stopped after ${RENDER_TIME_LIMIT_MS} ms, although this mapping renders in well under a millisecond: the app was kept waiting at that moment (a busy machine). It will be tried again.`,
+  };
 }
 
 /** Renders over budget in a row after which this version of a mapping goes to the pool. */

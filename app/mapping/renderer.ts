@@ -37,12 +37,14 @@ export interface RenderedEvent {
 
 /**
  * `retryable` is set only when the app, not the mapping, kept the render from happening (too many renders queued,
- * a render thread that did not start): trying again later can succeed.
+ * a render thread that did not start): trying again later can succeed. `stoppedByTime` says liquidjs stopped it on
+ * its clock (RENDER_TIME_LIMIT_MS): a runaway template, or a machine that stalled during a render (the clock runs
+ * whether or not the thread has the core).
  */
 export type RenderOutcome =
   | { kind: "event"; event: RenderedEvent }
   | { kind: "skipped"; reason: string }
-  | { kind: "error"; reason: string; retryable?: true };
+  | { kind: "error"; reason: string; retryable?: true; stoppedByTime?: true };
 
 /**
  * What a render is busy with, so that a render stopped from outside (its thread terminated) can still name the
@@ -213,7 +215,20 @@ function typedValue(raw: unknown): { value: JsonValue; longUrl: boolean } {
   return { value: copy, longUrl: copyUrls.found };
 }
 
-class TemplateFailure extends Error {}
+class TemplateFailure extends Error {
+  constructor(
+    message: string,
+    /** liquidjs stopped the render on its clock. */
+    readonly stoppedByTime = false,
+  ) {
+    super(message);
+  }
+}
+
+function stoppedOnTheClock(error: unknown): boolean {
+  const cause = rootCause(error);
+  return cause instanceof Error && cause.message.includes("template render limit exceeded");
+}
 
 function rootCause(error: unknown): unknown {
   let current = error;
@@ -270,7 +285,7 @@ class MappingRenderer {
       return work(ctx);
     } catch (error) {
       if (error instanceof TemplateFailure) throw error;
-      throw new TemplateFailure(`${what} could not be rendered: ${failureText(error)}.`);
+      throw new TemplateFailure(`${what} could not be rendered: ${failureText(error)}.`, stoppedOnTheClock(error));
     }
   }
 
@@ -419,7 +434,7 @@ export function renderNow(mapping: MappingDefinition, input: RenderContextInput,
     // fromEntries defines keys as own data properties, so even a "__proto__" key stays a plain property.
     return { kind: "event", event: { type: mapping.eventType, properties: Object.fromEntries(entries), user, warnings } };
   } catch (error) {
-    if (error instanceof TemplateFailure) return { kind: "error", reason: error.message };
+    if (error instanceof TemplateFailure) return { kind: "error", reason: error.message, ...(error.stoppedByTime ? { stoppedByTime: true as const } : {}) };
     throw error;
   }
 }

@@ -3,10 +3,11 @@
  * away, with the same outcome as the render pool gives, and a mapping that renders slowly goes back to the pool.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { catalogMappings } from "~/mapping/defaults";
 import { INLINE_BODY_LIMIT_CHARS, SLOW_RENDERS_TO_DEMOTE, renderInline, rendersInline } from "~/mapping/inline";
 import { closeRenderPool, renderMapping, type RenderContextInput } from "~/mapping/render.server";
+import { renderNow } from "~/mapping/renderer";
 import type { MappingDefinition } from "~/mapping/types";
 import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 
@@ -102,6 +103,28 @@ describe("renderInline", () => {
     });
     const appends = mapping({ b: heavy.properties.b! }, { user: { email: "a@example.com" } });
     expect(renderInline(appends, input).outcome).toMatchObject({ kind: "error", reason: expect.stringContaining("would build too much data") as string });
+  });
+
+  it("tries again later when liquidjs stops a render here on its clock: such a mapping cannot take that long, so the machine stalled", () => {
+    const text = mapping({ a: "Order {{ name }} for {{ email }}", b: "{{ total_price }} {{ currency }}" }, { user: { email: "a@example.com" } });
+    const input = inputFor("orders/fulfilled");
+    expect(renderInline(text, input).outcome.kind).toBe("event");
+    // Each reading of the clock 60 ms after the last, as if the thread were kept from the core during the render.
+    let now = performance.now();
+    const stalled = vi.spyOn(performance, "now").mockImplementation(() => (now += 60));
+    let here: ReturnType<typeof renderInline>["outcome"];
+    let pooled: ReturnType<typeof renderNow>;
+    try {
+      here = renderInline(text, input, 1_000, () => 0).outcome;
+      // What a render thread runs: there a template may be a runaway, so the stop stays final.
+      pooled = renderNow(text, input);
+    } finally {
+      stalled.mockRestore();
+    }
+    expect(here).toEqual({ kind: "error", retryable: true, reason: expect.stringContaining("It will be tried again.") as string });
+    expect(pooled).toEqual({ kind: "error", stoppedByTime: true, reason: expect.stringContaining("rendering took longer than 100 ms") as string });
+    // The clock back to normal: the same mapping renders.
+    expect(renderInline(text, input).outcome.kind).toBe("event");
   });
 
   it("sends a mapping to the pool after renders over budget several times in a row, and no other mapping", () => {
