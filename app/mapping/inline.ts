@@ -173,7 +173,8 @@ function stalledIsRetryable(outcome: RenderOutcome): RenderOutcome {
   return {
     kind: "error",
     retryable: true,
-    reason: `Rendering was stopped after ${RENDER_TIME_LIMIT_MS} ms, although this mapping renders in well under a millisecond: the app was kept waiting at that moment (a busy machine). It will be tried again.`,
+    // No "tried again" here: the delivery's status says so, and after the last attempt this text follows "Gave up".
+    reason: `Rendering was stopped after ${RENDER_TIME_LIMIT_MS} ms, although this mapping renders in well under a millisecond: the app was kept waiting at that moment (a busy machine), not slowed by the mapping.`,
   };
 }
 

@@ -121,7 +121,7 @@ describe("renderInline", () => {
     } finally {
       stalled.mockRestore();
     }
-    expect(here).toEqual({ kind: "error", retryable: true, reason: expect.stringContaining("It will be tried again.") as string });
+    expect(here).toEqual({ kind: "error", retryable: true, reason: expect.stringContaining("the app was kept waiting at that moment") as string });
     expect(pooled).toEqual({ kind: "error", stoppedByTime: true, reason: expect.stringContaining("rendering took longer than 100 ms") as string });
     // The clock back to normal: the same mapping renders.
     expect(renderInline(text, input).outcome.kind).toBe("event");
