@@ -4,12 +4,14 @@
  * (decision 021). Started with `--import tsx`, from source, as the render threads are (decision 009).
  */
 import { parentPort, workerData } from "node:worker_threads";
+import { nameThisThread } from "../thread-name";
 import { openSqliteConnection } from "./sqlite-connection";
 import { groupRunner } from "./sqlite-write-kinds";
 import type { WriterReply, WriterRequest, WriterThreadData } from "./sqlite-writer-protocol";
 
 const port = parentPort;
 if (port === null) throw new Error("sqlite-writer-thread.ts runs only as a worker thread started by the SQLite writer");
+nameThisThread("sqlite-writer");
 const data = workerData as WriterThreadData;
 const db = openSqliteConnection(data.file);
 const runGroup = groupRunner(db, data.testHooks);

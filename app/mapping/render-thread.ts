@@ -6,11 +6,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import vm from "node:vm";
 import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
+import { nameThisThread } from "~/thread-name";
 import type { RenderJobMessage, RenderThreadData, RenderThreadMessage } from "./render-protocol";
 import { RenderStep, deadlineReason, renderNow, warmUpRenderer, type RenderOutcome } from "./renderer";
 
 const port = parentPort;
 if (port === null) throw new Error("render-thread.ts runs only as a worker thread started by the render pool");
+nameThisThread("render");
 const data = workerData as RenderThreadData;
 const progress = new Int32Array(data.progress);
 const track = (step: number) => Atomics.store(progress, 0, step);

@@ -66,6 +66,23 @@ export function threadCpuMs(pid: number): Map<number, number> {
   return threads;
 }
 
+/**
+ * Each live thread's name (`/proc/<pid>/task/<tid>/comm`), by thread id. Node names the threads it starts: V8's
+ * platform helpers (garbage collection, compilation) "V8 DefaultWorke", libuv's pool "libuv-worker", and worker
+ * threads (the SQLite writer, the render threads) whatever `new Worker({ name })` chose, cut to 15 bytes.
+ */
+export function threadNames(pid: number): Map<number, string> {
+  const names = new Map<number, string>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      names.set(Number(tid), readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim());
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return names;
+}
+
 export interface CpuFigure {
   /** CPU ms the process used in the window. */
   cpuMs: number;

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
-import { processCpuMs, processUserSystemMs, threadCpuMs } from "../lib/cpu";
+import { processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
 import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
@@ -92,6 +92,14 @@ try {
     const main = used.find(([tid]) => tid === worker.pid)?.[1] ?? 0;
     const others = used.filter(([tid, ms]) => tid !== worker.pid && ms > 0).map(([, ms]) => perEvent(ms)).sort((a, b) => b - a);
     console.log(JSON.stringify({ cpuMsPerEventByThread: { main: perEvent(main), others } }));
+    // The same by thread name: the main thread and each named worker, V8's helpers and libuv's pool added up.
+    const names = threadNames(worker.pid);
+    const byName = new Map<string, number>();
+    for (const [tid, ms] of used) {
+      const name = tid === worker.pid ? "main" : (names.get(tid) ?? "ended");
+      byName.set(name, (byName.get(name) ?? 0) + ms);
+    }
+    console.log(JSON.stringify({ cpuMsPerEventByThreadName: Object.fromEntries([...byName].map(([name, ms]) => [name, perEvent(ms)])) }));
     // The kernel's share: on loopback, a socket write also runs the receiving side's TCP work in the writer's time.
     console.log(JSON.stringify({ processCpuMsPerEvent: { user: perEvent(split1.user - split0.user), system: perEvent(split1.system - split0.system) } }));
     console.log(

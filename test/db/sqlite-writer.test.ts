@@ -14,6 +14,7 @@ import { findWriterThreadEntry, openSqliteWriter, sqliteWriterModeFromEnv, type 
 import { ensureShop } from "~/models/Shop.server";
 import type { IngestRow } from "~/webhooks/ingest-sql";
 import { ingestRow } from "../support/ingest-rows";
+import { threadNamesOfThisProcess } from "../support/thread-names";
 
 const SHOP = "sqlite-writer.myshopify.com";
 const LOCK_WAIT_MS = 3_000;
@@ -81,6 +82,11 @@ describe.runIf(sqliteOnly)("the SQLite writer thread", () => {
     expect(findWriterThreadEntry(pathToFileURL(join(process.cwd(), "build", "server", "index.js")).href, "/")).toBe(threadFile);
     expect(findWriterThreadEntry(pathToFileURL(join(process.cwd(), ".tools", "bench", "build", "server", "index.js")).href, "/")).toBe(threadFile);
     expect(main.pragma("journal_mode", { simple: true })).toBe("wal");
+  });
+
+  it.runIf(process.platform === "linux")("names its thread for the operating system (top -H, the bench's per-thread CPU)", async () => {
+    await writer.warm();
+    expect(threadNamesOfThisProcess()).toContain("sqlite-writer");
   });
 
   it("opens the thread's connection with the same durability as the main thread's", async () => {

@@ -12,6 +12,7 @@ import { RenderPool, findThreadEntry, type RenderPoolOptions } from "~/mapping/r
 import { renderThreadsFrom } from "~/mapping/render.server";
 import type { RenderContextInput, RenderOutcome } from "~/mapping/renderer";
 import type { MappingDefinition } from "~/mapping/types";
+import { threadNamesOfThisProcess } from "../support/thread-names";
 
 const condition = Array.from({ length: 60 }, (_, i) => `i != ${i + 7}`).join(" and ");
 /** Seconds of work inside one filter call, which liquidjs's own time limit never interrupts. */
@@ -47,6 +48,13 @@ describe("rendering in threads", () => {
     const pool = makePool({ threads: 1 });
     const outcome = await pool.render(mapping({ name: "{{ name }}", id: "{{ id }}" }), input("a.myshopify.com"));
     expect(outcome).toMatchObject({ kind: "event", event: { properties: { name: "#1001", id: "820982911946154508" }, user: { email: "jon@example.com" } } });
+  });
+
+  it.runIf(process.platform === "linux")("names its threads for the operating system (top -H, the bench's per-thread CPU)", { timeout: 60_000 }, async () => {
+    const before = threadNamesOfThisProcess().filter((name) => name === "render").length;
+    // Both threads have started and said they are ready, which they do after naming themselves.
+    await makePool({ threads: 2 }).warm();
+    expect(threadNamesOfThisProcess().filter((name) => name === "render").length).toBe(before + 2);
   });
 
   it("finishes another shop's render while a runaway one is still running", { timeout: 60_000 }, async () => {
