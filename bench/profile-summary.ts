@@ -1,6 +1,9 @@
 /**
  * Summarises a V8 .cpuprofile (node --cpu-prof): self time by function and by package/app file.
- * tsx bench/profile-summary.ts <file.cpuprofile> [top=25]
+ * tsx bench/profile-summary.ts <file.cpuprofile> [top=25] [--from-ms=N]
+ *
+ * --from-ms=N leaves out the samples of the first N ms (start-up: module loading, tsx, warm-up), so that the shares
+ * are of the steady state.
  */
 import { readFileSync } from "node:fs";
 
@@ -17,11 +20,17 @@ interface Profile {
 
 const file = process.argv[2];
 if (!file) throw new Error("usage: tsx bench/profile-summary.ts <file.cpuprofile> [top]");
-const top = Number(process.argv[3] ?? 25);
+const top = Number(process.argv.slice(3).find((arg) => !arg.startsWith("--")) ?? 25);
+const fromUs = 1000 * Number(process.argv.find((arg) => arg.startsWith("--from-ms="))?.slice("--from-ms=".length) ?? 0);
 const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+let elapsedUs = 0;
+profile.samples.forEach((id, i) => {
+  const delta = profile.timeDeltas[i] ?? 0;
+  elapsedUs += delta;
+  if (elapsedUs >= fromUs) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
+});
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 function where(url: string): string {
