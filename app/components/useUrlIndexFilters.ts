@@ -35,6 +35,9 @@ export interface UrlIndexFiltersOptions<V> {
   maxQueryLength?: number;
 }
 
+/** What useUrlIndexFilters returns, for UrlIndexFiltersBar. */
+export type UrlIndexFilters = ReturnType<typeof useUrlIndexFilters>;
+
 export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
   const { view, savedViews, savedIndex, show, withQuery } = options;
   const delay = options.searchDelayMs ?? 400;

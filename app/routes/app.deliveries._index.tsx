@@ -11,7 +11,6 @@ import {
   Checkbox,
   ChoiceList,
   EmptyState,
-  IndexFilters,
   IndexTable,
   InlineStack,
   Link,
@@ -36,6 +35,7 @@ import {
 import { DeliveryStatusBadge } from "~/components/DeliveryStatusBadge";
 import { formatDateTime, NO_ILLUSTRATION, SOURCE_FILTER_GROUPS, sourceLabel } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
+import { UrlIndexFiltersBar } from "~/components/UrlIndexFiltersBar";
 import { useStableCallback } from "~/components/useStableCallback";
 import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
 import { BACKFILL_SOURCE, BACKFILL_SOURCE_LABEL } from "~/models/delivery-sources";
@@ -301,19 +301,14 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
   });
 
   return (
-    // Enter in the search field applies it at once.
-    <div onKeyDown={indexFilters.onKeyDown}>
-      <IndexFilters
-        key={indexFilters.key}
-        {...indexFilters.props}
-        queryPlaceholder="Search by order name or email"
-        filters={filters}
-        appliedFilters={appliedFilters}
-        onClearAll={indexFilters.clearAll}
-        filteringAccessibilityLabel="Search and filter deliveries"
-        loading={loading}
-      />
-    </div>
+    <UrlIndexFiltersBar
+      controls={indexFilters}
+      queryPlaceholder="Search by order name or email"
+      filters={filters}
+      appliedFilters={appliedFilters}
+      filteringAccessibilityLabel="Search and filter deliveries"
+      loading={loading}
+    />
   );
 });
 

@@ -12,7 +12,6 @@ import {
   ChoiceList,
   DropZone,
   EmptyState,
-  IndexFilters,
   IndexTable,
   InlineStack,
   Link,
@@ -40,6 +39,7 @@ import { AccessBanner } from "~/components/AccessBanner";
 import { CatalogOffers } from "~/components/CatalogOffers";
 import { NO_ILLUSTRATION, TOPIC_LABELS, topicOptionGroups } from "~/components/format";
 import { NumberCell } from "~/components/NumberCell";
+import { UrlIndexFiltersBar } from "~/components/UrlIndexFiltersBar";
 import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
 import { MAX_EVENT_TYPE_LENGTH, MAX_IMPORT_FILE_BYTES, MAX_MAPPINGS_PER_SHOP, importSizeProblem, utf8Length } from "~/mapping/limits";
 import { parseMappingFile } from "~/mapping/mapping-file";
@@ -394,18 +394,13 @@ export default function Mappings() {
             </EmptyState>
           ) : (
             <>
-              {/* Enter in the search field applies it at once. */}
-              <div onKeyDown={indexFilters.onKeyDown}>
-                <IndexFilters
-                  key={indexFilters.key}
-                  {...indexFilters.props}
-                  queryPlaceholder="Search by event type"
-                  filters={filters}
-                  appliedFilters={appliedFilters}
-                  onClearAll={indexFilters.clearAll}
-                  filteringAccessibilityLabel="Search and filter mappings"
-                />
-              </div>
+              <UrlIndexFiltersBar
+                controls={indexFilters}
+                queryPlaceholder="Search by event type"
+                filters={filters}
+                appliedFilters={appliedFilters}
+                filteringAccessibilityLabel="Search and filter mappings"
+              />
               <IndexTable
                 resourceName={{ singular: "mapping", plural: "mappings" }}
                 itemCount={shown.length}
