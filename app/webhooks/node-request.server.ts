@@ -15,6 +15,7 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
         const declared = Number(req.headers["content-length"] ?? "NaN");
         // Refused unread: the answer closes the connection (BODY_TOO_LARGE), so the body is never pulled in.
         if (Number.isFinite(declared) && declared > maxBytes) {
+          leaveUnread(req);
           reject(new BodyTooLargeError(`body of ${declared} bytes`));
           return;
         }
@@ -27,7 +28,7 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
           chunks.length = 0;
           // Stop pulling the body: the 413 closes the connection once written.
           req.off("data", onData);
-          req.pause();
+          leaveUnread(req);
           reject(error);
         };
         const onData = (chunk: Buffer) => {
@@ -49,3 +50,16 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
     },
   };
 }
+
+/**
+ * Leaves the rest of a refused body in the client's and the kernel's buffers. Pausing alone is not enough: once the
+ * answer is sent, Node's server reads and discards a body no one has consumed (IncomingMessage's dump), for as long
+ * as the connection lingers, which let a client push hundreds of megabytes through a 413. A listener marks the body
+ * as consumed (it sees at most the chunk already read, and drops it); the pause stops the socket's reads.
+ */
+function leaveUnread(req: IncomingMessage): void {
+  req.on("data", discard);
+  req.pause();
+}
+
+function discard(): void {}

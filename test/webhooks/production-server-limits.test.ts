@@ -105,7 +105,9 @@ describe("a body over the limit", () => {
       const result = await streamUntilClosed(app.port, requestHead(path, headers), STREAMED, false);
       expect(result.answer).toMatch(/^HTTP\/1\.1 413[^]*connection: close/i);
       expect(result.sent).toBeLessThan(STREAMED);
-      expect(await reads[0]!).toBeLessThan(READ_BOUND);
+      // Unread: what one socket read brings in before the request is paused, never the body the client pushes
+      // while the connection lingers for the answer to be read (Node discards an unconsumed body as it arrives).
+      expect(await reads[0]!).toBeLessThan(DEFAULT_MAX_WEBHOOK_BYTES);
     });
   }
 });
