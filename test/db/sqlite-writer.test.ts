@@ -14,7 +14,7 @@ import { findWriterThreadEntry, openSqliteWriter, sqliteWriterModeFromEnv, type 
 import { ensureShop } from "~/models/Shop.server";
 import type { IngestRow } from "~/webhooks/ingest-sql";
 import { ingestRow } from "../support/ingest-rows";
-import { threadNamesOfThisProcess } from "../support/thread-names";
+import { threadNames } from "../../bench/lib/cpu";
 
 const SHOP = "sqlite-writer.myshopify.com";
 const LOCK_WAIT_MS = 3_000;
@@ -86,7 +86,7 @@ describe.runIf(sqliteOnly)("the SQLite writer thread", () => {
 
   it.runIf(process.platform === "linux")("names its thread for the operating system (top -H, the bench's per-thread CPU)", async () => {
     await writer.warm();
-    expect(threadNamesOfThisProcess()).toContain("sqlite-writer");
+    expect([...threadNames(process.pid).values()]).toContain("sqlite-writer");
   });
 
   it("opens the thread's connection with the same durability as the main thread's", async () => {

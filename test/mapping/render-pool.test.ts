@@ -12,7 +12,7 @@ import { RenderPool, findThreadEntry, type RenderPoolOptions } from "~/mapping/r
 import { renderThreadsFrom } from "~/mapping/render.server";
 import type { RenderContextInput, RenderOutcome } from "~/mapping/renderer";
 import type { MappingDefinition } from "~/mapping/types";
-import { threadNamesOfThisProcess } from "../support/thread-names";
+import { threadNames } from "../../bench/lib/cpu";
 
 const condition = Array.from({ length: 60 }, (_, i) => `i != ${i + 7}`).join(" and ");
 /** Seconds of work inside one filter call, which liquidjs's own time limit never interrupts. */
@@ -51,10 +51,10 @@ describe("rendering in threads", () => {
   });
 
   it.runIf(process.platform === "linux")("names its threads for the operating system (top -H, the bench's per-thread CPU)", { timeout: 60_000 }, async () => {
-    const before = threadNamesOfThisProcess().filter((name) => name === "render").length;
+    const before = [...threadNames(process.pid).values()].filter((name) => name === "render").length;
     // Both threads have started and said they are ready, which they do after naming themselves.
     await makePool({ threads: 2 }).warm();
-    expect(threadNamesOfThisProcess().filter((name) => name === "render").length).toBe(before + 2);
+    expect([...threadNames(process.pid).values()].filter((name) => name === "render").length).toBe(before + 2);
   });
 
   it("finishes another shop's render while a runaway one is still running", { timeout: 60_000 }, async () => {
