@@ -70,7 +70,7 @@ const WRAPPER_ALLOWANCE = conditionTemplate("").length;
 
 const engine = createLiquidEngine({ renderLimit: RENDER_TIME_LIMIT_MS, memoryLimit: RENDER_MEMORY_LIMIT });
 
-type Parsed = { ok: true; templates: Template[]; single: Output | null } | { ok: false; message: string };
+type Parsed = { ok: true; templates: Template[]; single: Output | null; path: string[] | null } | { ok: false; message: string };
 
 const parseCache = new Map<string, Parsed>();
 
@@ -79,6 +79,45 @@ function singleOutput(templates: Template[]): Output | null {
   const meaningful = templates.filter((tpl) => !(tpl.token.kind === TokenKind.HTML && tpl.token.getText().trim() === ""));
   const [only] = meaningful;
   return meaningful.length === 1 && only instanceof Output ? only : null;
+}
+
+/**
+ * A template that is only `{{ a.b.c }}` (names of letters, digits and underscores, no filter, no index): its value
+ * can be read from the scope directly (readPath) instead of through liquidjs's evaluator, which costs several times
+ * more for the same result. Most properties merchants write, and most of the defaults, are of this kind.
+ */
+const PLAIN_PATH = /^\s*\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*-?\}\}\s*$/;
+/** Liquid reads these as literals, or `size` as a count of its own: liquidjs reads them. */
+const NOT_PLAIN = new Set(["nil", "null", "true", "false", "empty", "blank", "size"]);
+
+function plainPath(source: string): string[] | null {
+  const match = PLAIN_PATH.exec(source);
+  if (!match) return null;
+  const path = match[1]!.split(".");
+  return path.some((name) => NOT_PLAIN.has(name) || name in Object.prototype) ? null : path;
+}
+
+/**
+ * The value at `path` in `scope` as liquidjs (ownPropertyOnly) would read it, or NOT_READ when the path meets
+ * anything but plain objects and arrays on the way (a string, null, a Liquid drop): liquidjs then reads it itself.
+ * A name missing from a plain object reads as undefined (Liquid's nil), as in liquidjs; of an array, only `first`
+ * and `last` are read here.
+ */
+const NOT_READ = Symbol("not read");
+function readPath(scope: Scope, path: string[]): unknown {
+  let value: unknown = scope;
+  for (const name of path) {
+    if (Array.isArray(value)) {
+      if (name !== "first" && name !== "last") return NOT_READ;
+      const index = name === "first" ? 0 : value.length - 1;
+      value = Object.hasOwn(value, index) ? (value[index] as unknown) : undefined;
+      continue;
+    }
+    if (typeof value !== "object" || value === null || !isPlainObject(value)) return NOT_READ;
+    if (!Object.hasOwn(value, name)) return undefined;
+    value = (value as Record<string, unknown>)[name];
+  }
+  return value;
 }
 
 /** `columnShift` is how many characters of wrapping precede the merchant's text on its first line. */
@@ -97,7 +136,8 @@ function parseCached(source: string, columnShift = 0): Parsed {
   let parsed: Parsed;
   try {
     const templates = engine.parse(source);
-    parsed = { ok: true, templates, single: singleOutput(templates) };
+    const single = singleOutput(templates);
+    parsed = { ok: true, templates, single, path: single === null ? null : plainPath(source) };
   } catch (error) {
     parsed = { ok: false, message: `it is not valid Liquid: ${describeLiquidError(error, columnShift)}` };
   }
@@ -267,7 +307,7 @@ type Scope = Record<string, unknown>;
 class MappingRenderer {
   private readonly root: Context;
 
-  constructor(scope: Scope) {
+  constructor(private readonly scope: Scope) {
     this.root = new Context(scope, engine.options, { sync: true });
   }
 
@@ -304,6 +344,10 @@ class MappingRenderer {
     if (single === null) {
       const value = this.text(source, what);
       return { value, longUrl: isLongUrl(value) };
+    }
+    if (parsed.path !== null) {
+      const value = readPath(this.scope, parsed.path);
+      if (value !== NOT_READ) return this.run(what, () => typedValue(value), false);
     }
     return this.run(what, (ctx) => typedValue(toValueSync(single.value.value(ctx, false))), false);
   }
