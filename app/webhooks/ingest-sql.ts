@@ -19,7 +19,12 @@ export interface IngestRow {
   receivedAt: Date;
   orderId: string | null;
   occurredAt: Date | null;
-  body: string;
+  /**
+   * The body's text, or the bytes it was decoded from (UTF-8): a webhook from Shopify keeps its request's bytes,
+   * which live outside V8's heap, while it waits for the write. Its text would be copied by every garbage collection
+   * of the young generation meanwhile, and promoted to the old one under load. Written as text either way.
+   */
+  body: string | Uint8Array;
   /**
    * Recorded by a history backfill (docs/decisions/016): deliveries only for these of the topic's enabled mappings,
    * marked with the backfill's id.
@@ -51,7 +56,12 @@ export function deliveryRows(row: IngestRow, webhookRecordId: string, enabled: r
 
 /** The Webhook row's values in the order both INSERTs list its columns. */
 export function webhookValues(id: string, row: IngestRow, date: (value: Date | null) => string | null) {
-  return [id, row.shop, row.topic, row.eventKey, row.webhookId, row.eventId, row.apiVersion, date(row.triggeredAt), date(row.receivedAt), row.orderId, row.body];
+  return [id, row.shop, row.topic, row.eventKey, row.webhookId, row.eventId, row.apiVersion, date(row.triggeredAt), date(row.receivedAt), row.orderId, bodyText(row.body)];
+}
+
+/** The body as the text column holds it; bytes are decoded as the receiving route decoded them to parse them. */
+export function bodyText(body: string | Uint8Array): string {
+  return typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
 }
 
 /** SQLite: prepares the statements on `db` and returns the write of one webhook, to run inside a transaction. */

@@ -129,7 +129,7 @@ function recordAuthenticated(options: RouteReceiveOptions, context: Authenticate
     if (error instanceof RangeError) return { status: 400, body: "Webhook body is nested too deeply to read" };
     return { status: 400, body: "Webhook body is not valid JSON" };
   }
-  return answerWhenRecorded(options, context, recordWebhook(options, { ...context, text, body }));
+  return answerWhenRecorded(options, context, recordWebhook(options, { ...context, text, body, bytes }));
 }
 
 async function answerWhenRecorded(options: RouteReceiveOptions, context: AuthenticatedWebhook & { topic: string }, recording: Promise<RecordOutcome>): Promise<WebhookAnswer> {
@@ -164,6 +164,8 @@ export interface IncomingWebhook extends Omit<AuthenticatedWebhook, "topic"> {
   topic: string;
   text: string;
   body: JsonValue;
+  /** The bytes `text` was decoded from, when they are at hand: the row keeps them rather than the text (IngestRow.body). */
+  bytes?: Uint8Array;
   /** Rebuilt by a history backfill: see IngestRow.backfill. */
   backfill?: IngestRow["backfill"];
 }
@@ -196,7 +198,7 @@ function ingestRowOf(webhook: IncomingWebhook, topic: MappableTopic, now: Date):
     receivedAt: now,
     orderId: identity.orderId,
     occurredAt: occurredAtFor(topic, webhook.body, triggeredAt ?? now),
-    body: webhook.text,
+    body: webhook.bytes ?? webhook.text,
     ...(webhook.backfill ? { backfill: webhook.backfill } : {}),
   };
 }
