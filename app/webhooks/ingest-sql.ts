@@ -61,7 +61,7 @@ export function webhookValues(id: string, row: IngestRow, date: (value: Date | n
 
 /** The body as the text column holds it; bytes are decoded as the receiving route decoded them to parse them. */
 export function bodyText(body: string | Uint8Array): string {
-  return typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  return body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8") : body;
 }
 
 /** SQLite: prepares the statements on `db` and returns the write of one webhook, to run inside a transaction. */

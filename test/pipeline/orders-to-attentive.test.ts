@@ -46,6 +46,17 @@ describe("orders/fulfilled to Attentive", () => {
     expect(await db().deliveryAttempt.count({ where: { deliveryId: delivered.id } })).toBe(1);
   });
 
+  it("sends text in any script exactly as Shopify sent it", async () => {
+    // The claim hands the worker each body as its UTF-8 bytes (claim-sql.ts); what reaches Attentive is the text.
+    const name = "Zoë 配達 🚚 \u00e9\u0301";
+    const body = JSON.parse(fulfilledOrder) as { customer: { first_name: string } };
+    body.customer.first_name = name;
+    expect((await postWebhook({ topic: "orders/fulfilled", body: JSON.stringify(body) })).status).toBe(200);
+    await drain(workerOptions(pipeline.standIn));
+    expect(pipeline.standIn.received).toHaveLength(1);
+    expect(pipeline.standIn.received[0]!.properties).toMatchObject({ firstName: name });
+  });
+
   it("sends typed properties from a merchant's mapping", async () => {
     await replaceMappings(db(), TEST_SHOP, [
       {
