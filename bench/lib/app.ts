@@ -79,5 +79,7 @@ export async function startApp(options: AppOptions): Promise<AppHandle> {
 /** `npm run cli -- worker`, minus npm: node with tsx's loader running app/cli/main.ts worker. */
 export function startWorker(options: Omit<AppOptions, "worker">): Child {
   const env = appEnv({ ...options, worker: "off" }, 0);
-  return startChild(options.name, process.execPath, ["--import", "tsx", "app/cli/main.ts", "worker"], { env });
+  // BENCH_WORKER_FLAGS: node flags NODE_OPTIONS refuses (`--trace-gc-nvp`: bench/gc-summary.ts reads the worker's log).
+  const flags = process.env.BENCH_WORKER_FLAGS?.split(" ").filter(Boolean) ?? [];
+  return startChild(options.name, process.execPath, [...flags, "--import", "tsx", "app/cli/main.ts", "worker"], { env });
 }
