@@ -1,7 +1,7 @@
 import { IndexFilters, type IndexFiltersProps } from "@shopify/polaris";
 import type { UrlIndexFilters } from "./useUrlIndexFilters";
 
-type BarProps = Omit<IndexFiltersProps, keyof UrlIndexFilters["props"] | "onClearAll"> & { controls: UrlIndexFilters };
+type BarProps = Omit<IndexFiltersProps, keyof UrlIndexFilters["props"] | "onClearAll"> & { controls: Pick<UrlIndexFilters, "key" | "props" | "onKeyDown" | "clearAll"> };
 
 /** Polaris IndexFilters driven by useUrlIndexFilters: its tabs, search, mode and Clear all come from `controls`. */
 export function UrlIndexFiltersBar({ controls, ...props }: BarProps) {

@@ -46,6 +46,30 @@ export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
   const navigationType = useNavigationType();
   const latestView = useRef(view);
   latestView.current = view;
+  // The view the last change asked for, until the page renders the URL it navigates to. Remix renders navigations as
+  // transitions, so a second click can come before that render: a change builds on what was asked, not on the view
+  // still shown (ticking two boxes quickly keeps both). The ref serves click handlers at once; the state, set in the
+  // same click, renders the asked view's tab and ticks before the next click (Polaris ignores a click on the tab it
+  // shows as selected, so a tab clicked right after another must already show as not selected).
+  const requested = useRef<{ from: V; to: V } | null>(null);
+  const [asked, setAsked] = useState<{ from: V; to: V } | null>(null);
+  const current = useCallback((): V => {
+    const last = requested.current;
+    return last !== null && last.from === latestView.current ? last.to : latestView.current;
+  }, []);
+  const go = useCallback(
+    (next: V, goOptions?: { replace?: boolean }) => {
+      const request = { from: latestView.current, to: next };
+      requested.current = request;
+      setAsked(request);
+      show(next, goOptions);
+    },
+    [show],
+  );
+  // What the bar shows: the view asked for while its URL is on its way, else the URL's. A saved view asked for is
+  // known by identity (showSaved passes the saved object).
+  const shown = asked !== null && asked.from === view ? asked.to : view;
+  const shownIndex = shown === view ? savedIndex : savedViews.findIndex((saved) => saved.view === shown);
 
   // A view that is exactly a saved one selects its tab; any other shows its filters (IndexFilters' filtering mode).
   const [mode, setMode] = useState(savedIndex === -1 ? IndexFiltersMode.Filtering : IndexFiltersMode.Default);
@@ -70,9 +94,9 @@ export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
       const applied = value.trim().slice(0, maxLength);
       if (applied === appliedQuery.current) return;
       appliedQuery.current = applied;
-      show(withQuery(latestView.current, applied), { replace: true });
+      go(withQuery(current(), applied), { replace: true });
     },
-    [show, withQuery, maxLength],
+    [go, current, withQuery, maxLength],
   );
   useEffect(() => {
     const timer = setTimeout(() => applyQuery(query), delay);
@@ -84,7 +108,7 @@ export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
     setBaseTab(index);
     appliedQuery.current = "";
     setQuery("");
-    show(saved.view);
+    go(saved.view);
   };
 
   // Polaris keeps the pills it shows in its own state: Back and Forward, which change them from outside, redraw it.
@@ -98,13 +122,20 @@ export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
 
   return {
     key,
+    /** The view the bar shows: the one asked for while its URL loads, else the URL's. Filters render from it. */
+    view: shown,
+    /** The view to build the next change on: the one last asked for, or the URL's. */
+    current,
+    /** Shows a view (the page's `show`), remembering it for `current`. */
+    show: go,
     /** The text in the search field, which may not be applied yet. */
     query,
     props: {
       tabs: savedViews.map((saved) => ({ id: `${options.idPrefix}-${saved.id}`, content: saved.name, isLocked: true })),
-      selected: savedIndex >= 0 ? savedIndex : baseTab,
+      selected: shownIndex >= 0 ? shownIndex : baseTab,
       onSelect: (index: number) => {
-        if (index !== savedIndex && savedViews[index]) showSaved(index);
+        const target = savedViews[index];
+        if (target && current() !== target.view && !(index === savedIndex && current() === view)) showSaved(index);
       },
       canCreateNewView: false,
       queryValue: query,
@@ -123,13 +154,13 @@ export function useUrlIndexFilters<V>(options: UrlIndexFiltersOptions<V>) {
           showSaved(baseTab);
         },
       },
-      mode: savedIndex === -1 ? IndexFiltersMode.Filtering : mode,
+      mode: shownIndex === -1 ? IndexFiltersMode.Filtering : mode,
       setMode: (next: IndexFiltersMode) => {
         if (next === IndexFiltersMode.Default && keepFiltering.current) {
           keepFiltering.current = false;
           return;
         }
-        if (next === IndexFiltersMode.Filtering && savedIndex >= 0) setBaseTab(savedIndex);
+        if (next === IndexFiltersMode.Filtering && shownIndex >= 0) setBaseTab(shownIndex);
         // The bar's filtering mode mounts the search field, the pinned filters and their popovers: 50 to 90 ms at 4x
         // CPU slowdown. As a transition, React renders it in slices after the click's frame is painted, instead of
         // inside the click (INP, `npm run bench` admin).

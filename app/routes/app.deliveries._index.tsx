@@ -203,7 +203,6 @@ interface DeliveryLogFiltersProps {
  * re-renders the bar alone, not the page around it (INP, `npm run bench` admin).
  */
 const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventTypes, loading, resetRef }: DeliveryLogFiltersProps) {
-  const update = (change: Partial<LogView>) => show({ ...view, ...change });
   const indexFilters = useUrlIndexFilters({
     view,
     savedViews: SAVED_LOG_VIEWS,
@@ -213,8 +212,11 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
     show,
     idPrefix: "delivery-log",
   });
+  const update = (change: Partial<LogView>) => indexFilters.show({ ...indexFilters.current(), ...change });
+  // The view asked for while its URL loads: the ticks and pills follow a click at once.
+  const shown = indexFilters.view;
 
-  const eventTypeChoices = [...new Set([...eventTypes, ...(view.eventType ? [view.eventType] : [])])].map((type) => ({ label: type, value: type }));
+  const eventTypeChoices = [...new Set([...eventTypes, ...(shown.eventType ? [shown.eventType] : [])])].map((type) => ({ label: type, value: type }));
   const filters: FilterInterface[] = [
     {
       key: "status",
@@ -226,8 +228,14 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
           titleHidden
           allowMultiple
           choices={DELIVERY_STATUSES.map((status) => ({ label: DELIVERY_STATUS_LABELS[status], value: status }))}
-          selected={view.status}
-          onChange={(selected) => update({ status: DELIVERY_STATUSES.filter((status) => selected.includes(status)) })}
+          selected={shown.status}
+          onChange={(selected) => {
+            // The box just toggled (against what this list shows), applied to the statuses last asked for: a second
+            // tick before the first is shown builds on it.
+            const toggled = DELIVERY_STATUSES.filter((status) => selected.includes(status) !== shown.status.includes(status));
+            const asked = indexFilters.current().status;
+            update({ status: DELIVERY_STATUSES.filter((status) => asked.includes(status) !== toggled.includes(status)) });
+          }}
         />
       ),
     },
@@ -243,7 +251,7 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
               name="delivery-log-source"
               title={group.title}
               choices={group.options}
-              selected={group.options.some((option) => option.value === view.topic) ? [view.topic!] : []}
+              selected={group.options.some((option) => option.value === shown.topic) ? [shown.topic!] : []}
               onChange={([topic]) => update({ topic })}
             />
           ))}
@@ -255,7 +263,7 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
       label: "Event type",
       filter:
         eventTypeChoices.length > 0 ? (
-          <ChoiceList title="Event type" titleHidden choices={eventTypeChoices} selected={view.eventType ? [view.eventType] : []} onChange={([eventType]) => update({ eventType })} />
+          <ChoiceList title="Event type" titleHidden choices={eventTypeChoices} selected={shown.eventType ? [shown.eventType] : []} onChange={([eventType]) => update({ eventType })} />
         ) : (
           <Text as="p" tone="subdued">
             No events recorded yet.
@@ -267,8 +275,8 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
       label: "Date received",
       filter: (
         <BlockStack gap="200">
-          <TextField label="Received from" type="date" value={view.from ?? ""} onChange={(from) => update({ from: from || undefined })} autoComplete="off" />
-          <TextField label="Received to" type="date" value={view.to ?? ""} onChange={(to) => update({ to: to || undefined })} autoComplete="off" />
+          <TextField label="Received from" type="date" value={shown.from ?? ""} onChange={(from) => update({ from: from || undefined })} autoComplete="off" />
+          <TextField label="Received to" type="date" value={shown.to ?? ""} onChange={(to) => update({ to: to || undefined })} autoComplete="off" />
         </BlockStack>
       ),
     },
@@ -279,7 +287,7 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
         <Checkbox
           label="Sent more than 12 hours late"
           helpText="Attentive records a late event but starts no Journey with it. Past orders are late by design: they are left out unless Source is past orders."
-          checked={view.stale}
+          checked={shown.stale}
           onChange={(stale) => update({ stale })}
         />
       ),
@@ -287,13 +295,13 @@ const DeliveryLogFilters = memo(function DeliveryLogFilters({ view, show, eventT
   ];
 
   const appliedFilters: AppliedFilterInterface[] = [];
-  if (view.status.length > 0) {
-    appliedFilters.push({ key: "status", label: `Status: ${view.status.map((status) => DELIVERY_STATUS_LABELS[status]).join(", ")}`, onRemove: () => update({ status: [] }) });
+  if (shown.status.length > 0) {
+    appliedFilters.push({ key: "status", label: `Status: ${shown.status.map((status) => DELIVERY_STATUS_LABELS[status]).join(", ")}`, onRemove: () => update({ status: [] }) });
   }
-  if (view.topic) appliedFilters.push({ key: "topic", label: `Source: ${SOURCE_LABELS.get(view.topic) ?? view.topic}`, onRemove: () => update({ topic: undefined }) });
-  if (view.eventType) appliedFilters.push({ key: "eventType", label: `Event type: ${view.eventType}`, onRemove: () => update({ eventType: undefined }) });
-  if (view.from || view.to) appliedFilters.push({ key: "received", label: receivedLabel(view), onRemove: () => update({ from: undefined, to: undefined }) });
-  if (view.stale) appliedFilters.push({ key: "stale", label: "Sent over 12 h late", onRemove: () => update({ stale: false }) });
+  if (shown.topic) appliedFilters.push({ key: "topic", label: `Source: ${SOURCE_LABELS.get(shown.topic) ?? shown.topic}`, onRemove: () => update({ topic: undefined }) });
+  if (shown.eventType) appliedFilters.push({ key: "eventType", label: `Event type: ${shown.eventType}`, onRemove: () => update({ eventType: undefined }) });
+  if (shown.from || shown.to) appliedFilters.push({ key: "received", label: receivedLabel(shown), onRemove: () => update({ from: undefined, to: undefined }) });
+  if (shown.stale) appliedFilters.push({ key: "stale", label: "Sent over 12 h late", onRemove: () => update({ stale: false }) });
 
   // Read only by click handlers, which run after this effect.
   useEffect(() => {

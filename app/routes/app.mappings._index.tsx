@@ -213,7 +213,6 @@ export default function Mappings() {
       navigate(mappingListViewUrl(next), { replace: options.replace ?? false, preventScrollReset: true }),
     [navigate],
   );
-  const update = (change: Partial<MappingListView>) => show({ ...view, ...change });
   const indexFilters = useUrlIndexFilters({
     view,
     savedViews: SAVED_MAPPING_VIEWS,
@@ -224,6 +223,7 @@ export default function Mappings() {
     idPrefix: "mappings",
     searchDelayMs: 300,
   });
+  const update = (change: Partial<MappingListView>) => indexFilters.show({ ...indexFilters.current(), ...change });
   const shown = mappingsInView(mappings, view, indexFilters.query);
 
   const filters: FilterInterface[] = [
