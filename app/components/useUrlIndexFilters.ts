@@ -3,10 +3,13 @@
  * and filtering mode for any view that is not a saved one. Shared by the delivery log and the mappings list.
  *
  *   const filters = useUrlIndexFilters({ view, savedViews, savedIndex, query: view.q ?? "", withQuery, show });
- *   <IndexFilters key={filters.key} {...filters.props} filters={…} appliedFilters={…} onClearAll={filters.clearAll} />
+ *   const update = (change) => filters.show({ ...filters.current(), ...change });
+ *   <UrlIndexFiltersBar controls={filters} filters={…} appliedFilters={…} />
  *
  * The page parses its view from the URL (or the URL being loaded, so a ticked box stays ticked) and shows a view by
- * navigating to its URL. Cancel goes back to the saved view filtering started from, as in Shopify admin.
+ * navigating to its URL. Changes go through `filters.show` and build on `filters.current()`, so two clicks made
+ * before the first one's URL is drawn both count; `filters.view` is what the bar should draw meanwhile. Cancel goes
+ * back to the saved view filtering started from, as in Shopify admin.
  */
 import { useLocation, useNavigationType } from "@remix-run/react";
 import { IndexFiltersMode } from "@shopify/polaris";
