@@ -5,6 +5,7 @@ import { isbot } from "isbot";
 import { renderToPipeableStream } from "react-dom/server";
 import { database, db, warmWrites } from "./db.server";
 import { sqliteWriterModeFromEnv } from "./db/sqlite-writer.server";
+import { sqliteCheckpointsModeFromEnv } from "./db/sqlite-checkpoints";
 import { notifyOtherProcesses } from "./delivery/pg-wake.server";
 import { startEmbeddedWorker } from "./delivery/runtime.server";
 import { env } from "./env.server";
@@ -32,8 +33,9 @@ if (env().DELIVERY_WORKER === "embedded") {
 // The SQLite writer thread (decision 021) takes a moment to start on a busy machine: start it with the
 // production server rather than on the first webhook, whose answer Shopify waits for.
 if (env().NODE_ENV === "production") {
-  // A bad SQLITE_WRITER stops the server here rather than refusing every webhook.
+  // A bad SQLITE_WRITER or SQLITE_CHECKPOINTS stops the server here rather than refusing every webhook.
   sqliteWriterModeFromEnv();
+  sqliteCheckpointsModeFromEnv();
   warmWrites(db()).catch((error: unknown) => {
     logger.error({ err: error instanceof Error ? error.message : String(error) }, "the SQLite writer thread could not start; each write will try again");
   });

@@ -19,7 +19,9 @@ export interface SqliteWriteKinds {
   /** Tests only: ends the thread in the middle of the transaction. */
   "test:exit": { item: null; result: null };
   /** Tests only: the connection's durability settings. */
-  "test:pragmas": { item: null; result: { synchronous: unknown; journalMode: unknown; busyTimeout: unknown } };
+  "test:pragmas": { item: null; result: { synchronous: unknown; journalMode: unknown; busyTimeout: unknown; walAutocheckpoint: unknown } };
+  /** Tests only: stops the checkpointer thread, as a crash would (decision 032). */
+  "test:end-checkpointer": { item: null; result: null };
 }
 export type SqliteWriteKind = keyof SqliteWriteKinds;
 
@@ -53,7 +55,7 @@ function hold({ signal }: { signal: SharedArrayBuffer }): null {
  * each is retried in its own transaction, so only the failing ones are refused. Each kind's statements are
  * prepared on first use.
  */
-export function groupRunner(db: Sqlite.Database, testHooks: boolean): (group: readonly GroupItem[]) => ItemOutcome[] {
+export function groupRunner(db: Sqlite.Database, testHooks: boolean, testActions: { endCheckpointer?: () => void } = {}): (group: readonly GroupItem[]) => ItemOutcome[] {
   const prepared = new Map<SqliteWriteKind, (item: never) => unknown>();
   const run = ({ kind, item }: GroupItem): unknown => {
     if (kind.startsWith("test:")) {
@@ -61,7 +63,11 @@ export function groupRunner(db: Sqlite.Database, testHooks: boolean): (group: re
       if (kind === "test:exit") process.exit(1);
       if (kind === "test:pragmas") {
         const read = (name: string): unknown => db.pragma(name, { simple: true });
-        return { synchronous: read("synchronous"), journalMode: read("journal_mode"), busyTimeout: read("busy_timeout") };
+        return { synchronous: read("synchronous"), journalMode: read("journal_mode"), busyTimeout: read("busy_timeout"), walAutocheckpoint: read("wal_autocheckpoint") };
+      }
+      if (kind === "test:end-checkpointer") {
+        testActions.endCheckpointer?.();
+        return null;
       }
       return hold(item as { signal: SharedArrayBuffer });
     }

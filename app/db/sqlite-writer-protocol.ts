@@ -1,9 +1,12 @@
 /** Messages between the SQLite writer and its thread (decision 021). */
+import type { CheckpointResult, CheckpointsMode } from "./sqlite-checkpoints";
 import type { GroupItem, ItemOutcome } from "./sqlite-write-kinds";
 
 export interface WriterThreadData {
   file: string;
   testHooks: boolean;
+  /** Where the WAL's checkpoints run (decision 032). */
+  checkpoints: CheckpointsMode;
 }
 
 export interface WriterRequest {
@@ -17,4 +20,10 @@ export interface PlainError {
   code?: string;
 }
 
-export type WriterReply = { type: "ready" } | { type: "done"; id: number; outcomes: Array<ItemOutcome<PlainError>> };
+export type WriterReply =
+  | { type: "ready" }
+  | { type: "done"; id: number; outcomes: Array<ItemOutcome<PlainError>> }
+  /** A checkpoint the checkpointer thread ran (decision 032). */
+  | { type: "checkpoint"; result: CheckpointResult }
+  /** The checkpointer thread is gone; the writer checkpoints for itself again, by SQLite's own rule. */
+  | { type: "checkpointer-ended"; reason: string };

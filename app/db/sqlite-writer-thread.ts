@@ -1,10 +1,14 @@
 /**
  * The SQLite writer thread: owns the driver's write connection and commits each group the writer
- * (sqlite-writer.server.ts) sends, so the commit's fsync waits here rather than on the app's event loop
- * (decision 021). Started with `--import tsx`, from source, as the render threads are (decision 009).
+ * (sqlite-writer.server.ts) sends, so the commit waits here rather than on the app's event loop (decision 021).
+ * The WAL's checkpoints run on a thread of its own that this one starts (decision 032). Started with
+ * `--import tsx`, from source, as the render threads are (decision 009).
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parentPort, Worker, workerData } from "node:worker_threads";
 import { nameThisThread } from "../thread-name";
+import { CheckpointSchedule, SQLITE_AUTOCHECKPOINT_PAGES, WRITER_BACKSTOP_PAGES, type CheckpointerMessage } from "./sqlite-checkpoints";
 import { openSqliteConnection } from "./sqlite-connection";
 import { groupRunner } from "./sqlite-write-kinds";
 import type { WriterReply, WriterRequest, WriterThreadData } from "./sqlite-writer-protocol";
@@ -14,7 +18,44 @@ if (port === null) throw new Error("sqlite-writer-thread.ts runs only as a worke
 nameThisThread("sqlite-writer");
 const data = workerData as WriterThreadData;
 const db = openSqliteConnection(data.file);
-const runGroup = groupRunner(db, data.testHooks);
+
+/**
+ * The checkpointer thread and when to ask it. If it fails to start or dies, the writer's connection goes back to
+ * SQLite's own rule, so the WAL is checkpointed as before decision 032 and never grows without bound.
+ */
+function startCheckpointer(): { schedule: CheckpointSchedule; worker: Worker } {
+  const schedule = new CheckpointSchedule();
+  const worker = new Worker(join(dirname(fileURLToPath(import.meta.url)), "sqlite-checkpointer-thread.ts"), {
+    execArgv: ["--import", "tsx"],
+    workerData: { file: data.file },
+  });
+  // It never keeps the writer thread alive; the writer's own life decides (and ends it).
+  worker.unref();
+  let ended = false;
+  const end = (reason: string) => {
+    if (ended) return;
+    ended = true;
+    checkpointer = null;
+    db.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+    send({ type: "checkpointer-ended", reason });
+  };
+  worker.on("message", (message: CheckpointerMessage) => {
+    schedule.answered();
+    if (message.type === "checkpointed") send({ type: "checkpoint", result: message.result });
+    else end(`a checkpoint failed: ${message.message}`);
+  });
+  worker.on("error", (error) => end(error.message));
+  worker.on("exit", (code) => end(`it exited with code ${code}`));
+  db.pragma(`wal_autocheckpoint = ${WRITER_BACKSTOP_PAGES}`);
+  return { schedule, worker };
+}
+
+function send(reply: WriterReply) {
+  port!.postMessage(reply);
+}
+
+let checkpointer = data.checkpoints === "thread" ? startCheckpointer() : null;
+const runGroup = groupRunner(db, data.testHooks, { endCheckpointer: () => void checkpointer?.worker.terminate() });
 
 /** Errors cross to the main thread as plain data; name and code are what callers look at. */
 function plain(error: unknown) {
@@ -27,7 +68,7 @@ function plain(error: unknown) {
 
 port.on("message", (request: WriterRequest) => {
   const outcomes = runGroup(request.group).map((outcome) => (outcome.ok ? outcome : { ok: false as const, busy: outcome.busy, error: plain(outcome.error) }));
-  const reply: WriterReply = { type: "done", id: request.id, outcomes };
-  port.postMessage(reply);
+  send({ type: "done", id: request.id, outcomes });
+  if (checkpointer?.schedule.committed(outcomes.length)) checkpointer.worker.postMessage(null);
 });
-port.postMessage({ type: "ready" } satisfies WriterReply);
+send({ type: "ready" });

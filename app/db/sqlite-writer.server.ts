@@ -17,6 +17,8 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { logger } from "~/logger.server";
+import { sqliteCheckpointsModeFromEnv, type CheckpointResult, type CheckpointsMode } from "./sqlite-checkpoints";
 import { groupRunner, type GroupItem, type ItemOutcome, type SqliteWriteKind, type SqliteWriteKinds } from "./sqlite-write-kinds";
 import type { PlainError, WriterReply, WriterRequest, WriterThreadData } from "./sqlite-writer-protocol";
 
@@ -27,7 +29,12 @@ export interface SqliteWriterOptions {
   testHooks?: boolean;
   /** The thread module; found next to this module or the build by default. */
   entry?: string;
+  /** Where the WAL's checkpoints run (decision 032); SQLITE_CHECKPOINTS by default. Only with a thread. */
+  checkpoints?: CheckpointsMode;
 }
+
+/** What the writer's thread reports about its checkpointer (decision 032). */
+export type CheckpointEvent = { type: "checkpoint"; result: CheckpointResult } | { type: "checkpointer-ended"; reason: string };
 
 interface Pending {
   kind: SqliteWriteKind;
@@ -40,6 +47,7 @@ interface Pending {
 
 interface Executor {
   run(group: GroupItem[]): Promise<ItemOutcome[]>;
+  listeners: Set<(event: CheckpointEvent) => void>;
   warm(): Promise<void>;
   close(): Promise<void>;
 }
@@ -81,6 +89,12 @@ export class SqliteWriter {
     await this.drain();
     this.closed = true;
     await this.executor.close();
+  }
+
+  /** Calls `listener` with each checkpoint the checkpointer thread reports, and if it ends; returns the unsubscribe. */
+  onCheckpointEvent(listener: (event: CheckpointEvent) => void): () => void {
+    this.executor.listeners.add(listener);
+    return () => this.executor.listeners.delete(listener);
   }
 
   /** Tests: ends the thread as a crash would, whatever it is doing. */
@@ -153,6 +167,8 @@ export class SqliteWriter {
 
 /** SQLITE_WRITER=main: the transaction on the caller's thread and connection. */
 class MainThreadExecutor implements Executor {
+  /** SQLite's own rule checkpoints on this connection: no events. */
+  readonly listeners = new Set<(event: CheckpointEvent) => void>();
   private readonly runGroup: (group: readonly GroupItem[]) => ItemOutcome[];
 
   constructor(db: Sqlite.Database, testHooks: boolean) {
@@ -179,6 +195,7 @@ interface Thread {
 }
 
 class ThreadExecutor implements Executor {
+  readonly listeners = new Set<(event: CheckpointEvent) => void>();
   private thread: Thread | null = null;
   private nextId = 1;
 
@@ -186,6 +203,7 @@ class ThreadExecutor implements Executor {
     private readonly file: string,
     private readonly entry: string,
     private readonly testHooks: boolean,
+    private readonly checkpoints: CheckpointsMode,
   ) {}
 
   async run(group: GroupItem[]): Promise<ItemOutcome[]> {
@@ -228,7 +246,7 @@ class ThreadExecutor implements Executor {
     const worker = new Worker(this.entry, {
       // tsx loads the thread's TypeScript and the tsconfig `~/` paths, as it does for `npm start` itself.
       execArgv: ["--import", "tsx"],
-      workerData: { file: this.file, testHooks: this.testHooks } satisfies WriterThreadData,
+      workerData: { file: this.file, testHooks: this.testHooks, checkpoints: this.checkpoints } satisfies WriterThreadData,
     });
     worker.unref();
     let markReady: () => void = () => {};
@@ -244,6 +262,12 @@ class ThreadExecutor implements Executor {
     worker.on("message", (reply: WriterReply) => {
       if (reply.type === "ready") {
         markReady();
+        return;
+      }
+      if (reply.type === "checkpoint" || reply.type === "checkpointer-ended") {
+        // The writer checkpoints for itself again, as before decision 032: nothing is at risk, but it is slower.
+        if (reply.type === "checkpointer-ended") logger.warn({ reason: reply.reason }, "SQLite checkpointer thread ended; the writer checkpoints itself");
+        this.listeners.forEach((listener) => listener(reply));
         return;
       }
       const waiter = thread.waiting.get(reply.id);
@@ -313,7 +337,8 @@ export function openSqliteWriter(db: Sqlite.Database, options: SqliteWriterOptio
   const testHooks = options.testHooks ?? false;
   // An in-memory database is this connection's alone: no other thread can open it.
   if (mode === "main" || db.memory) return new SqliteWriter(new MainThreadExecutor(db, testHooks));
-  return new SqliteWriter(new ThreadExecutor(db.name, options.entry ?? findWriterThreadEntry(), testHooks));
+  const checkpoints = options.checkpoints ?? sqliteCheckpointsModeFromEnv();
+  return new SqliteWriter(new ThreadExecutor(db.name, options.entry ?? findWriterThreadEntry(), testHooks, checkpoints));
 }
 
 const writers = new WeakMap<Sqlite.Database, SqliteWriter>();

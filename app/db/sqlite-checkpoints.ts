@@ -1,0 +1,65 @@
+/**
+ * When the WAL's checkpoints run, and where (decision 032). SQLite's own rule (`wal_autocheckpoint`, 1,000 pages)
+ * makes the connection whose commit crosses the mark copy the WAL's pages back into the database file and fsync
+ * both, inside that commit: on the writer thread, every webhook and claim queued behind it waits. With
+ * SQLITE_CHECKPOINTS=thread (the default) a thread of the writer's own does it on a connection of its own, in
+ * PASSIVE mode, which never blocks the writer; the writer asks for one every CHECKPOINT_EVERY_WRITES writes, and
+ * keeps a backstop of its own, far above, in case the checkpointer falls behind or is gone.
+ *
+ * Imported by the writer thread: this module must not import the rest of the app.
+ */
+
+/** About 1,000 WAL pages of webhooks (a 16 KB order body is four or five pages), SQLite's default mark. */
+export const CHECKPOINT_EVERY_WRITES = 200;
+/** SQLite's default `wal_autocheckpoint`: what the writer goes back to when it checkpoints for itself. */
+export const SQLITE_AUTOCHECKPOINT_PAGES = 1_000;
+/**
+ * The writer's own mark while the checkpointer runs (40 MB of WAL with 4 KB pages). Under steady writes the WAL is
+ * restarted only by a checkpoint that has caught up before the next commit, which a concurrent checkpointer rarely
+ * has; at this mark the writer checkpoints what little is left and the WAL starts over.
+ */
+export const WRITER_BACKSTOP_PAGES = 10_000;
+
+export type CheckpointsMode = "thread" | "writer";
+
+/** SQLITE_CHECKPOINTS: "thread" (default) or "writer" (SQLite's own rule, on the writer's connection). */
+export function sqliteCheckpointsModeFromEnv(value: string | undefined = process.env.SQLITE_CHECKPOINTS): CheckpointsMode {
+  if (value === undefined || value === "" || value === "thread") return "thread";
+  if (value === "writer") return "writer";
+  throw new Error(`SQLITE_CHECKPOINTS must be "thread" or "writer" (got "${value}").`);
+}
+
+/** One PASSIVE checkpoint's answer: the WAL's pages, those now in the database file, and whether it met a lock. */
+export interface CheckpointResult {
+  busy: boolean;
+  walPages: number;
+  checkpointedPages: number;
+  ms: number;
+}
+
+export type CheckpointerMessage = { type: "checkpointed"; result: CheckpointResult } | { type: "failed"; message: string };
+
+/**
+ * Counts the writes committed since the last checkpoint was asked for, and says when to ask for the next: every
+ * `every` writes, never while one is still running (a slow disk gets one checkpoint at a time, not a queue).
+ */
+export class CheckpointSchedule {
+  private since = 0;
+  private running = false;
+
+  constructor(private readonly every: number = CHECKPOINT_EVERY_WRITES) {}
+
+  /** `count` writes were committed; true when a checkpoint should be asked for now (it is then counted as running). */
+  committed(count: number): boolean {
+    this.since += count;
+    if (this.running || this.since < this.every) return false;
+    this.since = 0;
+    this.running = true;
+    return true;
+  }
+
+  /** The checkpoint asked for has answered (done, busy or failed). */
+  answered(): void {
+    this.running = false;
+  }
+}

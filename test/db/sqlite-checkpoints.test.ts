@@ -1,0 +1,155 @@
+/**
+ * The WAL's checkpoints on a thread of their own (decision 032), on the test file's real database: the writer asks
+ * for one every CHECKPOINT_EVERY_WRITES writes and never queues a second behind a running one; the checkpointer's
+ * connection copies the committed pages back while the writer goes on; if it dies, the writer checkpoints for itself
+ * again by SQLite's own rule, and no write is lost either way.
+ */
+import Sqlite from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { database, db } from "~/db.server";
+import {
+  CHECKPOINT_EVERY_WRITES,
+  CheckpointSchedule,
+  SQLITE_AUTOCHECKPOINT_PAGES,
+  sqliteCheckpointsModeFromEnv,
+  WRITER_BACKSTOP_PAGES,
+} from "~/db/sqlite-checkpoints";
+import { openSqliteConnection } from "~/db/sqlite-connection";
+import { openSqliteWriter, type CheckpointEvent, type SqliteWriter } from "~/db/sqlite-writer.server";
+import { ensureShop } from "~/models/Shop.server";
+import { ingestRow } from "../support/ingest-rows";
+import { threadNames } from "../../bench/lib/cpu";
+
+const SHOP = "sqlite-checkpoints.myshopify.com";
+const LOCK_WAIT_MS = 3_000;
+const target = database().target;
+const sqliteOnly = target.provider === "sqlite";
+/** Four 4 KB pages of body each, as an order's webhook has. */
+const BODY = JSON.stringify({ note: "x".repeat(14_000) });
+
+function file(): string {
+  if (target.provider !== "sqlite") throw new Error("SQLite only");
+  return target.file;
+}
+
+describe("CheckpointSchedule", () => {
+  it("asks for a checkpoint once enough writes were committed, and never while one is running", () => {
+    const schedule = new CheckpointSchedule(10);
+    expect(schedule.committed(4)).toBe(false);
+    expect(schedule.committed(5)).toBe(false);
+    expect(schedule.committed(1)).toBe(true);
+    // Running: however many writes follow, no second checkpoint is queued behind it.
+    expect(schedule.committed(50)).toBe(false);
+    expect(schedule.committed(50)).toBe(false);
+    schedule.answered();
+    // The writes made while it ran count towards the next one: here enough to ask at the next commit.
+    expect(schedule.committed(1)).toBe(true);
+    schedule.answered();
+    expect(schedule.committed(9)).toBe(false);
+    expect(schedule.committed(1)).toBe(true);
+  });
+
+  it("reads SQLITE_CHECKPOINTS, refusing a value it does not know", () => {
+    expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("thread");
+    expect(sqliteCheckpointsModeFromEnv("")).toBe("thread");
+    expect(sqliteCheckpointsModeFromEnv("writer")).toBe("writer");
+    expect(() => sqliteCheckpointsModeFromEnv("threads")).toThrow(/SQLITE_CHECKPOINTS must be "thread" or "writer"/);
+  });
+});
+
+describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
+  let main: Sqlite.Database;
+  let reader: Sqlite.Database;
+  let next = 1_000_000;
+  const stored = (from: number, to: number) =>
+    (reader.prepare(`SELECT count(*) AS n FROM "Webhook" WHERE shop = ? AND CAST("orderId" AS INTEGER) BETWEEN ? AND ?`).get(SHOP, from, to) as { n: number }).n;
+
+  beforeAll(async () => {
+    await ensureShop(db(), SHOP);
+    main = openSqliteConnection(file());
+    reader = new Sqlite(file(), { readonly: true });
+  });
+  afterAll(() => {
+    main.close();
+    reader.close();
+  });
+
+  /** Writes `count` webhooks in groups of 25, as concurrent requests would; returns the first and last order ids. */
+  async function writeWebhooks(writer: SqliteWriter, count: number): Promise<[number, number]> {
+    const first = next;
+    for (let done = 0; done < count; done += 25) {
+      const results = await Promise.all(
+        Array.from({ length: 25 }, () => writer.write("ingest", ingestRow(SHOP, next++, { body: BODY }), LOCK_WAIT_MS)),
+      );
+      expect(results.every((result) => result.kind === "recorded")).toBe(true);
+    }
+    return [first, next - 1];
+  }
+
+  function nextEvent(writer: SqliteWriter, type: CheckpointEvent["type"]): Promise<CheckpointEvent> {
+    return new Promise((resolve) => {
+      const stop = writer.onCheckpointEvent((event) => {
+        if (event.type !== type) return;
+        stop();
+        resolve(event);
+      });
+    });
+  }
+
+  it("copies the WAL back on its own connection every so many writes, while the writer keeps only a backstop", async () => {
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread" });
+    try {
+      const checkpointed = nextEvent(writer, "checkpoint");
+      const [first, last] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES + 50);
+      const event = await checkpointed;
+      if (event.type !== "checkpoint") throw new Error("not a checkpoint");
+      // The first checkpoint was asked for after CHECKPOINT_EVERY_WRITES writes of four or more pages each.
+      expect(event.result.busy).toBe(false);
+      expect(event.result.checkpointedPages).toBeGreaterThan(CHECKPOINT_EVERY_WRITES * 4);
+      expect(event.result.checkpointedPages).toBeLessThanOrEqual(event.result.walPages);
+      // Below the backstop, so this WAL was not one the writer would have checkpointed itself.
+      expect(event.result.walPages).toBeLessThan(WRITER_BACKSTOP_PAGES);
+      expect(stored(first, last)).toBe(last - first + 1);
+      if (process.platform === "linux") expect([...threadNames(process.pid).values()]).toContain("sqlite-ckpt");
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it("hands checkpoints back to the writer's connection when the checkpointer dies, losing no write", async () => {
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread", testHooks: true });
+    try {
+      expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: WRITER_BACKSTOP_PAGES });
+      const ended = nextEvent(writer, "checkpointer-ended");
+      await writer.write("test:end-checkpointer", null, LOCK_WAIT_MS);
+      expect(await ended).toMatchObject({ type: "checkpointer-ended", reason: expect.stringMatching(/exited/) });
+      // SQLite's own rule again, on the writer's connection: the WAL cannot grow past it unchecked.
+      expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: SQLITE_AUTOCHECKPOINT_PAGES });
+      const [first, last] = await writeWebhooks(writer, 100);
+      expect(stored(first, last)).toBe(100);
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it("leaves checkpoints to SQLite's own rule on the writer's connection with SQLITE_CHECKPOINTS=writer", async () => {
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "writer", testHooks: true });
+    try {
+      expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: SQLITE_AUTOCHECKPOINT_PAGES });
+    } finally {
+      await writer.close();
+    }
+  });
+
+  it.runIf(process.platform === "linux")("ends with the writer thread that started it", async () => {
+    const checkpointers = () => [...threadNames(process.pid).values()].filter((name) => name === "sqlite-ckpt").length;
+    const before = checkpointers();
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread" });
+    const checkpointed = nextEvent(writer, "checkpoint");
+    await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES);
+    await checkpointed;
+    expect(checkpointers()).toBe(before + 1);
+    await writer.close();
+    expect(checkpointers()).toBe(before);
+  });
+});
