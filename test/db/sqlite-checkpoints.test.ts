@@ -86,6 +86,16 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
     return [first, next - 1];
   }
 
+  /** A writer thread of its own for one test, closed after it whatever happens. */
+  async function withWriter(checkpoints: "thread" | "writer", test: (writer: SqliteWriter) => Promise<void>): Promise<void> {
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints, testHooks: true });
+    try {
+      await test(writer);
+    } finally {
+      await writer.close();
+    }
+  }
+
   function nextEvent(writer: SqliteWriter, type: CheckpointEvent["type"]): Promise<CheckpointEvent> {
     return new Promise((resolve) => {
       const stop = writer.onCheckpointEvent((event) => {
@@ -96,9 +106,8 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
     });
   }
 
-  it("copies the WAL back on its own connection every so many writes, while the writer keeps only a backstop", async () => {
-    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread" });
-    try {
+  it("copies the WAL back on its own connection every so many writes, while the writer keeps only a backstop", () =>
+    withWriter("thread", async (writer) => {
       const checkpointed = nextEvent(writer, "checkpoint");
       const [first, last] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES + 50);
       const event = await checkpointed;
@@ -111,14 +120,10 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
       expect(event.result.walPages).toBeLessThan(WRITER_BACKSTOP_PAGES);
       expect(stored(first, last)).toBe(last - first + 1);
       if (process.platform === "linux") expect([...threadNames(process.pid).values()]).toContain("sqlite-ckpt");
-    } finally {
-      await writer.close();
-    }
-  });
+    }));
 
-  it("hands checkpoints back to the writer's connection when the checkpointer dies, losing no write", async () => {
-    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread", testHooks: true });
-    try {
+  it("hands checkpoints back to the writer's connection when the checkpointer dies, losing no write", () =>
+    withWriter("thread", async (writer) => {
       expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: WRITER_BACKSTOP_PAGES });
       const ended = nextEvent(writer, "checkpointer-ended");
       await writer.write("test:end-checkpointer", null, LOCK_WAIT_MS);
@@ -127,19 +132,12 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
       expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: SQLITE_AUTOCHECKPOINT_PAGES });
       const [first, last] = await writeWebhooks(writer, 100);
       expect(stored(first, last)).toBe(100);
-    } finally {
-      await writer.close();
-    }
-  });
+    }));
 
-  it("leaves checkpoints to SQLite's own rule on the writer's connection with SQLITE_CHECKPOINTS=writer", async () => {
-    const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "writer", testHooks: true });
-    try {
+  it("leaves checkpoints to SQLite's own rule on the writer's connection with SQLITE_CHECKPOINTS=writer", () =>
+    withWriter("writer", async (writer) => {
       expect(await writer.write("test:pragmas", null, LOCK_WAIT_MS)).toMatchObject({ walAutocheckpoint: SQLITE_AUTOCHECKPOINT_PAGES });
-    } finally {
-      await writer.close();
-    }
-  });
+    }));
 
   it.runIf(process.platform === "linux")("ends with the writer thread that started it", async () => {
     const checkpointers = () => [...threadNames(process.pid).values()].filter((name) => name === "sqlite-ckpt").length;
