@@ -17,6 +17,7 @@ import type { PrismaClient } from "./generated/prisma/sqlite/index.js";
 import { databaseTarget, type DatabaseTarget } from "./db/database-url";
 import { closeDriver, openDriver, type Driver } from "./db/driver.server";
 import { RepairingPool } from "./db/pg-pool.server";
+import { WRITER_BACKSTOP_PAGES } from "./db/sqlite-checkpoints";
 import { sqliteWriterOf } from "./db/sqlite-writer.server";
 
 export type Database = PrismaClient;
@@ -102,10 +103,18 @@ export async function drainWrites(prisma: Database): Promise<void> {
   if (connection) await Promise.all([...connection.stores.values()].map((store) => store.drain()));
 }
 
-/** Starts the SQLite writer thread (decision 021) ahead of the first write; nothing to do on PostgreSQL. */
+/**
+ * Starts the SQLite writer thread (decision 021) ahead of the first write; nothing to do on PostgreSQL. When its
+ * checkpointer does the file's checkpoints (decision 032), the client's own connection gets the writer's backstop
+ * too: under steady writes the WAL is over SQLite's 1,000 pages most of the time, and by SQLite's rule each of the
+ * client's commits (an admin change) would then checkpoint on the event loop.
+ */
 export async function warmWrites(prisma: Database): Promise<void> {
   const driver = driverOf(prisma);
-  if (driver.provider === "sqlite") await sqliteWriterOf(driver).warm();
+  if (driver.provider !== "sqlite") return;
+  const writer = sqliteWriterOf(driver);
+  await writer.warm();
+  if (writer.checkpointsOnThread) await prisma.$queryRawUnsafe(`PRAGMA wal_autocheckpoint = ${WRITER_BACKSTOP_PAGES}`);
 }
 
 /** Disconnects the client and closes its driver connection, once the writes asked of it are done. */

@@ -91,6 +91,11 @@ export class SqliteWriter {
     await this.executor.close();
   }
 
+  /** Whether a checkpointer thread does this file's checkpoints (decision 032), rather than SQLite's rule on each connection. */
+  get checkpointsOnThread(): boolean {
+    return this.executor instanceof ThreadExecutor && this.executor.checkpoints === "thread";
+  }
+
   /** Calls `listener` with each checkpoint the checkpointer thread reports, and if it ends; returns the unsubscribe. */
   onCheckpointEvent(listener: (event: CheckpointEvent) => void): () => void {
     this.executor.listeners.add(listener);
@@ -203,7 +208,7 @@ class ThreadExecutor implements Executor {
     private readonly file: string,
     private readonly entry: string,
     private readonly testHooks: boolean,
-    private readonly checkpoints: CheckpointsMode,
+    readonly checkpoints: CheckpointsMode,
   ) {}
 
   async run(group: GroupItem[]): Promise<ItemOutcome[]> {

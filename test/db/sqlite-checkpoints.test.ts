@@ -6,7 +6,7 @@
  */
 import Sqlite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { database, db } from "~/db.server";
+import { database, db, warmWrites } from "~/db.server";
 import {
   CHECKPOINT_EVERY_WRITES,
   CheckpointSchedule,
@@ -149,5 +149,16 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
     expect(checkpointers()).toBe(before + 1);
     await writer.close();
     expect(checkpointers()).toBe(before);
+  });
+
+  // Last: it starts db()'s own writer thread and checkpointer, which the thread count above must not see.
+  it("gives the Prisma client's own connection the writer's backstop once the writer is warm, so its commits do not checkpoint on the event loop", async () => {
+    const autocheckpoint = async () => {
+      const [row] = await db().$queryRawUnsafe<Array<{ wal_autocheckpoint: bigint | number }>>("PRAGMA wal_autocheckpoint");
+      return Number(row?.wal_autocheckpoint);
+    };
+    expect(await autocheckpoint()).toBe(SQLITE_AUTOCHECKPOINT_PAGES);
+    await warmWrites(db());
+    expect(await autocheckpoint()).toBe(WRITER_BACKSTOP_PAGES);
   });
 });
