@@ -3,8 +3,9 @@
  * for while no group is being committed, at least those of one turn of the event loop, goes into one transaction,
  * so one commit covers them all, and each caller's promise settles after that commit (decision 021).
  *
- * The transaction runs on a worker thread that owns the write connection (same file, same pragmas, `synchronous`
- * FULL as before), so the commit's fsync no longer stops the event loop. The connection does not busy-wait: when
+ * The transaction runs on a worker thread that owns the write connection (same file, same pragmas and durability as
+ * the main thread's connection), so a commit no longer stops the event loop; the WAL's checkpoints run on a thread
+ * that one starts (decision 032). The connection does not busy-wait: when
  * another connection holds the lock, the group comes back as busy and is tried again a millisecond later, until a
  * write has waited its `lockWaitMs`, when it is refused with SQLITE_BUSY. If one write of a group fails, the others
  * are written one by one, so only that one is refused. If the thread dies, the writes it held are refused (never
