@@ -41,8 +41,13 @@ function startCheckpointer(): { schedule: CheckpointSchedule; worker: Worker } {
   };
   worker.on("message", (message: CheckpointerMessage) => {
     schedule.answered();
-    if (message.type === "checkpointed") send({ type: "checkpoint", result: message.result });
-    else end(`a checkpoint failed: ${message.message}`);
+    if (message.type === "checkpointed") {
+      send({ type: "checkpoint", result: message.result });
+      return;
+    }
+    end(`a checkpoint failed: ${message.message}`);
+    // Not asked again, so not left running either.
+    void worker.terminate();
   });
   worker.on("error", (error) => end(error.message));
   worker.on("exit", (code) => end(`it exited with code ${code}`));
