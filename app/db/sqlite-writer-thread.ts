@@ -4,11 +4,17 @@
  * The WAL's checkpoints run on a thread of its own that this one starts (decision 032). Started with
  * `--import tsx`, from source, as the render threads are (decision 009).
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
 import { parentPort, Worker, workerData } from "node:worker_threads";
 import { nameThisThread } from "../thread-name";
-import { CheckpointSchedule, SQLITE_AUTOCHECKPOINT_PAGES, WRITER_BACKSTOP_PAGES, type CheckpointerMessage } from "./sqlite-checkpoints";
+import {
+  CHECKPOINTER_SOURCE,
+  CheckpointSchedule,
+  SQLITE_AUTOCHECKPOINT_PAGES,
+  WRITER_BACKSTOP_PAGES,
+  type CheckpointerData,
+  type CheckpointerMessage,
+} from "./sqlite-checkpoints";
 import { openSqliteConnection } from "./sqlite-connection";
 import { groupRunner } from "./sqlite-write-kinds";
 import type { WriterReply, WriterRequest, WriterThreadData } from "./sqlite-writer-protocol";
@@ -25,9 +31,9 @@ const db = openSqliteConnection(data.file);
  */
 function startCheckpointer(): { schedule: CheckpointSchedule; worker: Worker } {
   const schedule = new CheckpointSchedule();
-  const worker = new Worker(join(dirname(fileURLToPath(import.meta.url)), "sqlite-checkpointer-thread.ts"), {
-    execArgv: ["--import", "tsx"],
-    workerData: { file: data.file },
+  const worker = new Worker(CHECKPOINTER_SOURCE, {
+    eval: true,
+    workerData: { file: data.file, driver: createRequire(import.meta.url).resolve("better-sqlite3") } satisfies CheckpointerData,
   });
   // It never keeps the writer thread alive; the writer's own life decides (and ends it).
   worker.unref();

@@ -50,9 +50,10 @@ describe("CheckpointSchedule", () => {
   });
 
   it("reads SQLITE_CHECKPOINTS, refusing a value it does not know", () => {
-    expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("thread");
-    expect(sqliteCheckpointsModeFromEnv("")).toBe("thread");
+    expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("writer");
+    expect(sqliteCheckpointsModeFromEnv("")).toBe("writer");
     expect(sqliteCheckpointsModeFromEnv("writer")).toBe("writer");
+    expect(sqliteCheckpointsModeFromEnv("thread")).toBe("thread");
     expect(() => sqliteCheckpointsModeFromEnv("threads")).toThrow(/SQLITE_CHECKPOINTS must be "thread" or "writer"/);
   });
 });
@@ -158,7 +159,13 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
       return Number(row?.wal_autocheckpoint);
     };
     expect(await autocheckpoint()).toBe(SQLITE_AUTOCHECKPOINT_PAGES);
-    await warmWrites(db());
+    // db()'s writer reads SQLITE_CHECKPOINTS when warmWrites creates it.
+    process.env.SQLITE_CHECKPOINTS = "thread";
+    try {
+      await warmWrites(db());
+    } finally {
+      delete process.env.SQLITE_CHECKPOINTS;
+    }
     expect(await autocheckpoint()).toBe(WRITER_BACKSTOP_PAGES);
   });
 });
