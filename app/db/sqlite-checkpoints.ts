@@ -24,8 +24,8 @@ export type CheckpointsMode = "thread" | "writer";
 
 /**
  * SQLITE_CHECKPOINTS: "writer" (the default: SQLite's own rule, on the writer's connection) or "thread". Not the
- * default yet: with it, the backfill reliability suite's app peaked at 308 and 340 MB against its 300 MB bound
- * (290 MB without), for a cause not yet found (decision 032).
+ * default yet: with it, the backfill reliability suite's app peaked at 308 and 340 MB against its 300 MB bound;
+ * without it 290 MB once and 328 MB once, so the cause is open (decision 032).
  */
 export function sqliteCheckpointsModeFromEnv(value: string | undefined = process.env.SQLITE_CHECKPOINTS): CheckpointsMode {
   if (value === undefined || value === "" || value === "writer") return "writer";
