@@ -9,6 +9,7 @@ import { validateMapping } from "~/mapping/mapping-file";
 import { bodyPaths, templateScope, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
 import type { MappableTopic, MappingDefinition } from "~/mapping/types";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
+import { warmRenderPoolSoon } from "~/mapping/render.server";
 import { createMapping, updateMapping } from "~/models/Mapping.server";
 import { attentiveApiKey } from "~/models/Shop.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
@@ -92,6 +93,8 @@ export function definitionFromForm(form: EditorForm): { ok: true; mapping: Mappi
 }
 
 export async function editorSources(context: AdminContext, topic: MappableTopic) {
+  // The page asks for a preview as soon as it loads, and previews render on the pool's threads, which start on demand.
+  warmRenderPoolSoon();
   const source = await previewBody(context.prisma, context.shop, topic, "latest");
   return { hasLatest: source.source === "webhook", paths: bodyPaths(templateScope(topic, source)) };
 }

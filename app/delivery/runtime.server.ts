@@ -8,7 +8,6 @@ import { database, db, drainWrites } from "~/db.server";
 import { env } from "~/env.server";
 import { startFlowTriggerSender, type TriggerSenderOptions } from "~/flow/trigger-sender.server";
 import { logger } from "~/logger.server";
-import { warmRenderPool } from "~/mapping/render.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import type { PeriodicJob } from "~/jobs/periodic-job.server";
 import { startReconciliationJob, type ReconcileOptions } from "~/reconciliation/reconcile.server";
@@ -133,13 +132,6 @@ export function startBackgroundJobs(): PeriodicJob {
   };
 }
 
-/** Threads take seconds to start on a busy machine: start them now rather than on the first webhook. */
-function warmRenderThreads(): void {
-  warmRenderPool().catch((error: unknown) => {
-    logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
-  });
-}
-
 const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: Promise<DeliveryWorker> };
 
 /**
@@ -149,7 +141,6 @@ const globalForWorker = globalThis as unknown as { __attentiveEmbeddedWorker?: P
 export function startEmbeddedWorker(overrides: Partial<WorkerOptions> = {}): Promise<DeliveryWorker> {
   globalForWorker.__attentiveEmbeddedWorker ??= (async () => {
     const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), ...overrides });
-    warmRenderThreads();
     onWork(() => worker.wake());
     const jobs = startBackgroundJobs();
     const stop = () => {
@@ -181,7 +172,6 @@ export function startStandaloneWorker(overrides: Partial<WorkerOptions> = {}, li
   const listening = handle.target.provider === "postgresql";
   const pollSeconds = workerEnv.parse(process.env).DELIVERY_POLL_SECONDS ?? (listening ? DEFAULT_POLL_SECONDS.listening : DEFAULT_POLL_SECONDS.inProcess);
   const worker = startDeliveryWorker({ ...workerOptionsFromEnv(), idlePollMs: pollSeconds * 1_000, ...overrides });
-  warmRenderThreads();
   const unsubscribe = onWork(() => worker.wake());
   const listener = listening
     ? listenOnDatabase(handle, {

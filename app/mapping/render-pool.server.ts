@@ -12,6 +12,9 @@
  * - Fairness: each shop has its own queue, served round-robin. A shop may have at most ceil(threads / 2) renders
  *   in flight while another shop waits, and always at most that many once it has needed the deadline.
  * - Bounded: past `maxQueued` waiting renders, a render ends at once as a retryable error.
+ * - Started when needed: threads start with the first render (or `warm`), and end once the pool has had nothing to
+ *   do for `idleMs`. Each thread holds about 30 MB, and the delivery worker renders most mappings on its own thread
+ *   (decision 024), so an app whose mappings all render there keeps no render thread at all (decision 033).
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -33,6 +36,10 @@ export interface RenderPoolOptions {
   suspectForMs?: number;
   /** Heap limit of each thread: a template that builds huge data ends its own render, not the process. */
   threadMemoryMb?: number;
+  /** How long the pool stays idle (no render waiting or running) before its threads end; default 5 minutes. */
+  idleMs?: number;
+  /** Called each time idle threads were ended (tests wait for it). */
+  onIdleEnd?: () => void;
   /** Lets tests end a thread mid-job (`hook: "exit"`). */
   testHooks?: boolean;
   /** The thread module; found next to this module or the build by default. */
@@ -50,6 +57,10 @@ export interface RenderDetail {
 export interface RenderPoolStats {
   /** Threads started since the pool was made, replacements included. */
   started: number;
+  /** Threads running now (0 after an idle spell, until the next render). */
+  threads: number;
+  /** Times the pool ended its threads after an idle spell. */
+  idleEnds: number;
   /** Threads terminated because a render ran past its deadline. */
   stoppedAtDeadline: number;
   /** Threads that ended on their own while rendering. */
@@ -93,6 +104,8 @@ const MAX_SUSPECTS = 10_000;
 const WALL_CLOCK_FACTOR = 8;
 /** Shortest wait before looking at a render's CPU time again. */
 const MIN_RECHECK_MS = 20;
+/** How long an idle pool keeps its threads (RenderPoolOptions.idleMs). */
+export const DEFAULT_IDLE_MS = 5 * 60_000;
 
 /**
  * The thread is started from source with tsx. This module is either itself in app/mapping/ (tsx, vitest) or
@@ -130,6 +143,9 @@ export class RenderPool {
   private readonly testHooks: boolean;
   private readonly entry: string;
   private readonly onDispatch: ((shop: string) => void) | undefined;
+  private readonly idleMs: number;
+  private readonly onIdleEnd: (() => void) | undefined;
+  private idleTimer: NodeJS.Timeout | null = null;
   private readonly slots: Slot[] = [];
   private readonly shops = new Map<string, ShopTurns>();
   /** Counts turns given; a shop's last turn orders who goes next. */
@@ -141,7 +157,7 @@ export class RenderPool {
   private nextId = 1;
   private referenced = false;
   private closed = false;
-  private readonly counts = { started: 0, stoppedAtDeadline: 0, crashed: 0 };
+  private readonly counts = { started: 0, stoppedAtDeadline: 0, crashed: 0, idleEnds: 0 };
   private readyWaiters: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
 
   constructor(options: RenderPoolOptions) {
@@ -156,6 +172,8 @@ export class RenderPool {
     this.testHooks = options.testHooks ?? false;
     this.entry = options.entry ?? findThreadEntry();
     this.onDispatch = options.onDispatch;
+    this.idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+    this.onIdleEnd = options.onIdleEnd;
   }
 
   /** Never rejects for template problems (those are `error` outcomes); rejects if the pool is closed or cannot start a thread. */
@@ -222,6 +240,7 @@ export class RenderPool {
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     if (error === undefined && !this.referenced) this.slots.forEach((slot) => slot.worker.unref());
+    if (error === undefined && !this.referenced) this.armIdleTimer();
     for (const waiter of waiters) {
       if (error === undefined) waiter.resolve();
       else waiter.reject(error);
@@ -229,12 +248,13 @@ export class RenderPool {
   }
 
   stats(): RenderPoolStats {
-    return { ...this.counts, waiting: this.waiting, inFlight: this.running };
+    return { ...this.counts, threads: this.slots.length, waiting: this.waiting, inFlight: this.running };
   }
 
   /** Ends every thread; renders still waiting or running are rejected. */
   async close(): Promise<void> {
     this.closed = true;
+    this.clearIdleTimer();
     const closedError = () => new Error("The mapping render pool was closed before this render finished.");
     for (const turns of this.shops.values()) for (const job of turns.waiting) job.fail(closedError());
     this.shops.clear();
@@ -470,5 +490,31 @@ export class RenderPool {
       if (busy) slot.worker.ref();
       else slot.worker.unref();
     }
+    if (busy) this.clearIdleTimer();
+    else this.armIdleTimer();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    if (this.closed || this.slots.length === 0) return;
+    this.idleTimer = setTimeout(() => this.endIdleThreads(), this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  /** Nothing waited or ran for `idleMs`: the threads end, and the next render starts new ones. */
+  private endIdleThreads(): void {
+    this.idleTimer = null;
+    // Still starting for a `warm` caller, or busy again: the next idle spell is counted from then.
+    if (this.closed || this.waiting + this.running > 0 || this.readyWaiters.length > 0) return;
+    const slots = [...this.slots];
+    if (slots.length === 0) return;
+    for (const slot of slots) this.retire(slot);
+    this.counts.idleEnds++;
+    this.onIdleEnd?.();
   }
 }

@@ -4,6 +4,7 @@
  * runaway template ends as an error naming it instead of stalling the app.
  */
 import { z } from "zod";
+import { logger } from "~/logger.server";
 import { RenderPool, type RenderDetail, type RenderPoolStats } from "./render-pool.server";
 import type { RenderContextInput, RenderOutcome } from "./renderer";
 import type { MappingDefinition } from "./types";
@@ -63,11 +64,21 @@ export function renderPoolStats(): RenderPoolStats | null {
 }
 
 /**
- * Starts the render threads and resolves once each is ready, so the first renders do not wait for them (the
- * server may call this at start; tests do, so that start-up is not part of what they order).
+ * Starts the render threads and resolves once each is ready, so the first renders do not wait for them (tests do,
+ * so that start-up is not part of what they order). They end again after the pool's idle time (decision 033).
  */
 export async function warmRenderPool(): Promise<void> {
   await pool().warm();
+}
+
+/**
+ * Starts the render threads without waiting for them, for a page that is about to ask for a preview: a thread takes
+ * a few hundred milliseconds to start (seconds on a busy machine), and the pool ends its threads when idle.
+ */
+export function warmRenderPoolSoon(): void {
+  warmRenderPool().catch((error: unknown) => {
+    logger.error({ err: error instanceof Error ? error.message : String(error) }, "render threads could not start; each render will try again");
+  });
 }
 
 /** Ends the render threads (tests, scripts that want to exit at once); the next render starts new ones. */

@@ -171,6 +171,61 @@ describe("threads that fail", () => {
   });
 });
 
+describe("threads started when needed (decision 033)", () => {
+  /** Resolves at the pool's next idle end: order comes from the pool's own event, not the clock. */
+  function idleEnds(options: Partial<RenderPoolOptions>) {
+    let ended: () => void = () => {};
+    let next = new Promise<void>((resolve) => (ended = resolve));
+    const pool = makePool({
+      ...options,
+      onIdleEnd: () => {
+        ended();
+        next = new Promise<void>((resolve) => (ended = resolve));
+      },
+    });
+    return { pool, nextIdleEnd: () => next };
+  }
+
+  it("starts no thread until a render needs one", () => {
+    const pool = makePool();
+    expect(pool.stats()).toMatchObject({ started: 0, threads: 0 });
+  });
+
+  it("ends its threads after an idle spell and starts new ones for the next render", { timeout: 60_000 }, async () => {
+    const { pool, nextIdleEnd } = idleEnds({ idleMs: 30 });
+    const ended = nextIdleEnd();
+    expect((await pool.render(mapping({ name: "{{ name }}" }), input("a.myshopify.com"))).kind).toBe("event");
+    expect(pool.stats()).toMatchObject({ started: 2, threads: 2 });
+    await ended;
+    expect(pool.stats()).toMatchObject({ started: 2, threads: 0, idleEnds: 1, waiting: 0, inFlight: 0 });
+    const again = await pool.render(mapping({ name: "{{ name }}" }), input("b.myshopify.com"));
+    expect(again).toMatchObject({ kind: "event", event: { properties: { name: "#1001" } } });
+    expect(pool.stats()).toMatchObject({ started: 4, threads: 2, idleEnds: 1 });
+  });
+
+  it("ends threads that were only warmed", { timeout: 60_000 }, async () => {
+    const { pool, nextIdleEnd } = idleEnds({ idleMs: 30 });
+    const ended = nextIdleEnd();
+    await pool.warm();
+    await ended;
+    expect(pool.stats()).toMatchObject({ started: 2, threads: 0, idleEnds: 1 });
+  });
+
+  it("never ends a thread while a render runs, however long it takes", { timeout: 60_000 }, async () => {
+    // The runaway uses a second of its thread's CPU, far past an idle time of 20 ms: a pool that went on counting
+    // idleness while it ran would terminate the thread under it, and the render would never settle.
+    const { pool, nextIdleEnd } = idleEnds({ idleMs: 20, deadlineMs: 1_000, threads: 1 });
+    const ended = nextIdleEnd();
+    // The first render leaves the pool idle, its idle time counting; the runaway is asked for before any timer can run.
+    expect((await pool.render(mapping({ name: "{{ name }}" }), input("slow.myshopify.com"))).kind).toBe("event");
+    const outcome = await pool.render(mapping({ evil: RUNAWAY }), input("slow.myshopify.com"));
+    expect(errorOf(outcome)).toContain("it ran longer than 1000 ms");
+    expect(pool.stats()).toMatchObject({ idleEnds: 0, stoppedAtDeadline: 1, threads: 1 });
+    await ended;
+    expect(pool.stats()).toMatchObject({ threads: 0, idleEnds: 1 });
+  });
+});
+
 describe("finding the thread module", () => {
   const threadFile = join(process.cwd(), "app", "mapping", "render-thread.ts");
 

@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { threadNames } from "../../bench/lib/cpu";
 import { startAttentiveThread, type StandInThread } from "../stand-ins/attentive-thread";
 import { ADMIN_ROUTE_PRELOAD, ADMIN_STAND_IN_URL_VARIABLE, startShopifyAdminStandIn, type ShopifyAdminStandIn } from "../stand-ins/shopify-admin-server";
 import { startBulkStandIn, type BulkStandIn } from "../stand-ins/shopify-bulk";
@@ -146,6 +147,9 @@ describe("history backfill on the production server", () => {
       200,
     );
     const peakBeforeKb = app.peakRssKb();
+    // The three mappings render on the worker's own thread (decision 024), so no render thread was ever started
+    // (decision 033): about 30 MB each of the 300.
+    const renderThreads = [...threadNames(app.pid).values()].filter((name) => name === "render").length;
     const killedAfterMs = Date.now() - startedAt;
     await app.kill();
     await app.restart();
@@ -212,11 +216,13 @@ describe("history backfill on the production server", () => {
       totalMs,
       eventsPerSecond: Math.round((expected.size / totalMs) * 1000),
       idleRssMbBeforeBackfill: Math.round(idleRssKb / 1024),
+      renderThreadsBeforeKill: renderThreads,
       peakRssMbBeforeKill: Math.round(peakBeforeKb / 1024),
       peakRssMbAfterRestart: Math.round(peakAfterKb / 1024),
       downloads: bulk.downloads.length,
       rangedDownloads: ranged,
     });
+    expect(renderThreads).toBe(0);
     expect(peakBeforeKb).toBeLessThan(RSS_LIMIT_KB);
     expect(peakAfterKb).toBeLessThan(RSS_LIMIT_KB);
   });
