@@ -2,7 +2,7 @@
  * When the WAL's checkpoints run, and where (decision 032). SQLite's own rule (`wal_autocheckpoint`, 1,000 pages)
  * makes the connection whose commit crosses the mark copy the WAL's pages back into the database file and fsync
  * both, inside that commit: on the writer thread, every webhook and claim queued behind it waits. With
- * SQLITE_CHECKPOINTS=thread (opt-in, see sqliteCheckpointsModeFromEnv) a thread of the writer's own does it on a connection of its own, in
+ * SQLITE_CHECKPOINTS=thread (the default) a thread of the writer's own does it on a connection of its own, in
  * PASSIVE mode, which never blocks the writer; the writer asks for one every CHECKPOINT_EVERY_WRITES writes, and
  * keeps a backstop of its own, far above, in case the checkpointer falls behind or is gone.
  *
@@ -23,13 +23,13 @@ export const WRITER_BACKSTOP_PAGES = 10_000;
 export type CheckpointsMode = "thread" | "writer";
 
 /**
- * SQLITE_CHECKPOINTS: "writer" (the default: SQLite's own rule, on the writer's connection) or "thread". Not the
- * default yet: with it, the backfill reliability suite's app peaked at 308 and 340 MB against its 300 MB bound;
- * without it 290 MB once and 328 MB once, so the cause is open (decision 032).
+ * SQLITE_CHECKPOINTS: "thread" (the default) or "writer" (SQLite's own rule, on the writer's connection). It was
+ * "writer" for a while, when the backfill reliability suite's app went past its 300 MB bound with or without the
+ * checkpointer; that memory was mostly the render threads', which now start only when needed (decision 033).
  */
 export function sqliteCheckpointsModeFromEnv(value: string | undefined = process.env.SQLITE_CHECKPOINTS): CheckpointsMode {
-  if (value === undefined || value === "" || value === "writer") return "writer";
-  if (value === "thread") return "thread";
+  if (value === undefined || value === "" || value === "thread") return "thread";
+  if (value === "writer") return "writer";
   throw new Error(`SQLITE_CHECKPOINTS must be "thread" or "writer" (got "${value}").`);
 }
 

@@ -50,8 +50,8 @@ describe("CheckpointSchedule", () => {
   });
 
   it("reads SQLITE_CHECKPOINTS, refusing a value it does not know", () => {
-    expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("writer");
-    expect(sqliteCheckpointsModeFromEnv("")).toBe("writer");
+    expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("thread");
+    expect(sqliteCheckpointsModeFromEnv("")).toBe("thread");
     expect(sqliteCheckpointsModeFromEnv("writer")).toBe("writer");
     expect(sqliteCheckpointsModeFromEnv("thread")).toBe("thread");
     expect(() => sqliteCheckpointsModeFromEnv("threads")).toThrow(/SQLITE_CHECKPOINTS must be "thread" or "writer"/);

@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
-import { SQLITE_AUTOCHECKPOINT_PAGES } from "~/db/sqlite-checkpoints";
+import { WRITER_BACKSTOP_PAGES } from "~/db/sqlite-checkpoints";
 import { openSqliteConnection } from "~/db/sqlite-connection";
 import { findWriterThreadEntry, openSqliteWriter, sqliteWriterModeFromEnv, type SqliteWriter } from "~/db/sqlite-writer.server";
 import { ensureShop } from "~/models/Shop.server";
@@ -97,8 +97,8 @@ describe.runIf(sqliteOnly)("the SQLite writer thread", () => {
       synchronous: main.pragma("synchronous", { simple: true }),
       journalMode: "wal",
       busyTimeout: 0,
-      // SQLite's own rule by default (SQLITE_CHECKPOINTS=writer, decision 032).
-      walAutocheckpoint: SQLITE_AUTOCHECKPOINT_PAGES,
+      // Its checkpoints run on the checkpointer thread by default; this is only its backstop (decision 032).
+      walAutocheckpoint: WRITER_BACKSTOP_PAGES,
     });
   });
 
