@@ -9,6 +9,7 @@ import { validateMapping } from "~/mapping/mapping-file";
 import { bodyPaths, templateScope, previewBody, previewMapping, sendTestEvent, type PreviewSource } from "~/mapping/preview.server";
 import type { MappableTopic, MappingDefinition } from "~/mapping/types";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
+import { rendersInline } from "~/mapping/inline";
 import { warmRenderPoolSoon } from "~/mapping/render.server";
 import { createMapping, updateMapping } from "~/models/Mapping.server";
 import { attentiveApiKey } from "~/models/Shop.server";
@@ -92,10 +93,12 @@ export function definitionFromForm(form: EditorForm): { ok: true; mapping: Mappi
   return { ok: true, mapping: validated.mapping };
 }
 
-export async function editorSources(context: AdminContext, topic: MappableTopic) {
-  // The page asks for a preview as soon as it loads, and previews render on the pool's threads, which start on demand.
-  warmRenderPoolSoon();
+/** What the editor's page needs besides the form: the fields a template can read, and whether a real webhook backs them. */
+export async function editorSources(context: AdminContext, topic: MappableTopic, mapping: MappingDefinition | null = null) {
   const source = await previewBody(context.prisma, context.shop, topic, "latest");
+  // The page asks for a preview as soon as it loads. A mapping that cannot run away renders on this thread; any
+  // other renders on the pool's threads, which start on demand (decision 033): start them now, without waiting.
+  if (mapping !== null && !rendersInline(mapping, source.bodyChars)) warmRenderPoolSoon();
   return { hasLatest: source.source === "webhook", paths: bodyPaths(templateScope(topic, source)) };
 }
 

@@ -12,6 +12,7 @@ import { isJsonObject, parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
 import { CATALOG } from "~/topics/catalog";
 import type { Related } from "~/topics/entry";
+import { rendersInline, renderInline } from "./inline";
 import { renderMapping } from "./render.server";
 import type { MappableTopic, MappingDefinition } from "./types";
 
@@ -21,6 +22,8 @@ export interface PreviewBody {
   source: "webhook" | "sample";
   receivedAt: Date | null;
   body: JsonValue;
+  /** The length of the body's text, which decides whether a bounded mapping may render on this thread (decision 024). */
+  bodyChars: number;
   /** What the topic's templates read beyond the body (the order of a refund, the parcel of a delivery update). */
   related: Related;
 }
@@ -56,11 +59,12 @@ export async function previewBody(prisma: Database, shop: string, topic: Mappabl
         const found = await findRelated({ prisma, orderLookup, orderArrivalWaitMs: 0 }, entry, { shop, createdAt: latest.receivedAt }, body, new Date());
         if (found.kind === "ready") related = found.related;
       }
-      return { source: "webhook", receivedAt: latest.receivedAt, body, related };
+      return { source: "webhook", receivedAt: latest.receivedAt, body, bodyChars: latest.body.length, related };
     }
   }
   const related = entry.needs.order === "body" && entry.needs.fulfillment !== true ? { order: null, fulfillment: null } : sampleRelated();
-  return { source: "sample", receivedAt: null, body: parseShopifyJson(sampleText(entry.sample)), related };
+  const text = sampleText(entry.sample);
+  return { source: "sample", receivedAt: null, body: parseShopifyJson(text), bodyChars: text.length, related };
 }
 
 export type PreviewOutcome =
@@ -75,7 +79,10 @@ export async function previewMapping(
   encoding: AttentiveClientOptions["propertiesEncoding"],
   externalEventId = "(set when sent: a UUID fixed per shop, event and mapping)",
 ): Promise<PreviewOutcome> {
-  const rendered = await renderMapping(mapping, { topic: mapping.topic, shop, body: source.body, order: source.related.order, fulfillment: source.related.fulfillment });
+  const context = { topic: mapping.topic, shop, body: source.body, order: source.related.order, fulfillment: source.related.fulfillment };
+  // A mapping that cannot run away renders here, as the delivery worker renders it (decision 033): no thread to wake
+  // or start. Anything else goes to the render threads, with their deadline.
+  const rendered = rendersInline(mapping, source.bodyChars) ? renderInline(mapping, context).outcome : await renderMapping(mapping, context);
   if (rendered.kind !== "event") return rendered;
   const input: CustomEventInput = {
     type: rendered.event.type,

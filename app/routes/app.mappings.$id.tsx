@@ -10,7 +10,8 @@ export const loader = async ({ request, params }: LoaderFunctionArgs) => {
   const context = await adminContext(request);
   const mapping = await findMapping(context.prisma, context.shop, params.id ?? "");
   if (!mapping) throw notFound("Mapping");
-  return { id: mapping.id, initial: formFromDefinition(definitionOf(mapping)), ...(await editorSources(context, mapping.topic)) };
+  const definition = definitionOf(mapping);
+  return { id: mapping.id, initial: formFromDefinition(definition), ...(await editorSources(context, mapping.topic, definition)) };
 };
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: `${data?.initial.eventType || "Mapping"} · Mappings · Attentive events` }];

@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from "vitest";
 import { db } from "~/db.server";
+import { closeRenderPool, renderPoolStats } from "~/mapping/render.server";
 import { createMapping, replaceMappings } from "~/models/Mapping.server";
 import * as home from "~/routes/app._index";
 import * as deliveries from "~/routes/app.deliveries._index";
@@ -276,6 +277,43 @@ describe("the mapping editor", () => {
     expect(result.body).toMatchObject({ sent: true, message: expect.stringMatching(/accepted/) });
     expect(pipeline.standIn.received.length).toBe(before + 1);
     expect(pipeline.standIn.received.at(-1)!.input.type).toBe("Order Shipped");
+  });
+
+  it("previews a mapping that cannot loop on the request's own thread, and one that loops on the render threads (decision 033)", { timeout: 60_000 }, async () => {
+    await closeRenderPool();
+    const preview = async (form: ReturnType<typeof editorForm>) => {
+      const result = await call(newMapping.action, await adminRequest(TEST_SHOP, "/app/mappings/new", { form: { intent: "preview", form: JSON.stringify(form), source: "sample" } }));
+      return (result.body as { outcome: { kind: string; request?: { variables: { input: { properties: Record<string, string> } } } } }).outcome;
+    };
+    expect((await preview(editorForm())).request?.variables.input.properties).toEqual({ orderName: "#9999" });
+    // No render thread started for it: the pool was never needed.
+    expect(renderPoolStats()).toBeNull();
+
+    const looping = { ...editorForm(), properties: [{ key: "skus", template: "{% for item in line_items %}{{ item.sku }};{% endfor %}" }] };
+    const outcome = await preview(looping);
+    expect(outcome.kind).toBe("request");
+    expect(outcome.request?.variables.input.properties.skus).toMatch(/^(?:[^;]*;)+$/);
+    expect(renderPoolStats()).toMatchObject({ started: expect.any(Number) as number });
+    expect(renderPoolStats()!.started).toBeGreaterThanOrEqual(1);
+    await closeRenderPool();
+  });
+
+  it("starts the render threads from the editor's loader only for a mapping that will need them", { timeout: 60_000 }, async () => {
+    await closeRenderPool();
+    const load = async (id: string) => call(mappingPage.loader, await adminRequest(TEST_SHOP, `/app/mappings/${id}`), { id });
+    expect((await load(ownMappingId)).status).toBe(200);
+    expect(renderPoolStats()).toBeNull();
+    const created = await createMapping(db(), TEST_SHOP, {
+      topic: "orders/fulfilled",
+      eventType: "Order Lines",
+      enabled: true,
+      properties: { skus: "{% for item in line_items %}{{ item.sku }};{% endfor %}" },
+      user: { email: "{{ email }}" },
+    });
+    if (!created.ok) throw new Error("the shop is at its mapping limit");
+    expect((await load(created.mapping.id)).status).toBe(200);
+    expect(renderPoolStats()!.started).toBeGreaterThanOrEqual(1);
+    await closeRenderPool();
   });
 
   it("saves a valid mapping for the session's shop and redirects to it", async () => {
