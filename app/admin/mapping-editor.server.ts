@@ -15,6 +15,7 @@ import { createMapping, updateMapping } from "~/models/Mapping.server";
 import { attentiveApiKey } from "~/models/Shop.server";
 import { secretBoxFromEnv } from "~/secrets/secret-box.server";
 import { createOrderLookup } from "~/shopify/order-lookup.server";
+import { CATALOG } from "~/topics/catalog";
 import { unauthenticated } from "~/shopify.server";
 import { MAX_EDITOR_REQUEST_BYTES, readFormWithLimit } from "./bounded-form.server";
 import { type AdminContext, attentiveOptions, notFound } from "./context.server";
@@ -93,13 +94,30 @@ export function definitionFromForm(form: EditorForm): { ok: true; mapping: Mappi
   return { ok: true, mapping: validated.mapping };
 }
 
-/** What the editor's page needs besides the form: the fields a template can read, and whether a real webhook backs them. */
+export type PreviewResult = Extract<EditorActionResult, { intent: "preview"; ok: true }>;
+
+/**
+ * What the editor's page needs besides the form: the fields a template can read, whether a real webhook backs them,
+ * and, when it costs no wait, the stored mapping's first preview.
+ *
+ * The preview is the page's largest element. Rendered here it is in the server's HTML, rather than asked for once
+ * the page has loaded: for a mapping that renders on this thread (decision 033) of a topic whose body is all its
+ * templates read. Others (a parcel's order comes from the database or the Admin API) are asked for by the page, and
+ * for a mapping that will render on the pool's threads, which start on demand, those are started now.
+ */
 export async function editorSources(context: AdminContext, topic: MappableTopic, mapping: MappingDefinition | null = null) {
   const source = await previewBody(context.prisma, context.shop, topic, "latest");
-  // The page asks for a preview as soon as it loads. A mapping that cannot run away renders on this thread; any
-  // other renders on the pool's threads, which start on demand (decision 033): start them now, without waiting.
-  if (mapping !== null && !rendersInline(mapping, source.bodyChars)) warmRenderPoolSoon();
-  return { hasLatest: source.source === "webhook", paths: bodyPaths(templateScope(topic, source)) };
+  const paths = bodyPaths(templateScope(topic, source));
+  let initialPreview: PreviewResult | null = null;
+  if (mapping !== null) {
+    const needs = CATALOG[mapping.topic].needs;
+    if (!rendersInline(mapping, source.bodyChars)) warmRenderPoolSoon();
+    else if (needs.order === "body" && needs.fulfillment !== true && mapping.topic === topic) {
+      const outcome = await previewMapping(mapping, context.shop, source, attentiveOptions().propertiesEncoding);
+      initialPreview = { intent: "preview", ok: true, source: source.source, receivedAt: source.receivedAt?.toISOString() ?? null, outcome, paths };
+    }
+  }
+  return { hasLatest: source.source === "webhook", paths, initialPreview };
 }
 
 const actionForm = z.object({

@@ -21,7 +21,8 @@ import {
   useBreakpoints,
 } from "@shopify/polaris";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import type { EditorActionResult, EditorForm, FieldErrors } from "~/admin/mapping-editor.server";
+import type { SerializeFrom } from "@remix-run/node";
+import type { EditorActionResult, EditorForm, FieldErrors, PreviewResult } from "~/admin/mapping-editor.server";
 import { topicDefaults } from "~/mapping/defaults";
 import { MAX_EVENT_TYPE_LENGTH, MAX_PROPERTY_KEYS } from "~/mapping/limits";
 import { isMappableTopic, TOPIC_META } from "~/topics/meta";
@@ -33,6 +34,8 @@ interface Props {
   topicOptions: Array<{ title: string; options: Array<{ value: string; label: string }> }>;
   paths: Array<{ path: string; example: string }>;
   hasLatest: boolean;
+  /** The preview of `initial`, rendered by the loader (so in the server's HTML); null when the page asks for it. */
+  initialPreview?: SerializeFrom<PreviewResult> | null;
   /** Errors from a save that was refused (the page's action). */
   saveErrors: FieldErrors | null;
   savedNotice: boolean;
@@ -48,7 +51,7 @@ const DEFAULT_HINTS = {
 
 type Row = { id: number; key: string; template: string };
 
-export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, saveErrors, savedNotice, offerTopicDefaults = false }: Props) {
+export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, initialPreview = null, saveErrors, savedNotice, offerTopicDefaults = false }: Props) {
   const shopify = useAppBridge();
   const submit = useSubmit();
   const navigation = useNavigation();
@@ -76,11 +79,13 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
   const saving = navigation.state === "submitting" && navigation.formData?.get("intent") === "save";
 
   // The preview follows the form, a moment after the merchant stops typing; the first one at once (it is the page's
-  // largest element, so waiting for it is the page's LCP).
+  // largest element, so waiting for it is the page's LCP), unless the loader rendered it already.
   const previewedOnce = useRef(false);
   useEffect(() => {
-    const delay = previewedOnce.current ? 350 : 0;
+    const first = !previewedOnce.current;
     previewedOnce.current = true;
+    if (first && initialPreview !== null) return;
+    const delay = first ? 0 : 350;
     const timer = setTimeout(() => preview.submit({ intent: "preview", form: formJson, source }, { method: "post" }), delay);
     return () => clearTimeout(timer);
   }, [formJson, source]);
@@ -125,7 +130,8 @@ export function MappingEditor({ title, initial, topicOptions, paths, hasLatest, 
   const useDefaultRows = () => setRows(defaultRows.map(([key, template]) => ({ id: nextRowId.current++, key, template })));
 
   const visiblePaths = paths.filter((entry) => entry.path.toLowerCase().includes(pickerFilter.toLowerCase())).slice(0, 80);
-  const previewData = preview.data?.intent === "preview" && preview.data.ok ? preview.data : null;
+  // The loader's preview stands until the page asks for one of its own.
+  const previewData = preview.data === undefined ? initialPreview : preview.data.intent === "preview" && preview.data.ok ? preview.data : null;
   const testResult = tester.data?.intent === "test" ? tester.data : null;
 
   return (

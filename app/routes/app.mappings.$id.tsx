@@ -24,7 +24,7 @@ export const action = async ({ request, params }: ActionFunctionArgs) => {
 };
 
 export default function EditMapping() {
-  const { id, initial, paths, hasLatest } = useLoaderData<typeof loader>();
+  const { id, initial, paths, hasLatest, initialPreview } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const [params] = useSearchParams();
   return (
@@ -36,6 +36,7 @@ export default function EditMapping() {
       topicOptions={TOPIC_OPTION_GROUPS}
       paths={paths}
       hasLatest={hasLatest}
+      initialPreview={initialPreview}
       saveErrors={result && result.intent === "save" && !result.ok ? result.errors : null}
       savedNotice={params.get("saved") === "1"}
     />

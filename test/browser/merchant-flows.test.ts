@@ -112,6 +112,30 @@ describeBrowser("a merchant's flows", () => {
     await app().setViewport("desktop");
   });
 
+  test("opens a saved mapping with its preview in the server's HTML, and previews again as it changes", async () => {
+    const { page, openApp } = app();
+    const saved = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Complete" } });
+    const previews: string[] = [];
+    const onRequest = (request: { method(): string; url(): string }) => {
+      if (request.method() === "POST" && request.url().includes(`/app/mappings/${saved.id}`)) previews.push(request.url());
+    };
+    page.on("request", onRequest);
+    try {
+      const response = await openApp(`/app/mappings/${saved.id}`);
+      // The loader rendered it (decision 033): the page's largest element is there before any script runs.
+      expect(await response!.text()).toContain('data-testid="preview-request"');
+      const preview = page.getByTestId("preview-request");
+      expect(await preview.textContent()).toContain('"total": 404.95');
+      expect(previews).toEqual([]);
+
+      await page.getByLabel("Liquid template").nth(1).fill("{{ total_price | plus: 1 }}");
+      await expect.poll(async () => (await preview.textContent()) ?? "", { timeout: 10_000 }).toContain('"total": 405.95');
+      expect(previews.length).toBeGreaterThanOrEqual(1);
+    } finally {
+      page.off("request", onRequest);
+    }
+  });
+
   test("finds the delivered event in the log and opens it", async () => {
     const { page, openApp, screenshot } = app();
     const response = await app().signedWebhook("orders/fulfilled", orderWithId(5001));

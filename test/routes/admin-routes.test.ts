@@ -298,10 +298,15 @@ describe("the mapping editor", () => {
     await closeRenderPool();
   });
 
-  it("starts the render threads from the editor's loader only for a mapping that will need them", { timeout: 60_000 }, async () => {
+  it("renders the first preview in the editor's loader, and starts the render threads only for a mapping that will need them", { timeout: 60_000 }, async () => {
     await closeRenderPool();
     const load = async (id: string) => call(mappingPage.loader, await adminRequest(TEST_SHOP, `/app/mappings/${id}`), { id });
-    expect((await load(ownMappingId)).status).toBe(200);
+    const own = await load(ownMappingId);
+    expect(own.status).toBe(200);
+    // Rendered on the request's thread, into the page's data: the page need not ask for it.
+    const ownPreview = (own.body as { initialPreview: { outcome: { kind: string; request: { variables: { input: { type: string } } } } } | null }).initialPreview;
+    expect(ownPreview?.outcome.kind).toBe("request");
+    expect(ownPreview?.outcome.request.variables.input.type).toBe(SPEC_EXAMPLE_MAPPING.eventType);
     expect(renderPoolStats()).toBeNull();
     const created = await createMapping(db(), TEST_SHOP, {
       topic: "orders/fulfilled",
@@ -311,7 +316,10 @@ describe("the mapping editor", () => {
       user: { email: "{{ email }}" },
     });
     if (!created.ok) throw new Error("the shop is at its mapping limit");
-    expect((await load(created.mapping.id)).status).toBe(200);
+    const looped = await load(created.mapping.id);
+    expect(looped.status).toBe(200);
+    // Its preview is left to the page, which asks for it once loaded, by when the threads have started.
+    expect((looped.body as { initialPreview: unknown }).initialPreview).toBeNull();
     expect(renderPoolStats()!.started).toBeGreaterThanOrEqual(1);
     await closeRenderPool();
   });
