@@ -38,6 +38,7 @@ import { mappingLimitMessage } from "~/admin/mapping-editor.server";
 import { AccessBanner } from "~/components/AccessBanner";
 import { CatalogOffers } from "~/components/CatalogOffers";
 import { NO_ILLUSTRATION, TOPIC_LABELS, topicOptionGroups } from "~/components/format";
+import tableStyles from "~/components/mappings-table.css?url";
 import { NumberCell } from "~/components/NumberCell";
 import { UrlIndexFiltersBar } from "~/components/UrlIndexFiltersBar";
 import { useUrlIndexFilters } from "~/components/useUrlIndexFilters";
@@ -48,6 +49,8 @@ import { deleteMapping, duplicateMapping, listMappings, replaceMappings, setMapp
 import { ensureShop } from "~/models/Shop.server";
 
 export const meta = () => [{ title: "Mappings · Attentive events" }];
+
+export const links = () => [{ rel: "stylesheet", href: tableStyles }];
 
 export const loader = async ({ request }: LoaderFunctionArgs) => {
   const context = await adminContext(request);
@@ -401,28 +404,30 @@ export default function Mappings() {
                 appliedFilters={appliedFilters}
                 filteringAccessibilityLabel="Search and filter mappings"
               />
-              <IndexTable
-                resourceName={{ singular: "mapping", plural: "mappings" }}
-                itemCount={shown.length}
-                selectable={false}
-                condensed={smDown}
-                emptyState={
-                  <EmptyState heading="No mappings match" image={NO_ILLUSTRATION} action={{ content: "Clear filters", onAction: indexFilters.reset }}>
-                    <p>Change or clear the search and filters.</p>
-                  </EmptyState>
-                }
-                headings={[
-                  { title: "Event type" },
-                  { title: "Shopify event" },
-                  { title: "Sending" },
-                  { title: "Deliveries (7 days)", alignment: "end" },
-                  { title: "Failures (7 days)", alignment: "end" },
-                  { title: "Last error" },
-                  { title: "Actions" },
-                ]}
-              >
-                {rows}
-              </IndexTable>
+              <div className={smDown ? undefined : "mappings-table"}>
+                <IndexTable
+                  resourceName={{ singular: "mapping", plural: "mappings" }}
+                  itemCount={shown.length}
+                  selectable={false}
+                  condensed={smDown}
+                  emptyState={
+                    <EmptyState heading="No mappings match" image={NO_ILLUSTRATION} action={{ content: "Clear filters", onAction: indexFilters.reset }}>
+                      <p>Change or clear the search and filters.</p>
+                    </EmptyState>
+                  }
+                  headings={[
+                    { title: "Event type" },
+                    { title: "Shopify event" },
+                    { title: "Sending" },
+                    { title: "Deliveries (7 days)", alignment: "end" },
+                    { title: "Failures (7 days)", alignment: "end" },
+                    { title: "Last error" },
+                    { title: "Actions" },
+                  ]}
+                >
+                  {rows}
+                </IndexTable>
+              </div>
             </>
           )}
         </Card>
