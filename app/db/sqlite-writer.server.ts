@@ -272,10 +272,12 @@ class ThreadExecutor implements Executor {
       }
       if (reply.type === "checkpoint" || reply.type === "checkpointer-ended") {
         // The writer checkpoints for itself again, as before decision 032: nothing is at risk, but it is slower.
-        if (reply.type === "checkpointer-ended") logger.warn(
+        if (reply.type === "checkpointer-ended") {
+          logger.warn(
             { reason: reply.reason },
             "SQLite checkpointer thread ended: no write is affected, the writer thread checkpoints the WAL itself (slower ingest); restart the app to start it again",
           );
+        }
         this.listeners.forEach((listener) => listener(reply));
         return;
       }
