@@ -51,7 +51,8 @@ export interface CheckpointerData {
  * The checkpointer thread's whole program, started with `eval` rather than from a TypeScript file through tsx: it
  * needs only the driver, and tsx's loader would cost the thread about 8 MB more. On a connection of its own (no busy
  * wait and WAL, as openSqliteConnection; `synchronous` is left at SQLite's default, which syncs a checkpoint as
- * NORMAL does, and this connection commits nothing), it never checkpoints by SQLite's rule, since it writes nothing, and runs a PASSIVE checkpoint each time the writer asks, answering a CheckpointerMessage. It names its
+ * NORMAL does, and this connection commits nothing), it never checkpoints by SQLite's rule, since it writes
+ * nothing, and runs a PASSIVE checkpoint each time the writer asks, answering a CheckpointerMessage. It names its
  * thread for `top -H` and the bench, as thread-name.ts does for the others.
  */
 export const CHECKPOINTER_SOURCE = `
