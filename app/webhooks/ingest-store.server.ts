@@ -36,6 +36,21 @@ export interface IngestStoreOptions {
 /** Well inside Shopify's 5 s, so a refused webhook is answered 503 (and retried) rather than timed out. */
 export const DEFAULT_SQLITE_LOCK_WAIT_MS = 3_000;
 
+/** SQLITE_LOCK_WAIT_MS: a whole number of milliseconds, at least 1; a bad value throws, saying what to set. */
+export function sqliteLockWaitMsFrom(text: string | undefined): number {
+  if (text === undefined || text.trim() === "") return DEFAULT_SQLITE_LOCK_WAIT_MS;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Error(
+      `SQLITE_LOCK_WAIT_MS must be a whole number of milliseconds of at least 1, not "${text}": leave it unset for ${DEFAULT_SQLITE_LOCK_WAIT_MS} (keep it under Shopify's 5 s).`,
+    );
+  }
+  return value;
+}
+
+/** Read when the build loads, so a bad value stops `npm start` at start rather than refusing every webhook. */
+const sqliteLockWaitMs = sqliteLockWaitMsFrom(process.env.SQLITE_LOCK_WAIT_MS);
+
 /** The driver-level webhook write (decision 007) for the same database as this client. */
 export function ingestStoreOf(prisma: Database): IngestStore {
   return storeOn(prisma, openIngestStore);
@@ -43,7 +58,7 @@ export function ingestStoreOf(prisma: Database): IngestStore {
 
 export function openIngestStore(driver: Driver, options: IngestStoreOptions = {}): IngestStore {
   return driver.provider === "sqlite"
-    ? new SqliteIngestStore(sqliteWriterOf(driver), options.sqliteLockWaitMs ?? DEFAULT_SQLITE_LOCK_WAIT_MS)
+    ? new SqliteIngestStore(sqliteWriterOf(driver), options.sqliteLockWaitMs ?? sqliteLockWaitMs)
     : new PostgresIngestStore(driver.pool);
 }
 

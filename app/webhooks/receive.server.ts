@@ -11,6 +11,7 @@ import { ensureShop, isShopDomain, markUninstalled } from "~/models/Shop.server"
 import { eventIdentity } from "~/shopify/event-identity";
 import { occurredAtFor } from "~/shopify/event-time";
 import { parseShopifyJson, type JsonValue } from "~/shopify/json";
+import type { IngestAdmission } from "./admission";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
 import { ingestStoreOf, type IngestRow } from "./ingest-store.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
@@ -54,6 +55,16 @@ export const METHOD_NOT_ALLOWED: WebhookAnswer = { status: 405, body: "Webhooks 
  */
 export const BODY_TOO_LARGE: WebhookAnswer = { status: 413, body: "Webhook body too large", headers: { connection: "close" } };
 
+/**
+ * More webhooks are waiting to be recorded than the process holds (IngestAdmission, decision 034): Shopify delivers
+ * this one again later. Retry-After is a hint for other senders; Shopify keeps its own schedule.
+ */
+export const OVERLOADED: WebhookAnswer = {
+  status: 503,
+  body: "Too many webhooks are waiting to be recorded; Shopify will retry this one",
+  headers: { "retry-after": "5" },
+};
+
 export interface ReceiveOptions {
   prisma: Database;
   /** Checks the webhook (HMAC, headers); throws a Response (401, 400, 405) to refuse it. */
@@ -62,6 +73,8 @@ export interface ReceiveOptions {
   /** Called after new deliveries were committed (wakes the embedded worker). */
   onRecorded?: () => void;
   now?: () => Date;
+  /** The bound on webhooks held at once; none when absent. */
+  admission?: IngestAdmission;
 }
 
 export type RecordOutcome =
@@ -83,7 +96,17 @@ export async function receiveWebhook(request: WebhookRequest, options: RouteRece
     if (error instanceof BodyTooLargeError) return BODY_TOO_LARGE;
     throw error;
   }
+  // Before the HMAC and the parse: a process that cannot keep up spends as little as it can on what it refuses.
+  const leave = options.admission ? options.admission.admit(bytes.byteLength) : () => {};
+  if (leave === null) return OVERLOADED;
+  try {
+    return await receiveAdmitted(request, options, bytes);
+  } finally {
+    leave();
+  }
+}
 
+async function receiveAdmitted(request: WebhookRequest, options: RouteReceiveOptions, bytes: Buffer): Promise<WebhookAnswer> {
   let context: AuthenticatedWebhook;
   try {
     context = await options.authenticate(request, bytes);

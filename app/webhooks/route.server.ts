@@ -7,6 +7,7 @@ import { isShopDomain } from "~/models/Shop.server";
 import { authenticate } from "~/shopify.server";
 import { verifyShopifyWebhook } from "~/shopify/webhook-hmac.server";
 import { lingerBeforeClosing } from "~/production-server";
+import { admissionLimitsFrom, IngestAdmission } from "./admission";
 import { nodeWebhookRequest } from "./node-request.server";
 import {
   errorSummary,
@@ -18,6 +19,24 @@ import {
   type WebhookAnswer,
 } from "./receive.server";
 import { WEBHOOK_ROUTES, type WebhookRoute } from "./topics";
+
+/**
+ * One bound for every webhook route of this process (decision 034). Read when the build loads: a bad
+ * INGEST_MAX_WAITING or INGEST_MAX_WAITING_MB stops `npm start` at start.
+ */
+const admission = new IngestAdmission(admissionLimitsFrom(process.env), {
+  onRefusalReport: (report) =>
+    logger.warn(
+      {
+        refused: report.refusedSinceLastReport,
+        waiting: report.waiting,
+        waitingMb: Math.round(report.waitingBytes / 1024 / 1024),
+        maxWaiting: report.limits.maxWaiting,
+        maxWaitingMb: report.limits.maxWaitingBytes / 1024 / 1024,
+      },
+      "webhooks answered 503: more are waiting to be recorded than INGEST_MAX_WAITING or INGEST_MAX_WAITING_MB allow (the database is not keeping up); Shopify delivers them again later",
+    ),
+});
 
 /** The route a request's path names, or one that accepts no topic (a path no route serves). */
 function routeOfPath(request: Request): WebhookRoute {
@@ -44,6 +63,7 @@ export async function webhookAction(request: Request, route: WebhookRoute = rout
       return authenticate.webhook(new Request(request.url, { method: input.method, headers: request.headers, body: new Uint8Array(body) }));
     },
     onRecorded: wakeWorkers,
+    admission,
   });
   return webhookResponse(answer);
 }
@@ -62,6 +82,7 @@ function commerce(): RouteReceiveOptions {
     prisma: db(),
     authenticate: verifyShopifyWebhook(env().SHOPIFY_API_SECRET),
     onRecorded: wakeWorkers,
+    admission,
   };
   return commerceOptions;
 }
