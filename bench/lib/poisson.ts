@@ -63,6 +63,8 @@ export interface PoissonResult extends LoadResult {
   generatorCpuMs: number;
   /** Every latency in ms, in scheduled order (NaN for a request that got no answer). */
   latencies?: number[];
+  /** With `latencies`: each request's HTTP status, in the same order (0 for no answer). */
+  statuses?: number[];
 }
 
 /** Nearest-rank percentile of sorted values. */
@@ -82,6 +84,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   const target = new URL(options.path ?? "/webhooks/commerce", options.url);
   const agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 1024 });
   const latencies = new Array<number>(arrivals.length).fill(NaN);
+  const statuses = new Array<number>(arrivals.length).fill(0);
   const lags: number[] = [];
   let ok = 0;
   let non2xx = 0;
@@ -121,6 +124,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
     };
     const outgoing = httpRequest(target, { method: "POST", agent, headers: { ...headers, "content-length": String(payload.length) } }, (response) => {
       const status = response.statusCode ?? 0;
+      statuses[index] = status;
       response.on("error", () => finish("error"));
       response.on("end", () => finish(status >= 200 && status < 300 ? "ok" : "non2xx"));
       response.resume();
@@ -179,7 +183,7 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
     sendLagMax: round1(sortedLags.length > 0 ? sortedLags[sortedLags.length - 1]! : NaN),
     maxInFlight,
     generatorCpuMs: Math.round((cpu.user + cpu.system) / 1000),
-    ...(options.keepLatencies ? { latencies } : {}),
+    ...(options.keepLatencies ? { latencies, statuses } : {}),
   };
 }
 
