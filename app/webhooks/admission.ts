@@ -3,8 +3,9 @@
  * moment its answer is known (authenticated, parsed, written and committed, or refused). While the database keeps
  * up, a few dozen are held at a time. When it does not (a disk slower than the arrival rate, another connection
  * holding SQLite's lock, a PostgreSQL that stalls), every webhook that arrives waits in the process, with its body,
- * its row and its request; unbounded, they grew the heap until V8 gave up, and they were answered long after
- * Shopify's 5 s had run out, so Shopify sent them again on top. Past the bound a webhook is answered 503 at once,
+ * its row and its request; unbounded, they grew the process's memory without limit (609 to 643 MB resident in a
+ * 6 s stall at 1,000 webhooks/s), and they were answered long after Shopify's 5 s had run out, so Shopify sent
+ * them again on top. Past the bound a webhook is answered 503 at once,
  * before its HMAC is even checked: Shopify delivers it again later, and nothing answered 200 is affected.
  */
 
