@@ -12,7 +12,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,10 +72,32 @@ export interface PreparedBuild {
   source: string;
 }
 
+/**
+ * A reused build runs with this checkout's node_modules: the one it was built beside may be another clone's, since
+ * deleted (two clean clones of the same sources share one build), which left every suite with "Cannot find module
+ * 'tsx'". The link is replaced by a rename, so a suite starting at the same moment never sees it missing.
+ */
+function linkNodeModules(dir: string): void {
+  const wanted = realpathSync(join(REPO_ROOT, "node_modules"));
+  const link = join(dir, "node_modules");
+  let current: string | null = null;
+  try {
+    current = realpathSync(link);
+  } catch {
+    // Broken: its target is gone.
+  }
+  if (current === wanted) return;
+  const fresh = `${link}.relink-${process.pid}`;
+  rmSync(fresh, { force: true });
+  symlinkSync(wanted, fresh, "dir");
+  renameSync(fresh, link);
+}
+
 export async function prepareBuild(): Promise<PreparedBuild> {
   const source = process.env.BROWSER_TEST_SOURCE ?? REPO_ROOT;
   const dir = join(BUILD_ROOT, sourceHash(source));
   if (process.env.BROWSER_TEST_REBUILD !== "1" && existsSync(join(dir, "build", "server", "index.js"))) {
+    linkNodeModules(dir);
     return { dir, reused: true, source };
   }
   mkdirSync(BUILD_ROOT, { recursive: true });
