@@ -62,8 +62,11 @@ function holdWriteLock(server: ProductionServer): { release(): void } {
 describe.runIf(process.env.TEST_DATABASE !== "postgresql")("more webhooks than the process holds while SQLite is locked", () => {
   it("answers the excess 503 at once, records the waiting ones after, and loses nothing once Shopify retries", async () => {
     const server = app!;
+    // Shopify retries with the original payload: each webhook's body is made once.
+    const bodies = new Map<number, string>();
+    const bodyOf = (index: number) => bodies.get(index) ?? bodies.set(index, orderBody(loadOrderId(index))).get(index)!;
     const post = (index: number, webhookId: string) =>
-      server.postWebhook({ topic: "orders/fulfilled", shop: SHOP, body: orderBody(loadOrderId(index)), webhookId, eventId: webhookId });
+      server.postWebhook({ topic: "orders/fulfilled", shop: SHOP, body: bodyOf(index), webhookId, eventId: webhookId });
 
     // The shop's first webhook creates it with its default mappings (through Prisma): before the hold.
     const first = await post(0, randomUUID());
@@ -144,4 +147,12 @@ describe.runIf(process.env.TEST_DATABASE !== "postgresql")("more webhooks than t
     expect(standIn.received).toHaveLength(1 + total);
     expect(await server.sql.count(`SELECT COUNT(*) FROM "Webhook" WHERE "orderId" = $1`, loadOrderId(999))).toBe(0);
   });
+});
+
+describe("the bound's settings", () => {
+  it("a bad INGEST_MAX_WAITING stops `npm start` at start, saying what to set", async () => {
+    await expect(startProductionServer({ attentiveUrl: standIn.graphqlUrl, env: { INGEST_MAX_WAITING: "0" } })).rejects.toThrow(
+      /INGEST_MAX_WAITING must be a whole number of at least 1 .*not "0": leave it unset for 500/,
+    );
+  }, SETUP_TIMEOUT_MS);
 });
