@@ -345,7 +345,8 @@ const DeliveryLogTable = memo(function DeliveryLogTable({ deliveries, view, next
   const [, setLinkedRows] = useState<unknown>(null);
   useEffect(() => setLinkedRows(deliveries), [deliveries]);
   return (
-    <div className={smDown ? undefined : "delivery-log-table"}>
+    // The frame keeps the table's loading panel, which slides in and out from above the table, off the filter bar.
+    <div className={smDown ? "delivery-log-frame" : "delivery-log-frame delivery-log-table"}>
       {/* A new layout is a new table: each row looks for its primary link again. */}
       <IndexTable
         key={smDown ? "stacked" : "columns"}
