@@ -11,6 +11,11 @@
  * are written one by one, so only that one is refused. If the thread dies, the writes it held are refused (never
  * reported written), and the next write starts a new thread.
  *
+ * A write may also say it can wait a few milliseconds (`gatherMs`) for others to share its commit: a delivery's outcome,
+ * which nothing waits on to send (decision 030). Such writes are committed when the oldest of them has waited its
+ * time, when GATHER_LIMIT are queued, or at once with any write that cannot wait (a webhook, a claim), whichever
+ * comes first (decision 035).
+ *
  * SQLITE_WRITER=main runs the same transactions on the main thread instead (as before decision 021).
  */
 import type Sqlite from "better-sqlite3";
@@ -37,6 +42,14 @@ export interface SqliteWriterOptions {
 /** What the writer's thread reports about its checkpointer (decision 032). */
 export type CheckpointEvent = { type: "checkpoint"; result: CheckpointResult } | { type: "checkpointer-ended"; reason: string };
 
+/** Writes that may wait for others (`gatherMs`) are committed at once when this many are queued. */
+export const GATHER_LIMIT = 64;
+
+export interface WriteOptions {
+  /** How long this write may wait for others to share its commit; 0 (the default) commits as soon as it can. */
+  gatherMs?: number;
+}
+
 interface Pending {
   kind: SqliteWriteKind;
   item: unknown;
@@ -55,6 +68,11 @@ interface Executor {
 
 export class SqliteWriter {
   private queue: Pending[] = [];
+  /** Queued writes that cannot wait for others. */
+  private urgent = 0;
+  /** When the oldest queued write that can wait must be committed. */
+  private gatherDeadline = Infinity;
+  private gatherTimer: ReturnType<typeof setTimeout> | null = null;
   private scheduled = false;
   private inFlight = false;
   private closed = false;
@@ -63,20 +81,26 @@ export class SqliteWriter {
   constructor(private readonly executor: Executor) {}
 
   /** Settles after the commit that holds `item`, with what its write returned, or with why it was refused. */
-  write<K extends SqliteWriteKind>(kind: K, item: SqliteWriteKinds[K]["item"], lockWaitMs: number): Promise<SqliteWriteKinds[K]["result"]> {
+  write<K extends SqliteWriteKind>(kind: K, item: SqliteWriteKinds[K]["item"], lockWaitMs: number, options: WriteOptions = {}): Promise<SqliteWriteKinds[K]["result"]> {
     return new Promise((resolve, reject) => {
       if (this.closed) {
         reject(new Error("The SQLite writer is closed."));
         return;
       }
-      this.queue.push({ kind, item, since: Date.now(), lockWaitMs, resolve: resolve as (result: unknown) => void, reject });
-      this.schedule(0);
+      const since = Date.now();
+      const gatherMs = options.gatherMs ?? 0;
+      if (gatherMs > 0) this.gatherDeadline = Math.min(this.gatherDeadline, since + gatherMs);
+      else this.urgent++;
+      this.queue.push({ kind, item, since, lockWaitMs, resolve: resolve as (result: unknown) => void, reject });
+      this.plan();
     });
   }
 
-  /** Resolves once nothing is queued, scheduled or being committed. */
+  /** Resolves once nothing is queued, scheduled or being committed. What waits for others is committed now. */
   drain(): Promise<void> {
     if (this.idle()) return Promise.resolve();
+    this.gatherDeadline = -Infinity;
+    this.plan();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -113,8 +137,28 @@ export class SqliteWriter {
     return this.queue.length === 0 && !this.scheduled && !this.inFlight;
   }
 
+  /** Commits the queue as soon as it can, or when the writes in it have gathered long enough. */
+  private plan() {
+    if (this.inFlight || this.scheduled || this.queue.length === 0) return;
+    const wait = this.gatherDeadline - Date.now();
+    if (this.urgent > 0 || this.queue.length >= GATHER_LIMIT || wait <= 0) {
+      this.schedule(0);
+      return;
+    }
+    // Set for the oldest waiting write, whose time is up first; the timer's own turn commits (flush waits for a
+    // group still committing, which plans again when it ends).
+    this.gatherTimer ??= setTimeout(() => {
+      this.gatherTimer = null;
+      this.flush();
+    }, wait);
+  }
+
   private schedule(delayMs: number) {
     if (this.scheduled) return;
+    if (this.gatherTimer !== null) {
+      clearTimeout(this.gatherTimer);
+      this.gatherTimer = null;
+    }
     this.scheduled = true;
     const run = () => {
       this.scheduled = false;
@@ -133,6 +177,8 @@ export class SqliteWriter {
       return;
     }
     this.queue = [];
+    this.urgent = 0;
+    this.gatherDeadline = Infinity;
     this.inFlight = true;
     this.executor
       .run(group.map((pending) => ({ kind: pending.kind, item: pending.item })))
@@ -142,7 +188,7 @@ export class SqliteWriter {
       )
       .finally(() => {
         this.inFlight = false;
-        if (this.queue.length > 0) this.schedule(0);
+        if (this.queue.length > 0) this.plan();
         else this.notifyIfIdle();
       });
   }
@@ -158,6 +204,8 @@ export class SqliteWriter {
       else pending.reject(outcome.error);
     });
     if (waiting.length > 0) {
+      // Tried again a millisecond from now, with what came in meanwhile.
+      this.urgent += waiting.length;
       this.queue = [...waiting, ...this.queue];
       this.schedule(1);
     }
