@@ -1,7 +1,7 @@
 /**
  * The worker's most frequent write, on the database driver (decision 007, as for the
  * webhook write): a delivery's outcome, guarded by its lease, and the attempt's log row,
- * together. On SQLite the outcomes of one event-loop turn share a commit.
+ * together. On SQLite the outcomes of up to OUTCOME_GATHER_MS share a commit (decision 035).
  *
  * A failed outcome also queues its Flow trigger call ("Attentive event failed") in the
  * same transaction: a FlowTrigger outbox row that the trigger sender sends later
@@ -51,8 +51,8 @@ function notifyFailure(write: OutcomeWrite, written: boolean): boolean {
 }
 
 /**
- * SQLite: the outcomes of one event-loop turn share one transaction, committed by the SQLite writer (off the
- * event loop, decision 021).
+ * SQLite: the outcomes of up to OUTCOME_GATHER_MS (and any webhook or claim written meanwhile) share one
+ * transaction, committed by the SQLite writer (off the event loop, decision 021; gathering, decision 035).
  */
 class SqliteOutcomeStore implements OutcomeStore {
   constructor(private readonly writer: SqliteWriter) {}
