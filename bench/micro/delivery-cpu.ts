@@ -4,7 +4,7 @@
  * event and the moment the queue is empty, over the events delivered in between, and the same per thread. Start-up
  * (tsx, Prisma, render threads) is outside the window.
  *
- * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--warm=N] [--profile] [--postgresql]
+ * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--warm=N] [--profile] [--postgresql] [--background] [--skip-copies]
  *
  * --warm=N opens the window only once N events have been delivered: the figures are then of a worker whose hot
  * functions V8 has already optimised. For the first seconds of a worker's life, V8's helper threads spend about
@@ -14,6 +14,13 @@
  *
  * With deliveriesPerWebhook > 1, each webhook has that many deliveries (same mapping, distinct event ids), as a
  * webhook with several mappings would. --profile writes the worker's V8 CPU profile to bench/results/profiles/.
+ *
+ * --background makes every delivery a history backfill's (SQLite only), as `bench --only backfill` records them: they are
+ * sent only within what decision 016 leaves them (80% of each shop's limit), without the backfill runner's own work.
+ *
+ * --skip-copies (with deliveriesPerWebhook > 1) gives the copies' mappings a condition that is false, so only the first
+ * delivery of each webhook is sent and the others are skipped, as a backfill's mappings skip half of what they record;
+ * the figures are then per event sent.
  *
  * --postgresql runs it on PostgreSQL (BENCH_POSTGRES_URL, a schema of its own) and also reports, per event, the CPU of
  * every `postgres` process on this machine (the server must be local, and no other load on it) and the commits of
@@ -28,6 +35,7 @@ import { processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../
 import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
+import { sqliteDate } from "~/db/sql-values";
 
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const perShop = Number(args[0] ?? 120);
@@ -35,7 +43,9 @@ const perWebhook = Number(args[1] ?? 1);
 const shopCount = Number(args[2] ?? 50);
 const warm = Number(process.argv.find((arg) => arg.startsWith("--warm="))?.slice("--warm=".length) ?? 1);
 const provider = process.argv.includes("--postgresql") ? "postgresql" : "sqlite";
-if (provider === "postgresql" && perWebhook > 1) throw new Error("deliveriesPerWebhook > 1 is built on SQLite only");
+const background = process.argv.includes("--background");
+const skipCopies = process.argv.includes("--skip-copies");
+if (provider === "postgresql" && (perWebhook > 1 || background)) throw new Error("deliveriesPerWebhook > 1 and --background are built on SQLite only");
 if (process.argv.includes("--profile")) {
   process.env.BENCH_PROFILE_DIR = join(ROOT, "bench", "results", "profiles", RUN_ID);
   mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
@@ -68,7 +78,20 @@ try {
         .run().changes;
     }
   }
-  log(`${queued} deliveries queued (${perWebhook} per webhook)`);
+  if (skipCopies) sqliteHandle(db).prepare(`UPDATE "Mapping" SET "when" = 'false' WHERE id LIKE '%~copy%'`).run();
+  if (background) {
+    const sqlite = sqliteHandle(db);
+    // One backfill per shop, already sending (its runner is done reading), owning every delivery of its shop.
+    const at = sqliteDate(new Date());
+    sqlite
+      .prepare(
+        `INSERT INTO "Backfill" (id, shop, status, since, until, "mappingIds", topics, "createdAt", "updatedAt")
+         SELECT 'bench-backfill-' || domain, domain, 'sending', ?, ?, '[]', '["orders/fulfilled"]', ?, ? FROM "Shop"`,
+      )
+      .run(at, at, at, at);
+    sqlite.prepare(`UPDATE "Delivery" SET "backfillId" = 'bench-backfill-' || shop`).run();
+  }
+  log(`${queued} deliveries queued (${perWebhook} per webhook${background ? ", all a backfill's" : ""})`);
   const worker = startWorker({ databaseUrl: db.url, attentiveUrl: standIn.graphqlUrl, name: "worker-cpu" });
   try {
     let first = 0;
@@ -82,7 +105,8 @@ try {
     const threads0 = threadCpuMs(worker.pid);
     const t0 = performance.now();
     let sent = first;
-    for (let i = 0; i < 1200 && sent < queued; i++) {
+    const toSend = skipCopies ? queued / perWebhook : queued;
+    for (let i = 0; i < 1200 && sent < toSend; i++) {
       await sleep(250);
       sent = (await standIn.stats()).events.length;
     }
@@ -108,7 +132,7 @@ try {
     // The kernel's share: on loopback, a socket write also runs the receiving side's TCP work in the writer's time.
     console.log(JSON.stringify({ processCpuMsPerEvent: { user: perEvent(split1.user - split0.user), system: perEvent(split1.system - split0.system) } }));
     console.log(
-      JSON.stringify({ provider, shops: shopCount, queued, perWebhook, warm: first, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
+      JSON.stringify({ provider, shops: shopCount, queued, perWebhook, background, skipCopies, warm: first, events, wallS: +wallS.toFixed(2), perSec: Math.round(events / wallS), cpuMsPerEvent: +(cpuMs / events).toFixed(3), cpuShare: +(cpuMs / 1000 / wallS).toFixed(2) }),
     );
     if (server0 && server1) {
       console.log(
