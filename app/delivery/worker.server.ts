@@ -262,6 +262,8 @@ export const PACE_QUEUE_DEPTH = 8;
  */
 const PACE_REFILL_AT = PACE_QUEUE_DEPTH / 2;
 
+const NO_SHOPS: ReadonlySet<string> = new Set();
+
 /**
  * The most delivered events whose outcome is written after their lane has gone to the next delivery (decision 030):
  * a quarter of the lanes. At 750 to 900 events/s, with 11 to 17 ms a write on SQLite (measured in the fifty-shop
@@ -314,7 +316,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
 
   const held = () => inHand.size + waiting.length;
   /** The shops ahead of their pace that the loop is waiting on, if it is. */
-  let waitingOnPace: ReadonlySet<string> = new Set();
+  let waitingOnPace: ReadonlySet<string> = NO_SHOPS;
 
   /**
    * Waits until `ms` pass or something happens: new work, stop, or (unless `deaf`) a delivery done. A deaf wait is
@@ -503,7 +505,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
           if (bound.length > 0) config.logger.debug({ shops: bound, ms }, "delivery worker waits for shops ahead of their pace");
           await wait(ms, bound.length > 0);
         } finally {
-          waitingOnPace = new Set();
+          waitingOnPace = NO_SHOPS;
         }
       } catch (error) {
         config.logger.error({ err: describeUnexpected(error).summary }, "delivery worker pass failed; retrying shortly");

@@ -45,6 +45,7 @@ const warm = Number(process.argv.find((arg) => arg.startsWith("--warm="))?.slice
 const provider = process.argv.includes("--postgresql") ? "postgresql" : "sqlite";
 const background = process.argv.includes("--background");
 const skipCopies = process.argv.includes("--skip-copies");
+if (skipCopies && perWebhook < 2) throw new Error("--skip-copies needs deliveriesPerWebhook of 2 or more: with one, there is no copy to skip");
 if (provider === "postgresql" && (perWebhook > 1 || background)) throw new Error("deliveriesPerWebhook > 1 and --background are built on SQLite only");
 if (process.argv.includes("--profile")) {
   process.env.BENCH_PROFILE_DIR = join(ROOT, "bench", "results", "profiles", RUN_ID);
