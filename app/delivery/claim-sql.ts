@@ -21,7 +21,7 @@ export interface ClaimRequest {
 }
 
 /** How many candidates a claim reads: more than it takes when a shop's share is capped, to see other shops. */
-export function candidatesToRead(request: ClaimRequest): number {
+export function candidatesToRead(request: Pick<ClaimRequest, "limit" | "perShopLimit">): number {
   return (request.perShopLimit ?? request.limit) < request.limit ? request.limit * CANDIDATE_FACTOR : request.limit;
 }
 
@@ -105,28 +105,117 @@ export function earliestFirst(rows: Row[]): Row[] {
 
 export const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
 
-type Candidate = { id: string; shop: string; background: number; due: string };
+export type Candidate = { id: string; shop: string; background: number; due: string };
+
+/**
+ * How many due deliveries of the shops a claim leaves out it will read past in queue order; with more than that at
+ * hand, it reads the queue shop by shop instead (docs/decisions/037). Counted from an index alone.
+ */
+export const CLAIM_SCAN_WINDOW = 1_024;
+
+/**
+ * How many of one shop's due deliveries a claim reads when it reads shop by shop: enough for the claim's
+ * candidates spread over those shops, at least a few each, and no more than the shop's share.
+ */
+export function headsPerShop(request: Pick<ClaimRequest, "limit" | "perShopLimit">, shops: number): number {
+  const perShop = request.perShopLimit ?? request.limit;
+  return Math.min(perShop, Math.max(HEADS_AT_LEAST, Math.ceil(candidatesToRead(request) / Math.max(1, shops))));
+}
+
+/** The fewest of one shop's due deliveries a claim reads shop by shop. */
+export const HEADS_AT_LEAST = 4;
+
+/** What reading the queue's heads needs of a claim. */
+export type QueueRequest = Pick<ClaimRequest, "limit" | "perShopLimit" | "excludeShops" | "excludeBackfills">;
+
+/** The pending deliveries due by a time, read as a claim reads them: live ones, and each backfill's apart. */
+export interface SqliteQueueReads {
+  /** Live deliveries due by `now`, earliest first, of shops not left out: up to `fetch`, or a few of each shop. */
+  live(request: QueueRequest, now: string | null, fetch: number): Candidate[];
+  /** Up to `fetch` of each backfill that is not held and whose shop is not left out, earliest first. */
+  background(request: QueueRequest, now: string | null, fetch: number): Candidate[];
+}
+
+/** SQLite: prepares on `db` the reads of the queue a claim makes (and the worker's wait for the next due delivery). */
+export function prepareSqliteQueueReads(db: Sqlite.Database, scanWindow = CLAIM_SCAN_WINDOW): SqliteQueueReads {
+  // The queue is read in due order from the (status, backfillId, nextAttemptAt) index: live deliveries are one
+  // range of it and each backfill's another, so neither read passes over the other's rows, and no claim sorts the
+  // queue (ordered by (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim:
+  // 4.5 ms with 6,000 due). Before, live deliveries were read from (status, nextAttemptAt) past every due
+  // delivery of a backfill: 19 ms a claim with one of 50,000 (bench/micro/claim-backlog.ts).
+  const livePending = db.prepare<[Record<string, unknown>], Candidate>(
+    `SELECT id, shop, 0 AS background, "nextAttemptAt" AS due FROM "Delivery"
+     WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= :now AND shop NOT IN (SELECT value FROM json_each(:excluded))
+     ORDER BY "nextAttemptAt" LIMIT :fetch`,
+  );
+  // That read passes over the due deliveries of the shops left out (paced, cooling down, paused), a row each. When
+  // they are more than the window (one shop's backlog of 50,000 made each such claim take 50 ms on the writer's
+  // thread, which every webhook's commit waits behind), the queue is read shop by shop instead. Counted from the
+  // (status, shop, backfillId, nextAttemptAt) index, without the rows.
+  const leftOutDue = db.prepare<[Record<string, unknown>], { n: number }>(
+    `SELECT count(*) AS n FROM (
+       SELECT 1 FROM "Delivery"
+       WHERE status = 'pending' AND shop IN (SELECT value FROM json_each(:excluded)) AND "backfillId" IS NULL AND "nextAttemptAt" <= :now
+       LIMIT :window)`,
+  );
+  // Shop by shop: each shop with pending deliveries, one index seek apiece (SQLite has no skip scan of its own).
+  const pendingShops = db.prepare<[], { shop: string }>(
+    `WITH RECURSIVE shops(shop) AS (
+       SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending')
+       UNION ALL
+       SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND shop > shops.shop) FROM shops WHERE shops.shop IS NOT NULL)
+     SELECT shop FROM shops WHERE shop IS NOT NULL`,
+  );
+  const liveOfShop = db.prepare<[Record<string, unknown>], Candidate>(
+    `SELECT id, shop, 0 AS background, "nextAttemptAt" AS due FROM "Delivery"
+     WHERE status = 'pending' AND shop = :shop AND "backfillId" IS NULL AND "nextAttemptAt" <= :now
+     ORDER BY "nextAttemptAt" LIMIT :fetch`,
+  );
+  // Backfills each apart: those with pending deliveries, with the shop of one of them (a backfill is one shop's),
+  // then each one's due deliveries in order. A backfill of a shop left out is not read at all.
+  const pendingBackfills = db.prepare<[], { id: string; shop: string }>(
+    `WITH RECURSIVE backfills(id) AS (
+       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL)
+       UNION ALL
+       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" > backfills.id) FROM backfills WHERE backfills.id IS NOT NULL)
+     SELECT id, (SELECT shop FROM "Delivery" WHERE status = 'pending' AND "backfillId" = backfills.id LIMIT 1) AS shop
+     FROM backfills WHERE id IS NOT NULL`,
+  );
+  const backfillPending = db.prepare<[Record<string, unknown>], Candidate>(
+    `SELECT id, shop, 1 AS background, "nextAttemptAt" AS due FROM "Delivery"
+     WHERE status = 'pending' AND "backfillId" = :backfill AND "nextAttemptAt" <= :now
+     ORDER BY "nextAttemptAt" LIMIT :fetch`,
+  );
+  const live = (request: QueueRequest, now: string | null, fetch: number): Candidate[] => {
+    const excluded = JSON.stringify(request.excludeShops);
+    if (request.excludeShops.length === 0 || leftOutDue.get({ now, excluded, window: scanWindow })!.n < scanWindow) {
+      return livePending.all({ now, excluded, fetch });
+    }
+    const left = new Set(request.excludeShops);
+    const shops = pendingShops.all().filter((row) => !left.has(row.shop));
+    const perShop = headsPerShop(request, shops.length);
+    return shops.flatMap((row) => liveOfShop.all({ shop: row.shop, now, fetch: perShop }));
+  };
+  const background = (request: QueueRequest, now: string | null, fetch: number): Candidate[] => {
+    const held = new Set(request.excludeBackfills ?? []);
+    const left = new Set(request.excludeShops);
+    return pendingBackfills
+      .all()
+      .filter((backfill) => !held.has(backfill.id) && !left.has(backfill.shop))
+      .flatMap((backfill) => backfillPending.all({ backfill: backfill.id, now, fetch }));
+  };
+  return { live, background };
+}
 
 /** SQLite: prepares the statements on `db` and returns the claim, to run inside the writer's immediate transaction. */
-export function prepareSqliteClaim(db: Sqlite.Database): (request: ClaimRequest) => ClaimedDelivery[] {
-  // Pending deliveries are read live and backfilled apart, each in "nextAttemptAt" order alone: the
-  // (status, nextAttemptAt) index then gives the order and the read stops at the limit. Ordered by
-  // (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim (4.5 ms with 6,000 due).
-  const candidates = (condition: string, order: string) =>
-    db.prepare<[Record<string, unknown>], Candidate>(
-      `SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
-       WHERE ${condition} AND shop NOT IN (SELECT value FROM json_each(:excluded))
-       ORDER BY ${order} LIMIT :fetch`,
-    );
-  const livePending = candidates(`status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NULL`, `"nextAttemptAt"`);
-  const backgroundPending = candidates(
-    `status = 'pending' AND "nextAttemptAt" <= :now AND "backfillId" IS NOT NULL AND "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills))`,
-    `"nextAttemptAt"`,
-  );
+export function prepareSqliteClaim(db: Sqlite.Database, scanWindow = CLAIM_SCAN_WINDOW): (request: ClaimRequest) => ClaimedDelivery[] {
+  const queue = prepareSqliteQueueReads(db, scanWindow);
   // Leases run out only for deliveries a worker had in hand: few rows, whatever the queue's length.
-  const expiredLeases = candidates(
-    `status = 'sending' AND "leaseExpiresAt" < :now AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))`,
-    `background, "nextAttemptAt"`,
+  const expiredLeases = db.prepare<[Record<string, unknown>], Candidate>(
+    `SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" AS due FROM "Delivery"
+     WHERE status = 'sending' AND "leaseExpiresAt" < :now AND shop NOT IN (SELECT value FROM json_each(:excluded))
+       AND ("backfillId" IS NULL OR "backfillId" NOT IN (SELECT value FROM json_each(:heldBackfills)))
+     ORDER BY background, "nextAttemptAt" LIMIT :fetch`,
   );
   const take: Sqlite.Statement<[Record<string, unknown>], Omit<Row, "webhookId" | "webhookBody" | "webhookTopic" | "webhookShop"> & { webhookRecordId: string }> = db.prepare(
     // OR IGNORE: no value set here can break a constraint (none is NULL, and no UNIQUE index holds these columns),
@@ -147,13 +236,13 @@ export function prepareSqliteClaim(db: Sqlite.Database): (request: ClaimRequest)
     const excluded = JSON.stringify(request.excludeShops);
     const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
     const fetch = candidatesToRead(request);
-    const live = livePending.all({ now, excluded, fetch });
+    const liveRows = queue.live(request, now, fetch);
     const expired = expiredLeases.all({ now, excluded, heldBackfills, fetch });
-    const liveCount = live.length + expired.filter((row) => row.background === 0).length;
+    const liveCount = liveRows.length + expired.filter((row) => row.background === 0).length;
     // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
-    const background = liveCount < request.limit ? backgroundPending.all({ now, excluded, heldBackfills, fetch }) : [];
+    const backgroundRows = liveCount < request.limit ? queue.background(request, now, fetch) : [];
     const chosen = fairShare(
-      [...live, ...expired, ...background].sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime()),
+      [...liveRows, ...expired, ...backgroundRows].sort((a, b) => a.background - b.background || new Date(a.due).getTime() - new Date(b.due).getTime()),
       request,
     );
     if (chosen.length === 0) return [];

@@ -17,7 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
-import { candidatesToRead, earliestFirst, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
+import { CLAIM_SCAN_WINDOW, HEADS_AT_LEAST, candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
 export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
@@ -54,6 +54,12 @@ export interface ClaimStore {
   held(): Promise<Held>;
   /** The shops and mappings of a claim's deliveries, in one read each. */
   context(domains: string[], mappingIds: string[]): Promise<{ shops: ClaimShop[]; mappings: ClaimMapping[] }>;
+  /**
+   * When the earliest pending delivery is due, of shops not left out and backfills not held, to sleep until then;
+   * null when there is none. Read as the claim reads the queue (decision 037): a shop left out costs no more than
+   * the claim's window, however long its backlog.
+   */
+  nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null>;
   drain(): Promise<void>;
 }
 
@@ -79,10 +85,13 @@ class SqliteClaimStore implements ClaimStore {
   private readonly shops: Sqlite.Statement<[string], { domain: string; keyCipher: string | null; uninstalled: number }>;
   private readonly mappings: Sqlite.Statement<[string], Omit<ClaimMapping, "enabled"> & { enabled: number }>;
 
+  private readonly queue: SqliteQueueReads;
+
   constructor(
     private readonly writer: SqliteWriter,
     db: Sqlite.Database,
   ) {
+    this.queue = prepareSqliteQueueReads(db);
     this.pausedShops = db.prepare(`SELECT domain FROM "Shop" WHERE "sendingPaused" = 1`);
     this.pausedBackfills = db.prepare(`SELECT id FROM "Backfill" WHERE status = 'paused'`);
     this.shops = db.prepare(
@@ -111,6 +120,20 @@ class SqliteClaimStore implements ClaimStore {
       mappings: this.mappings.all(JSON.stringify(mappingIds)).map((row) => ({ ...row, enabled: row.enabled === 1 })),
     };
   }
+
+  async nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null> {
+    // Each shop's and each backfill's earliest pending delivery, whenever it is due.
+    const request = { limit: 1, perShopLimit: 1, excludeShops, excludeBackfills };
+    const heads = [...this.queue.live(request, SQLITE_END_OF_TIME, 1), ...this.queue.background(request, SQLITE_END_OF_TIME, 1)];
+    return earliestOf(heads.map((row) => new Date(row.due)));
+  }
+}
+
+/** Later than any date the app writes, in the form SQLite's date columns hold (sqliteDate), which compares as text. */
+const SQLITE_END_OF_TIME = "9999-12-31T23:59:59.999+00:00";
+
+function earliestOf(dates: Date[]): Date | null {
+  return dates.reduce<Date | null>((earliest, date) => (earliest === null || date < earliest ? date : earliest), null);
 }
 
 class PostgresClaimStore implements ClaimStore {
@@ -118,28 +141,63 @@ class PostgresClaimStore implements ClaimStore {
 
   async claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
-    const due = (condition: string) =>
-      `SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
-       WHERE ${condition} AND NOT (shop = ANY($4::text[]))
-         AND ("backfillId" IS NULL OR NOT ("backfillId" = ANY($6::text[])))
-       ORDER BY background, "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED`;
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
       name: "delivery-claim-fair",
-      // As on SQLite: live and backfilled pending deliveries apart, each in the index's order, so no claim sorts
-      // the whole queue; backfilled ones only when live ones leave room (a one-time filter: the scan is skipped).
-      text: `WITH live AS (
+      // As on SQLite (claim-sql.ts, decision 037): live deliveries in due order from the (status, backfillId,
+      // nextAttemptAt) index, unless the shops left out have more due than the window, then shop by shop from the
+      // (status, shop, backfillId, nextAttemptAt) index, each shop found by one seek (recursive CTE, as PostgreSQL
+      // 15 has no skip scan); backfills each apart, only when live deliveries leave room. A CTE whose one-time
+      // filter is false is not read at all.
+      text: `WITH RECURSIVE left_out AS (
+                    SELECT count(*) AS n FROM (
+                      SELECT 1 FROM "Delivery"
+                      WHERE status = 'pending' AND shop = ANY($4::text[]) AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
+                      LIMIT $9) AS due
+                  ),
+                  live_in_order AS (
                     SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NULL AND NOT (shop = ANY($4::text[]))
+                    WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
+                      AND (SELECT n FROM left_out) < $9
                     ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
-                  expired AS (${due(`status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3)`)}),
+                  pending_shops(shop) AS (
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND (SELECT n FROM left_out) >= $9)
+                    UNION ALL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
+                  ),
+                  sending_shops AS (SELECT shop FROM pending_shops WHERE shop IS NOT NULL AND NOT (shop = ANY($4::text[]))),
+                  live_by_shop AS (
+                    SELECT h.* FROM sending_shops s CROSS JOIN LATERAL (
+                      SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery" d
+                      WHERE d.status = 'pending' AND d.shop = s.shop AND d."backfillId" IS NULL AND d."nextAttemptAt" <= $3::timestamp(3)
+                      ORDER BY d."nextAttemptAt"
+                      LIMIT LEAST($8, GREATEST(${HEADS_AT_LEAST}, CEIL($7::numeric / GREATEST(1, (SELECT count(*) FROM sending_shops)))))
+                      FOR UPDATE SKIP LOCKED
+                    ) AS h
+                  ),
+                  live AS (SELECT * FROM live_in_order UNION ALL SELECT * FROM live_by_shop),
+                  expired AS (
+                    SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
+                      AND ("backfillId" IS NULL OR NOT ("backfillId" = ANY($6::text[])))
+                    ORDER BY background, "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                  ),
+                  pending_backfills(id) AS (
+                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL
+                              AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5)
+                    UNION ALL
+                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
+                  ),
                   background AS (
-                    SELECT id, shop, true AS background, "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'pending' AND "nextAttemptAt" <= $3::timestamp(3) AND "backfillId" IS NOT NULL
-                      AND NOT ("backfillId" = ANY($6::text[])) AND NOT (shop = ANY($4::text[]))
-                      AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5
-                    ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                    SELECT h.* FROM pending_backfills b CROSS JOIN LATERAL (
+                      SELECT id, shop, true AS background, "nextAttemptAt" FROM "Delivery" d
+                      WHERE d.status = 'pending' AND d."backfillId" = b.id AND d."nextAttemptAt" <= $3::timestamp(3)
+                      ORDER BY d."nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                    ) AS h
+                    WHERE b.id IS NOT NULL AND NOT (b.id = ANY($6::text[]))
+                      -- A backfill is one shop's: its shop, read from one of its rows, is left out or not.
+                      AND NOT ((SELECT one.shop FROM "Delivery" one WHERE one.status = 'pending' AND one."backfillId" = b.id LIMIT 1) = ANY($4::text[]))
                   ),
                   chosen AS (
                     SELECT id FROM (
@@ -168,6 +226,7 @@ class PostgresClaimStore implements ClaimStore {
         request.excludeBackfills ?? [],
         candidatesToRead(request),
         request.perShopLimit ?? request.limit,
+        CLAIM_SCAN_WINDOW,
       ],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
@@ -195,6 +254,48 @@ class PostgresClaimStore implements ClaimStore {
       }),
     ]);
     return { shops: shops.rows, mappings: mappings.rows };
+  }
+
+  async nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null> {
+    const result = await this.pool.query<{ due: Date | null }>({
+      name: "delivery-next-due",
+      // The claim's reads (above), each head one row, whenever it is due.
+      text: `WITH RECURSIVE left_out AS (
+                    SELECT count(*) AS n FROM (
+                      SELECT 1 FROM "Delivery" WHERE status = 'pending' AND shop = ANY($1::text[]) AND "backfillId" IS NULL LIMIT $3) AS pending
+                  ),
+                  live_in_order AS (
+                    SELECT "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "backfillId" IS NULL AND NOT (shop = ANY($1::text[])) AND (SELECT n FROM left_out) < $3
+                    ORDER BY "nextAttemptAt" LIMIT 1
+                  ),
+                  pending_shops(shop) AS (
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND (SELECT n FROM left_out) >= $3)
+                    UNION ALL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
+                  ),
+                  live_by_shop AS (
+                    SELECT h."nextAttemptAt" FROM pending_shops s CROSS JOIN LATERAL (
+                      SELECT "nextAttemptAt" FROM "Delivery" d WHERE d.status = 'pending' AND d.shop = s.shop AND d."backfillId" IS NULL
+                      ORDER BY d."nextAttemptAt" LIMIT 1) AS h
+                    WHERE s.shop IS NOT NULL AND NOT (s.shop = ANY($1::text[]))
+                  ),
+                  pending_backfills(id) AS (
+                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL)
+                    UNION ALL
+                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
+                  ),
+                  background AS (
+                    SELECT h."nextAttemptAt" FROM pending_backfills b CROSS JOIN LATERAL (
+                      SELECT "nextAttemptAt" FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" = b.id ORDER BY d."nextAttemptAt" LIMIT 1) AS h
+                    WHERE b.id IS NOT NULL AND NOT (b.id = ANY($2::text[]))
+                      AND NOT ((SELECT one.shop FROM "Delivery" one WHERE one.status = 'pending' AND one."backfillId" = b.id LIMIT 1) = ANY($1::text[]))
+                  )
+             SELECT min("nextAttemptAt") AT TIME ZONE 'UTC' AS due
+             FROM (SELECT * FROM live_in_order UNION ALL SELECT * FROM live_by_shop UNION ALL SELECT * FROM background) AS heads`,
+      values: [excludeShops, excludeBackfills, CLAIM_SCAN_WINDOW],
+    });
+    return result.rows[0]?.due ?? null;
   }
 
   async drain() {}

@@ -26,7 +26,6 @@ import { renderInline, rendersInline } from "~/mapping/inline";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic, type MappingDefinition } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
-import { nextDueAt } from "~/models/Delivery.server";
 import type { SecretBox } from "~/secrets/secret-box.server";
 import { isJsonObject, type JsonValue } from "~/shopify/json";
 import type { OrderLookup } from "~/shopify/order-lookup.server";
@@ -475,7 +474,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
     // With a shop ahead of its pace the loop claims again within that shop's pace anyway: what else comes due
     // meanwhile waits at most that long, and the query is saved.
     if (bound.length === 0) {
-      const due = await nextDueAt(config.prisma, work.excludedShops, work.heldBackfills);
+      const due = await claimStoreOf(config.prisma).nextDue(work.excludedShops, work.heldBackfills);
       if (due) ms = Math.min(ms, Math.max(10, due.getTime() - nowMs));
     }
     // A shop ahead of its pace is claimable again when half of its queue has gone; one cooling down after a 429, when

@@ -6,21 +6,6 @@ import type { DeliveryStatus } from "./delivery-statuses";
 
 export { DELIVERY_STATUSES, isDeliveryStatus, type DeliveryStatus } from "./delivery-statuses";
 
-/** Earliest time a pending delivery becomes due, to sleep until then. */
-export async function nextDueAt(prisma: Database, excludeShops: string[], excludeBackfills: string[] = []): Promise<Date | null> {
-  const next = await prisma.delivery.findFirst({
-    where: {
-      status: "pending",
-      ...(excludeShops.length > 0 ? { shop: { notIn: excludeShops } } : {}),
-      // A paused backfill's deliveries are not due until it is resumed.
-      ...(excludeBackfills.length > 0 ? { OR: [{ backfillId: null }, { backfillId: { notIn: excludeBackfills } }] } : {}),
-    },
-    orderBy: { nextAttemptAt: "asc" },
-    select: { nextAttemptAt: true },
-  });
-  return next?.nextAttemptAt ?? null;
-}
-
 export interface DeliveryListFilter {
   status?: DeliveryStatus;
   limit?: number;

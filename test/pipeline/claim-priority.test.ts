@@ -9,7 +9,6 @@ import { database, db } from "~/db.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
 import { openClaimStore } from "~/delivery/claim-store.server";
 import { heldBackfillIds } from "~/models/Backfill.server";
-import { nextDueAt } from "~/models/Delivery.server";
 import { ensureShop } from "~/models/Shop.server";
 import { queuedDelivery, type QueuedDeliveryFields } from "../support/queued-deliveries";
 
@@ -95,7 +94,7 @@ describe("the claim with backfilled deliveries", () => {
   });
 });
 
-describe("nextDueAt", () => {
+describe("the next due time", () => {
   it("ignores a paused backfill's deliveries, but not live ones or another backfill's", async () => {
     const paused = await backfill("paused");
     const other = await backfill("sending");
@@ -104,13 +103,13 @@ describe("nextDueAt", () => {
     await delivery({ nextAttemptAt: seconds(120) });
     const held = await heldBackfillIds(db());
 
-    expect((await nextDueAt(db(), [], held))?.toISOString()).toBe(seconds(60).toISOString());
+    expect((await store.nextDue([], held))?.toISOString()).toBe(seconds(60).toISOString());
     // Without the hold the paused one is the earliest.
-    expect((await nextDueAt(db(), [], []))?.toISOString()).toBe(seconds(10).toISOString());
+    expect((await store.nextDue([], []))?.toISOString()).toBe(seconds(10).toISOString());
 
     await db().delivery.deleteMany({ where: { backfillId: other.id } });
-    expect((await nextDueAt(db(), [], held))?.toISOString()).toBe(seconds(120).toISOString());
+    expect((await store.nextDue([], held))?.toISOString()).toBe(seconds(120).toISOString());
     await db().delivery.deleteMany({ where: { backfillId: null } });
-    expect(await nextDueAt(db(), [], held)).toBeNull();
+    expect(await store.nextDue([], held)).toBeNull();
   });
 });

@@ -30,3 +30,33 @@ export async function queuedDelivery(shop: string, fields: QueuedDeliveryFields)
     data: { shop, webhookRecordId: webhook.id, mappingId: "m", topic, eventType: "E", externalEventId: `queued-e-${counter}`, status, ...rest },
   });
 }
+
+/**
+ * `count` deliveries of one shop in the queue at once (two statements), each with its own webhook: a backlog.
+ * `fields(i)` gives the i-th delivery's fields.
+ */
+export async function queuedBacklog(shop: string, count: number, fields: (i: number) => QueuedDeliveryFields): Promise<string[]> {
+  const first = counter + 1;
+  counter += count;
+  const rows = Array.from({ length: count }, (_, i) => {
+    const { topic = "orders/fulfilled", status = "pending", ...rest } = fields(i);
+    return { n: first + i, topic, status, rest };
+  });
+  await db().webhook.createMany({
+    data: rows.map(({ n, topic }) => ({ id: `queued-wh-${n}`, shop, topic, eventKey: `queued-${n}`, webhookId: `queued-w-${n}`, apiVersion: "2026-10", body: `{"n":${n}}` })),
+  });
+  await db().delivery.createMany({
+    data: rows.map(({ n, topic, status, rest }) => ({
+      id: `queued-d-${n}`,
+      shop,
+      webhookRecordId: `queued-wh-${n}`,
+      mappingId: "m",
+      topic,
+      eventType: "E",
+      externalEventId: `queued-e-${n}`,
+      status,
+      ...rest,
+    })),
+  });
+  return rows.map(({ n }) => `queued-d-${n}`);
+}

@@ -1,0 +1,67 @@
+/**
+ * How SQLite runs the claim's reads of the queue (docs/decisions/037): each one a search of an index, none a scan
+ * of the Delivery table and none a sort of what it reads, so that a claim's cost follows what it takes, not the
+ * queue's length. The plans are SQLite's own (EXPLAIN QUERY PLAN) on the test file's migrated database.
+ */
+import type Sqlite from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { database } from "~/db.server";
+import { closeDriver, openDriver } from "~/db/driver.server";
+import { prepareSqliteClaim } from "~/delivery/claim-sql";
+import { testProvider } from "../support/test-database";
+
+describe.skipIf(testProvider() !== "sqlite")("the SQLite claim's query plans", () => {
+  const driver = openDriver(database().target);
+  afterAll(() => closeDriver(driver));
+
+  /** Every statement the claim prepares, by the text SQLite was given. */
+  function claimStatements(): string[] {
+    if (driver.provider !== "sqlite") throw new Error("SQLite only");
+    const db = driver.db;
+    const prepared: string[] = [];
+    const recording = new Proxy(db, {
+      get(target, key) {
+        if (key === "prepare") return (sql: string) => (prepared.push(sql), target.prepare(sql));
+        const value = Reflect.get(target, key) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as Sqlite.Database;
+    prepareSqliteClaim(recording);
+    return prepared;
+  }
+
+  const PARAMETERS = { now: "2026-12-03T12:00:00.000+00:00", excluded: "[]", heldBackfills: "[]", fetch: 10, window: 10, shop: "a", backfill: "b", ids: "[]", workerId: "w", lease: "x" };
+
+  function plan(db: Sqlite.Database, sql: string): string[] {
+    const names = new Set([...sql.matchAll(/:(\w+)/g)].map((match) => match[1]!));
+    const statement = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    const named = Object.fromEntries(Object.entries(PARAMETERS).filter(([name]) => names.has(name)));
+    const rows = (names.size > 0 ? statement.all(named) : sql.includes("?") ? statement.all("[]") : statement.all()) as Array<{ detail: string }>;
+    return rows.map((row) => row.detail);
+  }
+
+  it("reads Delivery only through its indexes, and sorts nothing it reads", () => {
+    if (driver.provider !== "sqlite") throw new Error("SQLite only");
+    const statements = claimStatements().filter((sql) => sql.includes('FROM "Delivery"') || sql.includes('UPDATE OR IGNORE "Delivery"'));
+    expect(statements.length).toBeGreaterThanOrEqual(7);
+    for (const sql of statements) {
+      const details = plan(driver.db, sql);
+      const reads = details.filter((detail) => /\bDelivery\b/.test(detail));
+      expect(reads.length, sql).toBeGreaterThan(0);
+      for (const read of reads) expect(read, sql).toMatch(/^SEARCH Delivery USING (COVERING )?INDEX |^SEARCH Delivery USING INDEX sqlite_autoindex_Delivery_1 \(id=\?\)/);
+      // Expired leases are sorted: they are the deliveries some worker had in hand, a few hundred at most.
+      if (!sql.includes("status = 'sending' AND \"leaseExpiresAt\" < :now")) expect(details.filter((detail) => detail.includes("TEMP B-TREE")), sql).toEqual([]);
+    }
+  });
+
+  it("reads each queue in the order of an index that starts with its own range", () => {
+    if (driver.provider !== "sqlite") throw new Error("SQLite only");
+    const statements = claimStatements();
+    const live = statements.find((sql) => sql.includes(`"backfillId" IS NULL AND "nextAttemptAt" <= :now AND shop NOT IN`))!;
+    expect(plan(driver.db, live).join(" | ")).toContain("USING INDEX Delivery_status_backfillId_nextAttemptAt_idx (status=? AND backfillId=? AND nextAttemptAt<?)");
+    const ofShop = statements.find((sql) => sql.includes("shop = :shop"))!;
+    expect(plan(driver.db, ofShop).join(" | ")).toContain("USING INDEX Delivery_status_shop_backfillId_nextAttemptAt_idx (status=? AND shop=? AND backfillId=? AND nextAttemptAt<?)");
+    const ofBackfill = statements.find((sql) => sql.includes(`"backfillId" = :backfill`))!;
+    expect(plan(driver.db, ofBackfill).join(" | ")).toContain("USING INDEX Delivery_status_backfillId_nextAttemptAt_idx (status=? AND backfillId=? AND nextAttemptAt<?)");
+  });
+});
