@@ -146,13 +146,16 @@ class PostgresClaimStore implements ClaimStore {
       name: "delivery-claim-fair",
       // As on SQLite (claim-sql.ts, decision 037): live deliveries in due order from the (status, backfillId,
       // nextAttemptAt) index, unless the shops left out have more due than the window, then shop by shop from the
-      // (status, shop, backfillId, nextAttemptAt) index, each shop found by one seek (recursive CTE, as PostgreSQL
+      // partial index of pending live deliveries by shop, each shop found by one seek (recursive CTE, as PostgreSQL
       // 15 has no skip scan); backfills each apart, only when live deliveries leave room. A CTE whose one-time
       // filter is false is not read at all.
       text: `WITH RECURSIVE left_out AS (
+                    -- Shop by shop, so that each count is a search of the partial index whatever the plan's guesses.
                     SELECT count(*) AS n FROM (
-                      SELECT 1 FROM "Delivery"
-                      WHERE status = 'pending' AND shop = ANY($4::text[]) AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
+                      SELECT 1 FROM unnest($4::text[]) AS left_shop(shop) CROSS JOIN LATERAL (
+                        SELECT 1 FROM "Delivery" d
+                        WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = left_shop.shop AND d."nextAttemptAt" <= $3::timestamp(3)
+                        LIMIT $9) AS one
                       LIMIT $9) AS due
                   ),
                   live_in_order AS (
@@ -162,9 +165,9 @@ class PostgresClaimStore implements ClaimStore {
                     ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
                   pending_shops(shop) AS (
-                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND (SELECT n FROM left_out) >= $9)
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND (SELECT n FROM left_out) >= $9)
                     UNION ALL
-                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
                   ),
                   sending_shops AS (SELECT shop FROM pending_shops WHERE shop IS NOT NULL AND NOT (shop = ANY($4::text[]))),
                   live_by_shop AS (
@@ -210,7 +213,9 @@ class PostgresClaimStore implements ClaimStore {
                   c AS (
                     UPDATE "Delivery" d
                     SET status = 'sending', "leaseOwner" = $1, "leaseExpiresAt" = $2::timestamp(3), attempts = d.attempts + 1, "updatedAt" = $3::timestamp(3)
-                    FROM chosen WHERE d.id = chosen.id
+                    -- By the ids, not a join: the plan PostgreSQL keeps for this statement, made without its parameters,
+                    -- joined the chosen few to a hash of every delivery (a scan of the table each claim).
+                    WHERE d.id = ANY(ARRAY(SELECT id FROM chosen))
                     RETURNING d.*
                   )
              SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId",
@@ -262,7 +267,9 @@ class PostgresClaimStore implements ClaimStore {
       // The claim's reads (above), each head one row, whenever it is due.
       text: `WITH RECURSIVE left_out AS (
                     SELECT count(*) AS n FROM (
-                      SELECT 1 FROM "Delivery" WHERE status = 'pending' AND shop = ANY($1::text[]) AND "backfillId" IS NULL LIMIT $3) AS pending
+                      SELECT 1 FROM unnest($1::text[]) AS left_shop(shop) CROSS JOIN LATERAL (
+                        SELECT 1 FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = left_shop.shop LIMIT $3) AS one
+                      LIMIT $3) AS pending
                   ),
                   live_in_order AS (
                     SELECT "nextAttemptAt" FROM "Delivery"
@@ -270,9 +277,9 @@ class PostgresClaimStore implements ClaimStore {
                     ORDER BY "nextAttemptAt" LIMIT 1
                   ),
                   pending_shops(shop) AS (
-                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND (SELECT n FROM left_out) >= $3)
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND (SELECT n FROM left_out) >= $3)
                     UNION ALL
-                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
                   ),
                   live_by_shop AS (
                     SELECT h."nextAttemptAt" FROM pending_shops s CROSS JOIN LATERAL (

@@ -59,8 +59,14 @@ describe.skipIf(testProvider() !== "sqlite")("the SQLite claim's query plans", (
     const statements = claimStatements();
     const live = statements.find((sql) => sql.includes(`"backfillId" IS NULL AND "nextAttemptAt" <= :now AND shop NOT IN`))!;
     expect(plan(driver.db, live).join(" | ")).toContain("USING INDEX Delivery_status_backfillId_nextAttemptAt_idx (status=? AND backfillId=? AND nextAttemptAt<?)");
+    // The shop-by-shop reads: counting the left-out shops' due deliveries, finding each shop, and each shop's head.
+    const byShop = "USING COVERING INDEX Delivery_pending_live_by_shop_idx";
+    const leftOut = statements.find((sql) => sql.includes("shop IN (SELECT value FROM json_each(:excluded))"))!;
+    expect(plan(driver.db, leftOut).join(" | ")).toContain(`${byShop} (shop=? AND status=? AND backfillId=? AND nextAttemptAt<?)`);
+    const shops = statements.find((sql) => sql.includes("min(shop)"))!;
+    expect(plan(driver.db, shops).filter((detail) => detail.includes("Delivery"))).toEqual([`SEARCH Delivery ${byShop}`, `SEARCH Delivery ${byShop} (shop>?)`]);
     const ofShop = statements.find((sql) => sql.includes("shop = :shop"))!;
-    expect(plan(driver.db, ofShop).join(" | ")).toContain("USING INDEX Delivery_status_shop_backfillId_nextAttemptAt_idx (status=? AND shop=? AND backfillId=? AND nextAttemptAt<?)");
+    expect(plan(driver.db, ofShop).join(" | ")).toContain("USING INDEX Delivery_pending_live_by_shop_idx (shop=? AND status=? AND backfillId=? AND nextAttemptAt<?)");
     const ofBackfill = statements.find((sql) => sql.includes(`"backfillId" = :backfill`))!;
     expect(plan(driver.db, ofBackfill).join(" | ")).toContain("USING INDEX Delivery_status_backfillId_nextAttemptAt_idx (status=? AND backfillId=? AND nextAttemptAt<?)");
   });
