@@ -6,7 +6,7 @@
  * the backlog's send rate meanwhile, and the app's CPU.
  *
  * Needs the bench's build (`npm run bench` makes it; `--skip-build` reuses it).
- * node --import tsx bench/micro/backlog-recovery.ts [backlog=20000] [rate=50] [seconds=30]
+ * node --import tsx bench/micro/backlog-recovery.ts [backlog=20000] [rate=50] [seconds=30] [sqlite|postgresql]
  */
 import { mkdirSync } from "node:fs";
 import { log, SCRATCH, sleep, summarize, waitFor } from "../lib/common";
@@ -20,13 +20,14 @@ import { startStandIn } from "../lib/standin";
 const backlog = Number(process.argv[2] ?? 20_000);
 const rate = Number(process.argv[3] ?? 50);
 const durationS = Number(process.argv[4] ?? 30);
+const provider = process.argv[5] === "postgresql" ? "postgresql" : "sqlite";
 const LIMIT = 150;
 
 mkdirSync(SCRATCH, { recursive: true });
 const big = shopsFor(1, "backlog");
 const quiet = shopsFor(10, "live");
 const standIn = await startStandIn({ keys: [...big, ...quiet].map((shop) => shop.apiKey), rateLimitPerSecond: LIMIT });
-const db = await createDatabase("sqlite", "backlog-recovery");
+const db = await createDatabase(provider, "backlog-recovery");
 try {
   const bigMappings = await seedShops(db, big, ENCRYPTION_KEY);
   await seedShops(db, quiet, ENCRYPTION_KEY);
@@ -67,6 +68,7 @@ try {
   const delay = summarize(delays);
   console.log(
     JSON.stringify({
+      provider,
       backlog,
       rate,
       durationS,
