@@ -108,10 +108,10 @@ export const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occur
 export type Candidate = { id: string; shop: string; background: number; due: string };
 
 /**
- * How many due deliveries of the shops a claim leaves out it will read past in queue order; with more than that at
- * hand, it reads the queue shop by shop instead (docs/decisions/037). Counted from an index alone. Reading past one
- * costs about what finding one more shop's queue head costs, so past a few hundred the shop-by-shop read is cheaper
- * for any likely number of shops with deliveries waiting.
+ * How far in queue order a claim that leaves shops out reads for the others' due deliveries; finding too few there,
+ * it reads the queue shop by shop instead (docs/decisions/037). Reading past one delivery costs about what finding
+ * one more shop's queue head costs, so past a few hundred the shop-by-shop read is the cheaper for any likely number
+ * of shops with deliveries waiting.
  */
 export const CLAIM_SCAN_WINDOW = 256;
 
@@ -125,7 +125,7 @@ export function headsPerShop(request: Pick<ClaimRequest, "limit" | "perShopLimit
 }
 
 /** The fewest of one shop's due deliveries a claim reads shop by shop. */
-export const HEADS_AT_LEAST = 4;
+const HEADS_AT_LEAST = 4;
 
 /** What reading the queue's heads needs of a claim. */
 export type QueueRequest = Pick<ClaimRequest, "limit" | "perShopLimit" | "excludeShops" | "excludeBackfills">;
@@ -140,7 +140,7 @@ export interface SqliteQueueReads {
 
 /** SQLite: prepares on `db` the reads of the queue a claim makes (and the worker's wait for the next due delivery). */
 export function prepareSqliteQueueReads(db: Sqlite.Database, scanWindow = CLAIM_SCAN_WINDOW): SqliteQueueReads {
-  // The queue is read in due order from the (status, backfillId, nextAttemptAt) index: live deliveries are one
+  // The queue is read in due order from the (backfillId, status, nextAttemptAt) index: live deliveries are one
   // range of it and each backfill's another, so neither read passes over the other's rows, and no claim sorts the
   // queue (ordered by (background, nextAttemptAt) in one read, SQLite sorted every due delivery on each claim:
   // 4.5 ms with 6,000 due). Before, live deliveries were read from (status, nextAttemptAt) past every due
@@ -150,18 +150,25 @@ export function prepareSqliteQueueReads(db: Sqlite.Database, scanWindow = CLAIM_
      WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= :now AND shop NOT IN (SELECT value FROM json_each(:excluded))
      ORDER BY "nextAttemptAt" LIMIT :fetch`,
   );
-  // That read passes over the due deliveries of the shops left out (paced, cooling down, paused), a row each. When
-  // they are more than the window (one shop's backlog of 50,000 made each such claim take 50 ms on the writer's
-  // thread, which every webhook's commit waits behind), the queue is read shop by shop instead. Counted from the
-  // partial index of pending live deliveries by shop, without the rows. The reads of that index name it (INDEXED BY):
-  // without statistics (no ANALYZE), SQLite's planner took the other index for them, and read the rows it meant to
-  // avoid (211 ms a claim with a backlog of 50,000, bench/micro/claim-backlog.ts).
-  const leftOutDue = db.prepare<[Record<string, unknown>], { n: number }>(
-    `SELECT count(*) AS n FROM (
-       SELECT 1 FROM "Delivery" INDEXED BY "Delivery_pending_live_by_shop_idx"
-       WHERE status = 'pending' AND shop IN (SELECT value FROM json_each(:excluded)) AND "backfillId" IS NULL AND "nextAttemptAt" <= :now
-       LIMIT :window)`,
+  // That read passes over the due deliveries of the shops left out (paced, cooling down, paused), a row each: one
+  // shop's backlog of 50,000 at the head of the queue made each claim that left it out take 50 ms on the writer's
+  // thread, which every webhook's commit waits behind. So a claim that leaves shops out reads no further than the
+  // queue's first `scanWindow` due deliveries (the inner LIMIT, in the index's order: ties too); when that finds too
+  // few and the window was full (counted from the index alone), it reads the queue shop by shop instead.
+  const livePendingWithin = db.prepare<[Record<string, unknown>], Candidate>(
+    `SELECT id, shop, 0 AS background, due FROM (
+       SELECT id, shop, "nextAttemptAt" AS due FROM "Delivery"
+       WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= :now
+       ORDER BY "nextAttemptAt" LIMIT :window)
+     WHERE shop NOT IN (SELECT value FROM json_each(:excluded)) LIMIT :fetch`,
   );
+  const liveWindowFull = db.prepare<[Record<string, unknown>], { n: number }>(
+    `SELECT count(*) AS n FROM (
+       SELECT 1 FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= :now LIMIT :window)`,
+  );
+  // The reads of the partial index of pending live deliveries by shop name it (INDEXED BY): without statistics (no
+  // ANALYZE), SQLite's planner took the other index for them, and read the rows it meant to avoid (211 ms a claim
+  // with a backlog of 50,000, bench/micro/claim-backlog.ts).
   // Shop by shop: each shop with pending live deliveries, one seek apiece in that partial index (SQLite has no skip
   // scan of its own).
   const pendingShops = db.prepare<[], { shop: string }>(
@@ -181,15 +188,18 @@ export function prepareSqliteQueueReads(db: Sqlite.Database, scanWindow = CLAIM_
        WHERE status = 'pending' AND shop = one.value AND "backfillId" IS NULL AND "nextAttemptAt" <= :now
        ORDER BY "nextAttemptAt" LIMIT :fetch)`,
   );
-  // Backfills each apart: those with pending deliveries, with the shop of one of them (a backfill is one shop's),
-  // then each one's due deliveries in order. A backfill of a shop left out is not read at all.
+  // Backfills each apart, from the (backfillId, status, nextAttemptAt) index: each backfill found by one seek, kept
+  // with the shop of one of its pending deliveries (a backfill is one shop's) if it has any, then each one's due
+  // deliveries in order. A backfill of a shop left out is not read at all.
   const pendingBackfills = db.prepare<[], { id: string; shop: string }>(
     `WITH RECURSIVE backfills(id) AS (
-       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL)
+       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE "backfillId" IS NOT NULL)
        UNION ALL
-       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" > backfills.id) FROM backfills WHERE backfills.id IS NOT NULL)
-     SELECT id, (SELECT shop FROM "Delivery" WHERE status = 'pending' AND "backfillId" = backfills.id LIMIT 1) AS shop
-     FROM backfills WHERE id IS NOT NULL`,
+       SELECT (SELECT min("backfillId") FROM "Delivery" WHERE "backfillId" > backfills.id) FROM backfills WHERE backfills.id IS NOT NULL)
+     SELECT id, shop FROM (
+       SELECT id, (SELECT shop FROM "Delivery" WHERE "backfillId" = backfills.id AND status = 'pending' LIMIT 1) AS shop
+       FROM backfills WHERE id IS NOT NULL)
+     WHERE shop IS NOT NULL`,
   );
   const backfillPending = db.prepare<[Record<string, unknown>], Candidate>(
     `SELECT id, shop, 1 AS background, "nextAttemptAt" AS due FROM "Delivery"
@@ -198,9 +208,9 @@ export function prepareSqliteQueueReads(db: Sqlite.Database, scanWindow = CLAIM_
   );
   const live = (request: QueueRequest, now: string | null, fetch: number): Candidate[] => {
     const excluded = JSON.stringify(request.excludeShops);
-    if (request.excludeShops.length === 0 || leftOutDue.get({ now, excluded, window: scanWindow })!.n < scanWindow) {
-      return livePending.all({ now, excluded, fetch });
-    }
+    if (request.excludeShops.length === 0) return livePending.all({ now, excluded, fetch });
+    const rows = livePendingWithin.all({ now, excluded, fetch, window: scanWindow });
+    if (rows.length >= fetch || liveWindowFull.get({ now, window: scanWindow })!.n < scanWindow) return rows;
     const left = new Set(request.excludeShops);
     const shops = pendingShops.all().flatMap((row) => (left.has(row.shop) ? [] : [row.shop]));
     if (shops.length === 0) return [];

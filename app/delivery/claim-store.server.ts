@@ -17,7 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
-import { CLAIM_SCAN_WINDOW, HEADS_AT_LEAST, candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
+import { candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
 export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
@@ -144,42 +144,19 @@ class PostgresClaimStore implements ClaimStore {
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
       name: "delivery-claim-fair",
-      // As on SQLite (claim-sql.ts, decision 037): live deliveries in due order from the (status, backfillId,
-      // nextAttemptAt) index, unless the shops left out have more due than the window, then shop by shop from the
-      // partial index of pending live deliveries by shop, each shop found by one seek (recursive CTE, as PostgreSQL
-      // 15 has no skip scan); backfills each apart, only when live deliveries leave room. A CTE whose one-time
-      // filter is false is not read at all.
-      text: `WITH RECURSIVE left_out AS (
-                    -- Shop by shop, so that each count is a search of the partial index whatever the plan's guesses.
-                    SELECT count(*) AS n FROM (
-                      SELECT 1 FROM unnest($4::text[]) AS left_shop(shop) CROSS JOIN LATERAL (
-                        SELECT 1 FROM "Delivery" d
-                        WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = left_shop.shop AND d."nextAttemptAt" <= $3::timestamp(3)
-                        LIMIT $9) AS one
-                      LIMIT $9) AS due
-                  ),
-                  live_in_order AS (
+      // Live deliveries in due order from the (backfillId, status, nextAttemptAt) index, as before decision 037:
+      // past the shops left out, a row each, in this server's process. (SQLite reads shop by shop past a window,
+      // claim-sql.ts; here that took more of the server's CPU for fifty shops than it saved, see the decision.)
+      // Backfilled deliveries backfill by backfill (each backfill found by one seek of that index: a recursive CTE, as
+      // PostgreSQL 15 has no skip scan), so no claim reads past a backfill's rows to find live ones or sorts a
+      // backfill's; only when live deliveries leave room (a CTE whose one-time filter is false is not read at all).
+      text: `WITH RECURSIVE live AS (
                     SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery"
                     WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
-                      AND (SELECT n FROM left_out) < $9
-                    ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                    -- "backfillId" (null in every row here) first: PostgreSQL knows the index's order holds past an
+                    -- equality, not past IS NULL, and without it sorted every due live delivery.
+                    ORDER BY "backfillId", "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
-                  pending_shops(shop) AS (
-                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND (SELECT n FROM left_out) >= $9)
-                    UNION ALL
-                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
-                  ),
-                  sending_shops AS (SELECT shop FROM pending_shops WHERE shop IS NOT NULL AND NOT (shop = ANY($4::text[]))),
-                  live_by_shop AS (
-                    SELECT h.* FROM sending_shops s CROSS JOIN LATERAL (
-                      SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery" d
-                      WHERE d.status = 'pending' AND d.shop = s.shop AND d."backfillId" IS NULL AND d."nextAttemptAt" <= $3::timestamp(3)
-                      ORDER BY d."nextAttemptAt"
-                      LIMIT LEAST($8, GREATEST(${HEADS_AT_LEAST}, CEIL($7::numeric / GREATEST(1, (SELECT count(*) FROM sending_shops)))))
-                      FOR UPDATE SKIP LOCKED
-                    ) AS h
-                  ),
-                  live AS (SELECT * FROM live_in_order UNION ALL SELECT * FROM live_by_shop),
                   expired AS (
                     SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
                     WHERE status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
@@ -187,10 +164,10 @@ class PostgresClaimStore implements ClaimStore {
                     ORDER BY background, "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
                   pending_backfills(id) AS (
-                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL
+                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE "backfillId" IS NOT NULL
                               AND (SELECT count(*) FROM live) + (SELECT count(*) FROM expired WHERE NOT background) < $5)
                     UNION ALL
-                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
+                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
                   ),
                   background AS (
                     SELECT h.* FROM pending_backfills b CROSS JOIN LATERAL (
@@ -231,7 +208,6 @@ class PostgresClaimStore implements ClaimStore {
         request.excludeBackfills ?? [],
         candidatesToRead(request),
         request.perShopLimit ?? request.limit,
-        CLAIM_SCAN_WINDOW,
       ],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
@@ -264,33 +240,17 @@ class PostgresClaimStore implements ClaimStore {
   async nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null> {
     const result = await this.pool.query<{ due: Date | null }>({
       name: "delivery-next-due",
-      // The claim's reads (above), each head one row, whenever it is due.
-      text: `WITH RECURSIVE left_out AS (
-                    SELECT count(*) AS n FROM (
-                      SELECT 1 FROM unnest($1::text[]) AS left_shop(shop) CROSS JOIN LATERAL (
-                        SELECT 1 FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = left_shop.shop LIMIT $3) AS one
-                      LIMIT $3) AS pending
-                  ),
-                  live_in_order AS (
+      // The claim's reads (above), each head one row, whenever it is due: the live one past the shops left out, and
+      // each backfill's.
+      text: `WITH RECURSIVE live AS (
                     SELECT "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'pending' AND "backfillId" IS NULL AND NOT (shop = ANY($1::text[])) AND (SELECT n FROM left_out) < $3
-                    ORDER BY "nextAttemptAt" LIMIT 1
-                  ),
-                  pending_shops(shop) AS (
-                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND (SELECT n FROM left_out) >= $3)
-                    UNION ALL
-                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop) FROM pending_shops s WHERE s.shop IS NOT NULL
-                  ),
-                  live_by_shop AS (
-                    SELECT h."nextAttemptAt" FROM pending_shops s CROSS JOIN LATERAL (
-                      SELECT "nextAttemptAt" FROM "Delivery" d WHERE d.status = 'pending' AND d.shop = s.shop AND d."backfillId" IS NULL
-                      ORDER BY d."nextAttemptAt" LIMIT 1) AS h
-                    WHERE s.shop IS NOT NULL AND NOT (s.shop = ANY($1::text[]))
+                    WHERE status = 'pending' AND "backfillId" IS NULL AND NOT (shop = ANY($1::text[]))
+                    ORDER BY "backfillId", "nextAttemptAt" LIMIT 1
                   ),
                   pending_backfills(id) AS (
-                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NOT NULL)
+                    SELECT (SELECT min("backfillId") FROM "Delivery" WHERE "backfillId" IS NOT NULL)
                     UNION ALL
-                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
+                    SELECT (SELECT min(d."backfillId") FROM "Delivery" d WHERE d."backfillId" > b.id) FROM pending_backfills b WHERE b.id IS NOT NULL
                   ),
                   background AS (
                     SELECT h."nextAttemptAt" FROM pending_backfills b CROSS JOIN LATERAL (
@@ -299,8 +259,8 @@ class PostgresClaimStore implements ClaimStore {
                       AND NOT ((SELECT one.shop FROM "Delivery" one WHERE one.status = 'pending' AND one."backfillId" = b.id LIMIT 1) = ANY($1::text[]))
                   )
              SELECT min("nextAttemptAt") AT TIME ZONE 'UTC' AS due
-             FROM (SELECT * FROM live_in_order UNION ALL SELECT * FROM live_by_shop UNION ALL SELECT * FROM background) AS heads`,
-      values: [excludeShops, excludeBackfills, CLAIM_SCAN_WINDOW],
+             FROM (SELECT * FROM live UNION ALL SELECT * FROM background) AS heads`,
+      values: [excludeShops, excludeBackfills],
     });
     return result.rows[0]?.due ?? null;
   }

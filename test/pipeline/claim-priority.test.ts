@@ -10,7 +10,7 @@ import { closeDriver, openDriver } from "~/db/driver.server";
 import { openClaimStore } from "~/delivery/claim-store.server";
 import { heldBackfillIds } from "~/models/Backfill.server";
 import { ensureShop } from "~/models/Shop.server";
-import { queuedDelivery, type QueuedDeliveryFields } from "../support/queued-deliveries";
+import { queuedBackfill, queuedDelivery, type QueuedDeliveryFields } from "../support/queued-deliveries";
 
 const SHOP = "claim-priority.myshopify.com";
 const driver = openDriver(database().target);
@@ -25,11 +25,7 @@ const seconds = (n: number) => new Date(now.getTime() + n * 1000);
 
 const delivery = (fields: QueuedDeliveryFields) => queuedDelivery(SHOP, { topic: "fulfillments/create", ...fields });
 
-async function backfill(status: string) {
-  return db().backfill.create({
-    data: { shop: SHOP, activeShop: null, status, since: seconds(-86_400 * 10), until: seconds(-3600), mappingIds: "[]", topics: "[]" },
-  });
-}
+const backfill = (status: string) => queuedBackfill(SHOP, status, now);
 
 const claim = (limit: number, excludeBackfills: string[] = []) => store.claim({ workerId: "w", limit, leaseMs: 60_000, now, excludeShops: [], excludeBackfills });
 

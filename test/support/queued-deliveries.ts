@@ -60,3 +60,11 @@ export async function queuedBacklog(shop: string, count: number, fields: (i: num
   });
   return rows.map(({ n }) => `queued-d-${n}`);
 }
+
+/** A history backfill of `shop` in the given status (its deliveries are queued apart, with its id), as of `now`. */
+export function queuedBackfill(shop: string, status: string, now: Date) {
+  const at = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+  return db().backfill.create({
+    data: { shop, activeShop: null, status, since: at(-86_400 * 10), until: at(-3600), mappingIds: "[]", topics: "[]" },
+  });
+}

@@ -1,10 +1,10 @@
 -- The claim reads the queue in due order with live deliveries and each backfill's apart, and shop by shop when the
 -- shops it leaves out hold the head of the queue (docs/decisions/037).
 -- DropIndex
-DROP INDEX IF EXISTS "Delivery_status_nextAttemptAt_idx";
+DROP INDEX IF EXISTS "Delivery_backfillId_status_idx";
 
 -- CreateIndex
-CREATE INDEX IF NOT EXISTS "Delivery_status_backfillId_nextAttemptAt_idx" ON "Delivery"("status", "backfillId", "nextAttemptAt");
+CREATE INDEX IF NOT EXISTS "Delivery_backfillId_status_nextAttemptAt_idx" ON "Delivery"("backfillId", "status", "nextAttemptAt");
 
 -- Each shop's pending live deliveries in due order. Partial, so that only the deliveries waiting to be claimed are in
 -- it: ingest adds an entry and the claim removes it, and an outcome (sending to delivered, failed or skipped) does not

@@ -1,15 +1,10 @@
--- The claim reads the queue in due order with live deliveries and each backfill's apart, and shop by shop when the
--- shops it leaves out hold the head of the queue (docs/decisions/037).
--- CREATE INDEX holds writes to "Delivery" while it runs. On a large table, create both indexes first with
--- CREATE INDEX CONCURRENTLY and the same names: this migration then leaves them as they are.
+-- The claim reads the queue in due order with live deliveries and each backfill's apart (docs/decisions/037). SQLite's
+-- migration also makes a partial index of each shop's pending live deliveries; PostgreSQL has none: with it, the plan
+-- PostgreSQL keeps for the claim read live deliveries from it and sorted them all.
+-- CREATE INDEX holds writes to "Delivery" while it runs. On a large table, create the index first with
+-- CREATE INDEX CONCURRENTLY and the same name: this migration then leaves it as it is.
 -- DropIndex
-DROP INDEX IF EXISTS "Delivery_status_nextAttemptAt_idx";
+DROP INDEX IF EXISTS "Delivery_backfillId_status_idx";
 
 -- CreateIndex
-CREATE INDEX IF NOT EXISTS "Delivery_status_backfillId_nextAttemptAt_idx" ON "Delivery"("status", "backfillId", "nextAttemptAt");
-
--- Each shop's pending live deliveries in due order. Partial, so that only the deliveries waiting to be claimed are in
--- it: ingest adds an entry and the claim removes it, and an outcome (sending to delivered, failed or skipped) does not
--- touch it. status and backfillId, the same in every entry, let SQLite read it without the rows. Prisma's schema
--- cannot state a partial index: schema.prisma names it in a comment.
-CREATE INDEX IF NOT EXISTS "Delivery_pending_live_by_shop_idx" ON "Delivery"("shop", "status", "backfillId", "nextAttemptAt") WHERE "status" = 'pending' AND "backfillId" IS NULL;
+CREATE INDEX IF NOT EXISTS "Delivery_backfillId_status_nextAttemptAt_idx" ON "Delivery"("backfillId", "status", "nextAttemptAt");
