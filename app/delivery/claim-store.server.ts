@@ -56,8 +56,8 @@ export interface ClaimStore {
   context(domains: string[], mappingIds: string[]): Promise<{ shops: ClaimShop[]; mappings: ClaimMapping[] }>;
   /**
    * When the earliest pending delivery is due, of shops not left out and backfills not held, to sleep until then;
-   * null when there is none. Read as the claim reads the queue (decision 037): a shop left out costs no more than
-   * the claim's window, however long its backlog.
+   * null when there is none. Read as the claim reads the queue (decision 037): each backfill apart, and on SQLite a
+   * shop left out costs no more than the claim's window, however long its backlog.
    */
   nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null>;
   drain(): Promise<void>;
