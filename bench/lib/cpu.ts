@@ -115,3 +115,20 @@ export function cpuWindow(pids: Record<string, number>): { end(counts: Record<st
 
 /** "0.42 ms" with enough digits for figures around the goals (0.3 and 0.5 ms). */
 export const cpuMsText = (value: number) => (Number.isFinite(value) ? `${value < 1 ? value.toFixed(3) : value.toFixed(2)} ms` : "—");
+
+/**
+ * The CPU of every `postgres` process on this machine, in ms (the server must be local, and carry no other load).
+ * A backend that exits in between takes its CPU with it: measure over connections that stay open.
+ */
+export function localPostgresCpuMs(): number {
+  let cpuMs = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") cpuMs += processCpuMs(Number(entry)) || 0;
+    } catch {
+      // The process went away.
+    }
+  }
+  return cpuMs;
+}

@@ -3,7 +3,7 @@
  * Attentive outage of that shop's key, `backlog` of its deliveries are due at once and go out at its 150/s, while
  * ten other shops' webhooks arrive at `rate`/s (Poisson). The worker leaves the backlog's shop out of most claims,
  * since its pace holds it back. Reports the live webhooks' answer times, their events' delay from recorded to sent,
- * the backlog's send rate meanwhile, and the app's CPU.
+ * the backlog's send rate meanwhile, and the app's CPU (on PostgreSQL, and the local server's: every `postgres` process).
  *
  * Needs the bench's build (`npm run bench` makes it; `--skip-build` reuses it).
  * node --import tsx bench/micro/backlog-recovery.ts [backlog=20000] [rate=50] [seconds=30] [sqlite|postgresql]
@@ -11,7 +11,7 @@
 import { mkdirSync } from "node:fs";
 import { log, SCRATCH, sleep, summarize, waitFor } from "../lib/common";
 import { ENCRYPTION_KEY, startApp } from "../lib/app";
-import { processCpuMs } from "../lib/cpu";
+import { localPostgresCpuMs, processCpuMs } from "../lib/cpu";
 import { createDatabase, preloadDeliveries, seedShops, shopsFor, withPrisma } from "../lib/db";
 import { ORDER_BODY, orderWebhooks } from "../lib/load";
 import { runPoisson } from "../lib/poisson";
@@ -36,11 +36,14 @@ try {
   const app = await startApp({ databaseUrl: db.url, attentiveUrl: standIn.graphqlUrl, worker: "embedded", name: "app-backlog", env: { RECONCILE_INTERVAL_MINUTES: "0" } });
   let live;
   let cpuMs = 0;
+  let serverCpuMs = 0;
   try {
     await waitFor("the backlog's first sends", async () => ((await standIn.stats()).events.length >= LIMIT ? true : null), 60_000, 100);
     const cpu0 = processCpuMs(app.pid);
+    const server0 = localPostgresCpuMs();
     live = await runPoisson({ url: app.url, durationS, rate, seed: rate, next: orderWebhooks(quiet.map((shop) => shop.domain)), target: "ours" });
     cpuMs = processCpuMs(app.pid) - cpu0;
+    serverCpuMs = localPostgresCpuMs() - server0;
     await waitFor(
       "the live events to be sent",
       async () => ((await db.count(`SELECT count(*) AS n FROM "Delivery" WHERE shop <> ? AND status IN ('pending', 'sending')`, [big[0]!.domain])) === 0 ? true : null),
@@ -78,6 +81,7 @@ try {
       backlogPerSecBeside: +(bigDuring / ((to - from) / 1000)).toFixed(1),
       appCpuMsPerLiveWebhook: +(cpuMs / live.ok).toFixed(2),
       appCores: +(cpuMs / 1000 / durationS).toFixed(2),
+      ...(provider === "postgresql" ? { serverCores: +(serverCpuMs / 1000 / durationS).toFixed(2) } : {}),
     }),
   );
 } finally {

@@ -26,12 +26,12 @@
  * every `postgres` process on this machine (the server must be local, and no other load on it) and the commits of
  * the database (pg_stat_database, so commits of other schemas in it count too).
  */
-import { mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
-import { processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
+import { localPostgresCpuMs, processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
 import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
@@ -151,15 +151,7 @@ try {
 /** PostgreSQL only: the CPU of every local `postgres` process, and the database's commits so far. */
 async function serverFigures(): Promise<{ cpuMs: number; commits: number } | null> {
   if (provider !== "postgresql") return null;
-  let cpuMs = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") cpuMs += processCpuMs(Number(entry)) || 0;
-    } catch {
-      // The process went away.
-    }
-  }
+  const cpuMs = localPostgresCpuMs();
   const client = new pg.Client({ connectionString: PG_BASE });
   await client.connect();
   try {
