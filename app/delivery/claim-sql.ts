@@ -18,6 +18,11 @@ export interface ClaimRequest {
    * fill a claim while other shops have deliveries due (docs/decisions/022).
    */
   perShopLimit?: number;
+  /**
+   * Whether to look for deliveries still `sending` under a lease that ran out (their worker died): default true. A
+   * worker's loop looks a few times per lease, not on every claim (docs/decisions/038).
+   */
+  expiredLeases?: boolean;
 }
 
 /** How many candidates a claim reads: more than it takes when a shop's share is capped, to see other shops. */
@@ -257,7 +262,7 @@ export function prepareSqliteClaim(db: Sqlite.Database, scanWindow = CLAIM_SCAN_
     const heldBackfills = JSON.stringify(request.excludeBackfills ?? []);
     const fetch = candidatesToRead(request);
     const liveRows = queue.live(request, now, fetch);
-    const expired = expiredLeases.all({ now, excluded, heldBackfills, fetch });
+    const expired = request.expiredLeases === false ? [] : expiredLeases.all({ now, excluded, heldBackfills, fetch });
     const liveCount = liveRows.length + expired.filter((row) => row.background === 0).length;
     // A backfill's deliveries go only where live ones leave room (docs/decisions/016).
     const backgroundRows = liveCount < request.limit ? queue.background(request, now, fetch) : [];

@@ -17,7 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
-import { candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
+import { CLAIM_SCAN_WINDOW, candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
 export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
 
@@ -144,22 +144,71 @@ class PostgresClaimStore implements ClaimStore {
     const utc = (column: string) => `(c."${column}" AT TIME ZONE 'UTC') AS "${column}"`;
     const result = await this.pool.query<Row>({
       name: "delivery-claim-fair",
-      // Live deliveries in due order from the (backfillId, status, nextAttemptAt) index, as before decision 037:
-      // past the shops left out, a row each, in this server's process. (SQLite reads shop by shop past a window,
-      // claim-sql.ts; here that took more of the server's CPU for fifty shops than it saved, see the decision.)
-      // Backfilled deliveries backfill by backfill (each backfill found by one seek of that index: a recursive CTE, as
-      // PostgreSQL 15 has no skip scan), so no claim reads past a backfill's rows to find live ones or sorts a
-      // backfill's; only when live deliveries leave room (a CTE whose one-time filter is false is not read at all).
-      text: `WITH RECURSIVE live AS (
+      // Live deliveries in due order from the (backfillId, status, nextAttemptAt) index, as SQLite reads them
+      // (claim-sql.ts, decision 037): no further than the queue's first CLAIM_SCAN_WINDOW due (a constant, so that the
+      // plan PostgreSQL keeps knows the window's size). Past the shops left out (paced, cooling down, paused) the claim
+      // used to read a row each: one shop's backlog of 50,000 at the head of the queue cost every claim 8 to 10 ms
+      // of the server's CPU, and the next-due read 6 ms (bench/micro/claim-backlog.ts). When the window held too few
+      // of the other shops' and was full, they are read shop by shop (docs/decisions/038): each shop with live
+      // deliveries waiting found by one seek of the partial index "Delivery_pending_live_by_shop_idx" (a recursive
+      // CTE, as PostgreSQL 15 has no skip scan), then the earliest due of each shop not left out. That read is behind
+      // a one-time filter: a claim that found enough does not make it.
+      // Backfilled deliveries backfill by backfill (each backfill found by one seek of the first index), so no claim
+      // reads past a backfill's rows to find live ones or sorts a backfill's; only when live deliveries leave room.
+      text: `WITH RECURSIVE near AS (
                     SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
-                    -- "backfillId" (null in every row here) first: PostgreSQL knows the index's order holds past an
-                    -- equality, not past IS NULL, and without it sorted every due live delivery.
-                    ORDER BY "backfillId", "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                    WHERE id = ANY(ARRAY(
+                      SELECT id FROM (
+                        SELECT id, shop FROM "Delivery"
+                        WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
+                        -- "backfillId" (null in every row here) first: PostgreSQL knows the index's order holds past
+                        -- an equality, not past IS NULL, and without it sorted every due live delivery.
+                        ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}
+                      ) AS win
+                      -- The scan stops as soon as it has found enough.
+                      WHERE NOT (shop = ANY($4::text[])) LIMIT $7))
+                      -- status is read again under the lock: a row another worker claimed since it was read is not
+                      -- pending any more. Written so that no index matches it: the plan PostgreSQL keeps otherwise
+                      -- intersected these few ids with every pending delivery in the (status, nextAttemptAt) index.
+                      -- (By the ids, not a join: with a join, that plan hashed every delivery.)
+                      AND (status = 'pending') IS TRUE
+                    ORDER BY "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
+                  ),
+                  shops(shop) AS (
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL
+                              AND (SELECT count(*) FROM near) < $7
+                              -- Whether the window was full, from the index alone; counted only when near found too few.
+                              AND (SELECT count(*) FROM (
+                                    SELECT 1 FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
+                                    ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}) AS win) >= ${CLAIM_SCAN_WINDOW})
+                    UNION ALL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop)
+                    FROM shops s WHERE s.shop IS NOT NULL
+                  ),
+                  open_shops AS (
+                    SELECT shop FROM shops WHERE shop IS NOT NULL AND NOT (shop = ANY($4::text[]))
+                  ),
+                  far AS (
+                    SELECT h.* FROM open_shops o CROSS JOIN LATERAL (
+                      SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery" d
+                      WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = o.shop AND d."nextAttemptAt" <= $3::timestamp(3)
+                      ORDER BY d."nextAttemptAt"
+                      -- As SQLite's claim reads them (headsPerShop, claim-sql.ts): the candidates spread over the
+                      -- shops, at least 4 each, at most a shop's share.
+                      LIMIT (SELECT LEAST($8, GREATEST(4, ceil($7::float8 / GREATEST(1, count(*)))))::int FROM open_shops)
+                      FOR UPDATE SKIP LOCKED
+                    ) AS h
+                  ),
+                  live AS (
+                    -- UNION, not UNION ALL: a row both reads found (locked by this statement already) counts once.
+                    SELECT * FROM near UNION SELECT * FROM far
                   ),
                   expired AS (
+                    -- Only when the worker asks ($9, a one-time filter): every version of a row that was ever sending is
+                    -- in the (status, nextAttemptAt) index until vacuum, and this read visited them all, 2,000 pages
+                    -- and three quarters of a claim's CPU in the fifty-shop benchmark (docs/decisions/038).
                     SELECT id, shop, "backfillId" IS NOT NULL AS background, "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
+                    WHERE $9::boolean AND status = 'sending' AND "leaseExpiresAt" < $3::timestamp(3) AND NOT (shop = ANY($4::text[]))
                       AND ("backfillId" IS NULL OR NOT ("backfillId" = ANY($6::text[])))
                     ORDER BY background, "nextAttemptAt" LIMIT $7 FOR UPDATE SKIP LOCKED
                   ),
@@ -208,6 +257,7 @@ class PostgresClaimStore implements ClaimStore {
         request.excludeBackfills ?? [],
         candidatesToRead(request),
         request.perShopLimit ?? request.limit,
+        request.expiredLeases !== false,
       ],
     });
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
@@ -240,12 +290,31 @@ class PostgresClaimStore implements ClaimStore {
   async nextDue(excludeShops: string[], excludeBackfills: string[]): Promise<Date | null> {
     const result = await this.pool.query<{ due: Date | null }>({
       name: "delivery-next-due",
-      // The claim's reads (above), each head one row, whenever it is due: the live one past the shops left out, and
-      // each backfill's.
-      text: `WITH RECURSIVE live AS (
-                    SELECT "nextAttemptAt" FROM "Delivery"
-                    WHERE status = 'pending' AND "backfillId" IS NULL AND NOT (shop = ANY($1::text[]))
-                    ORDER BY "backfillId", "nextAttemptAt" LIMIT 1
+      // The claim's reads (above), each head one row, whenever it is due: the live one in the window or, when the
+      // window is full of the shops left out, each other shop's; and each backfill's.
+      text: `WITH RECURSIVE win AS MATERIALIZED (
+                    SELECT shop, "nextAttemptAt" FROM "Delivery"
+                    WHERE status = 'pending' AND "backfillId" IS NULL
+                    ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}
+                  ),
+                  near AS (
+                    SELECT min("nextAttemptAt") AS "nextAttemptAt" FROM win WHERE NOT (shop = ANY($1::text[]))
+                  ),
+                  shops(shop) AS (
+                    SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL
+                              AND (SELECT count(*) FROM win) >= ${CLAIM_SCAN_WINDOW} AND (SELECT "nextAttemptAt" FROM near) IS NULL)
+                    UNION ALL
+                    SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop)
+                    FROM shops s WHERE s.shop IS NOT NULL
+                  ),
+                  far AS (
+                    SELECT h."nextAttemptAt" FROM shops s CROSS JOIN LATERAL (
+                      SELECT "nextAttemptAt" FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop = s.shop
+                      ORDER BY d."nextAttemptAt" LIMIT 1) AS h
+                    WHERE s.shop IS NOT NULL AND NOT (s.shop = ANY($1::text[]))
+                  ),
+                  live AS (
+                    SELECT "nextAttemptAt" FROM near UNION ALL SELECT "nextAttemptAt" FROM far
                   ),
                   pending_backfills(id) AS (
                     SELECT (SELECT min("backfillId") FROM "Delivery" WHERE "backfillId" IS NOT NULL)

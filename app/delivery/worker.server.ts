@@ -208,7 +208,14 @@ interface ClaimedWork {
  * Claims up to `limit` due deliveries and loads them with their webhooks, in one query; none of `paceBound`'s, and
  * at most `perShopLimit` of any one shop.
  */
-async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number, paceBound: string[] = [], perShopLimit?: number): Promise<ClaimedWork> {
+async function claimWork(
+  config: Resolved,
+  cooldowns: Cooldowns,
+  limit: number,
+  paceBound: string[] = [],
+  perShopLimit?: number,
+  expiredLeases = true,
+): Promise<ClaimedWork> {
   const now = config.now();
   const store = claimStoreOf(config.prisma);
   const held = await store.held();
@@ -221,6 +228,7 @@ async function claimWork(config: Resolved, cooldowns: Cooldowns, limit: number, 
     now,
     excludeShops: excluded,
     excludeBackfills: heldBackfills,
+    expiredLeases,
     ...(perShopLimit === undefined ? {} : { perShopLimit }),
   });
   const ids = claimed.map((row) => row.id);
@@ -246,6 +254,25 @@ async function processBatch(config: Resolved, cooldowns: Cooldowns, pacing: Paci
   });
   await Promise.all(lanes);
   return work.ids.length;
+}
+
+/**
+ * How often a worker's claims look for deliveries whose lease ran out: at most once a second and four times a lease.
+ * Such a delivery waited a whole lease for its dead worker already; looking on every claim (dozens a second under
+ * load) cost PostgreSQL a pass over every version of every row sent since its last vacuum (docs/decisions/038).
+ */
+export const LEASE_SWEEP_MS = 1_000;
+
+/** Whether the claim at `nowMs` (the worker's clock) looks for expired leases: the first does, then one per interval. */
+export function leaseSweeper(leaseMs: number): (nowMs: number) => boolean {
+  const every = Math.min(LEASE_SWEEP_MS, leaseMs / 4);
+  let last = Number.NEGATIVE_INFINITY;
+  return (nowMs) => {
+    // A clock that went back (a test's virtual one, or the system's) counts as time passed.
+    if (nowMs - last < every && nowMs >= last) return false;
+    last = nowMs;
+    return true;
+  };
 }
 
 /**
@@ -307,6 +334,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
   /** Claim again once this few are held: a quarter of the lanes' worth taken from what waits. */
   const refillAt = holdLimit - quarter;
   const perShopLimit = Math.max(PACE_QUEUE_DEPTH, Math.ceil(config.concurrency / 2));
+  const leaseSweep = leaseSweeper(config.leaseMs);
   let stopping = false;
   /** A wake-up that came while the loop was not waiting: new work (or stop), or a lane freed. */
   let pendingWork = false;
@@ -494,7 +522,7 @@ export function startDeliveryWorker(options: WorkerOptions): DeliveryWorker {
       try {
         const bound = paceBound();
         const limit = Math.min(config.batchSize, holdLimit - held());
-        const work = await claimWork(config, cooldowns, limit, bound, perShopLimit);
+        const work = await claimWork(config, cooldowns, limit, bound, perShopLimit, leaseSweep(config.now().getTime()));
         for (const id of work.ids) hold(work, id, work.rows.get(id)!.shop);
         fillLanes();
         if (mayHaveMore(work, limit)) continue;

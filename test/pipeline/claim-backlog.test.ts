@@ -1,9 +1,9 @@
 /**
  * A claim, and the worker's next wake-up, when a shop the claim leaves out (ahead of its pace, cooling down after a
- * 429, paused) fills the claim's window at the head of the queue (docs/decisions/037), on the test file's real
- * database (SQLite, or PostgreSQL with TEST_DATABASE=postgresql). On SQLite the claim then reads the queue shop by
- * shop, a few of each shop per claim; on both, the other shops' deliveries are found, earliest first, backfills are
- * read each apart, and the backlog is not touched.
+ * 429, paused) fills the claim's window at the head of the queue (docs/decisions/037, 038), on the test file's real
+ * database (SQLite, or PostgreSQL with TEST_DATABASE=postgresql). The claim then reads the queue shop by shop, a few
+ * of each shop per claim: the other shops' deliveries are found, earliest first, backfills are read each apart, and
+ * the backlog is not touched.
  */
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
@@ -12,7 +12,6 @@ import { CLAIM_SCAN_WINDOW } from "~/delivery/claim-sql";
 import { openClaimStore } from "~/delivery/claim-store.server";
 import { ensureShop } from "~/models/Shop.server";
 import { queuedBackfill, queuedBacklog, queuedDelivery } from "../support/queued-deliveries";
-import { testProvider } from "../support/test-database";
 
 const BIG = "backlog-big.myshopify.com";
 const QUIET_A = "backlog-quiet-a.myshopify.com";
@@ -58,8 +57,7 @@ describe("a claim past a left-out shop's backlog", () => {
     expect(await claim(10, 5, [BIG])).toEqual([]);
   });
 
-  // PostgreSQL reads live deliveries in queue order past the left-out shops, in its own process (decision 037).
-  it.skipIf(testProvider() !== "sqlite")("reads a few of each shop per claim, so one shop's long queue does not fill the claim, and the rest later", async () => {
+  it("reads a few of each shop per claim, so one shop's long queue does not fill the claim, and the rest later", async () => {
     await bigBacklog();
     // All of A's are due before any of B's: read in queue order, a claim of 8 would be A's alone.
     const a = await queuedBacklog(QUIET_A, 12, (i) => ({ nextAttemptAt: seconds(-100 + i) }));
