@@ -176,7 +176,9 @@ class PostgresClaimStore implements ClaimStore {
                   ),
                   shops(shop) AS (
                     SELECT (SELECT min(shop) FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL
-                              AND (SELECT count(*) FROM near) < $7
+                              -- Only past left-out shops: with none, what near missed was locked by another worker's
+                              -- claim of the moment, and this worker claims again soon.
+                              AND cardinality($4::text[]) > 0 AND (SELECT count(*) FROM near) < $7
                               -- Whether the window was full, from the index alone; counted only when near found too few.
                               AND (SELECT count(*) FROM (
                                     SELECT 1 FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
