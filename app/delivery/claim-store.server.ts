@@ -136,6 +136,15 @@ function earliestOf(dates: Date[]): Date | null {
   return dates.reduce<Date | null>((earliest, date) => (earliest === null || date < earliest ? date : earliest), null);
 }
 
+/**
+ * PostgreSQL: the claim's window, the first CLAIM_SCAN_WINDOW live deliveries due by $3 in queue order (decision 038),
+ * read once for its rows and, when they held too few, once more from the index alone to know whether it was full.
+ * "backfillId" (null in every row here) comes first in the ORDER BY: PostgreSQL knows the index's order holds past an
+ * equality, not past IS NULL, and without it sorted every due live delivery.
+ */
+const LIVE_WINDOW = `FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
+                     ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}`;
+
 class PostgresClaimStore implements ClaimStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -158,13 +167,7 @@ class PostgresClaimStore implements ClaimStore {
       text: `WITH RECURSIVE near AS (
                     SELECT id, shop, false AS background, "nextAttemptAt" FROM "Delivery"
                     WHERE id = ANY(ARRAY(
-                      SELECT id FROM (
-                        SELECT id, shop FROM "Delivery"
-                        WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
-                        -- "backfillId" (null in every row here) first: PostgreSQL knows the index's order holds past
-                        -- an equality, not past IS NULL, and without it sorted every due live delivery.
-                        ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}
-                      ) AS win
+                      SELECT id FROM (SELECT id, shop ${LIVE_WINDOW}) AS win
                       -- The scan stops as soon as it has found enough.
                       WHERE NOT (shop = ANY($4::text[])) LIMIT $7))
                       -- status is read again under the lock: a row another worker claimed since it was read is not
@@ -180,9 +183,7 @@ class PostgresClaimStore implements ClaimStore {
                               -- claim of the moment, and this worker claims again soon.
                               AND cardinality($4::text[]) > 0 AND (SELECT count(*) FROM near) < $7
                               -- Whether the window was full, from the index alone; counted only when near found too few.
-                              AND (SELECT count(*) FROM (
-                                    SELECT 1 FROM "Delivery" WHERE status = 'pending' AND "backfillId" IS NULL AND "nextAttemptAt" <= $3::timestamp(3)
-                                    ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}) AS win) >= ${CLAIM_SCAN_WINDOW})
+                              AND (SELECT count(*) FROM (SELECT 1 ${LIVE_WINDOW}) AS win) >= ${CLAIM_SCAN_WINDOW})
                     UNION ALL
                     SELECT (SELECT min(d.shop) FROM "Delivery" d WHERE d.status = 'pending' AND d."backfillId" IS NULL AND d.shop > s.shop)
                     FROM shops s WHERE s.shop IS NOT NULL
