@@ -23,6 +23,27 @@ export function heapFlags(env: Readonly<Record<string, string | undefined>> = pr
 }
 
 /**
+ * The node flags of `npm run cli` (package.json), and so of the standalone delivery worker (`npm run cli -- worker`):
+ * V8 collects garbage on the thread that made it, with no helper threads (docs/decisions/039). A worker's CPU per
+ * delivered event is what decides how many machines a large install needs, and with parallel and concurrent
+ * collection its helper threads cost more CPU than they saved on the main thread. The web process keeps V8's
+ * default: its ingest measured no gain, and its main thread is where a webhook waits.
+ */
+export const CLI_NODE_FLAGS = ["--single-threaded-gc"];
+
+/**
+ * How `npm run cli` runs `app/cli/main.ts` with `args`: one Node process with tsx's loader, as the script does.
+ * `extraNodeFlags` come after the script's own, so a measurement can turn one off (`--no-single-threaded-gc`).
+ */
+export function cliCommand(root: string, args: readonly string[], extraNodeFlags: readonly string[] = []): { command: string; args: string[] } {
+  const tsxLoader = createRequire(join(root, "package.json")).resolve("tsx");
+  return {
+    command: process.execPath,
+    args: [...CLI_NODE_FLAGS, ...extraNodeFlags, "--import", pathToFileURL(tsxLoader).href, join(root, "app", "cli", "main.ts"), ...args],
+  };
+}
+
+/**
  * How `npm start` runs the production server (app/serve.ts), as one Node process (not
  * through npm or tsx's CLI, so that a signal sent to it reaches the server itself).
  */

@@ -5,7 +5,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { productionServerCommand } from "~/cli/serve-command";
+import { cliCommand, productionServerCommand } from "~/cli/serve-command";
 import { type Child, freePort, ROOT, startChild, waitFor } from "./common";
 import { BENCH_BUILD_DIRECTORY } from "./paths";
 
@@ -76,10 +76,12 @@ export async function startApp(options: AppOptions): Promise<AppHandle> {
   return { ...child, url };
 }
 
-/** `npm run cli -- worker`, minus npm: node with tsx's loader running app/cli/main.ts worker. */
+/** `npm run cli -- worker`, minus npm: the same node flags and tsx's loader running app/cli/main.ts worker. */
 export function startWorker(options: Omit<AppOptions, "worker">): Child {
   const env = appEnv({ ...options, worker: "off" }, 0);
-  // BENCH_WORKER_FLAGS: node flags NODE_OPTIONS refuses (`--trace-gc-nvp`: bench/gc-summary.ts reads the worker's log).
+  // BENCH_WORKER_FLAGS: node flags NODE_OPTIONS refuses (`--trace-gc-nvp`: bench/gc-summary.ts reads the worker's log;
+  // `--no-single-threaded-gc` measures the worker with V8's parallel collector, as before decision 039).
   const flags = process.env.BENCH_WORKER_FLAGS?.split(" ").filter(Boolean) ?? [];
-  return startChild(options.name, process.execPath, [...flags, "--import", "tsx", "app/cli/main.ts", "worker"], { env });
+  const worker = cliCommand(ROOT, ["worker"], flags);
+  return startChild(options.name, worker.command, worker.args, { env });
 }

@@ -3,10 +3,12 @@
  * (app/cli/serve-command.ts) run it with the same V8 heap flags, so what is measured is what ships.
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_HEAP_MB, heapFlags, productionServerCommand } from "~/cli/serve-command";
+import { CLI_NODE_FLAGS, cliCommand, DEFAULT_HEAP_MB, heapFlags, productionServerCommand } from "~/cli/serve-command";
 
-const startScript = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: { start: string } }).scripts.start;
+const scripts = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: { start: string; cli: string } }).scripts;
+const startScript = scripts.start;
 
 /** The start script's words as sh would expand them with `env`, for the `${NAME:-default}` forms it uses. */
 function expanded(env: Record<string, string>): string[] {
@@ -23,6 +25,17 @@ describe("the production server's command", () => {
       expect(productionServerCommand(process.cwd(), "build/server/index.js", env).args.slice(0, flags.length)).toEqual(flags);
     }
     expect(heapFlags({})).toContain(`--max-old-space-size=${DEFAULT_HEAP_MB}`);
+  });
+
+  it("runs npm run cli (and so the standalone worker) with the flags the bench and the tests start it with", () => {
+    const words = scripts.cli.split(/\s+/);
+    expect(words[0]).toBe("node");
+    expect(words.slice(1, words.indexOf("--import"))).toEqual(CLI_NODE_FLAGS);
+    expect(words.slice(words.indexOf("--import") + 1)).toEqual(["tsx", "app/cli/main.ts"]);
+    const command = cliCommand(process.cwd(), ["worker"]);
+    expect(command.args.slice(0, CLI_NODE_FLAGS.length)).toEqual(CLI_NODE_FLAGS);
+    expect(command.args.slice(-2)).toEqual([join(process.cwd(), "app", "cli", "main.ts"), "worker"]);
+    expect(CLI_NODE_FLAGS).toContain("--single-threaded-gc");
   });
 
   it("refuses an APP_HEAP_MB that is not a size it can run in, saying what to set", () => {

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import pg from "pg";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { cliCommand } from "~/cli/serve-command";
 import { database, db } from "~/db.server";
 import {
   LISTENER_APPLICATION_NAME,
@@ -230,7 +231,8 @@ describe.skipIf(testProvider() !== "postgresql")("standalone workers on PostgreS
 
   it("wakes a worker in another process: npm run cli -- worker with a 10-minute poll", async () => {
     notifyOtherProcesses(database());
-    const worker = spawn("node_modules/.bin/tsx", ["app/cli/main.ts", "worker"], {
+    const workerCommand = cliCommand(process.cwd(), ["worker"]);
+    const worker = spawn(workerCommand.command, workerCommand.args, {
       env: { ...process.env, ATTENTIVE_API_URL: pipeline.standIn.graphqlUrl, LOG_LEVEL: "silent", DELIVERY_POLL_SECONDS: String(LONG_POLL_MS / 1_000) },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { cliCommand } from "~/cli/serve-command";
 import { db } from "~/db.server";
 import { waitUntil } from "../support/load";
 import { postWebhook, usePipeline } from "../support/pipeline";
@@ -11,7 +12,9 @@ describe("npm run cli -- worker", () => {
   it("delivers what another process recorded, and stops cleanly on SIGTERM", async () => {
     expect((await postWebhook({ topic: "orders/fulfilled", body: fixtureText("orders_fulfilled.derived.json") })).status).toBe(200);
 
-    const worker = spawn("node_modules/.bin/tsx", ["app/cli/main.ts", "worker"], {
+    // The command `npm run cli -- worker` runs, with its node flags (decision 039).
+    const workerCommand = cliCommand(process.cwd(), ["worker"]);
+    const worker = spawn(workerCommand.command, workerCommand.args, {
       env: { ...process.env, ATTENTIVE_API_URL: pipeline.standIn.graphqlUrl, LOG_LEVEL: "silent" },
       stdio: ["ignore", "pipe", "pipe"],
     });
