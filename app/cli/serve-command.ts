@@ -36,11 +36,12 @@ export const CLI_NODE_FLAGS = ["--single-threaded-gc"];
  * `extraNodeFlags` come after the script's own, so a measurement can turn one off (`--no-single-threaded-gc`).
  */
 export function cliCommand(root: string, args: readonly string[], extraNodeFlags: readonly string[] = []): { command: string; args: string[] } {
-  const tsxLoader = createRequire(join(root, "package.json")).resolve("tsx");
-  return {
-    command: process.execPath,
-    args: [...CLI_NODE_FLAGS, ...extraNodeFlags, "--import", pathToFileURL(tsxLoader).href, join(root, "app", "cli", "main.ts"), ...args],
-  };
+  return { command: process.execPath, args: [...CLI_NODE_FLAGS, ...extraNodeFlags, ...tsxImport(root), join(root, "app", "cli", "main.ts"), ...args] };
+}
+
+/** `--import` of the project's tsx loader, by its resolved path, so the command works from any working directory. */
+function tsxImport(root: string): string[] {
+  return ["--import", pathToFileURL(createRequire(join(root, "package.json")).resolve("tsx")).href];
 }
 
 /**
@@ -48,6 +49,5 @@ export function cliCommand(root: string, args: readonly string[], extraNodeFlags
  * through npm or tsx's CLI, so that a signal sent to it reaches the server itself).
  */
 export function productionServerCommand(root: string, buildEntry: string, env: Readonly<Record<string, string | undefined>> = process.env): { command: string; args: string[] } {
-  const tsxLoader = createRequire(join(root, "package.json")).resolve("tsx");
-  return { command: process.execPath, args: [...heapFlags(env), "--import", pathToFileURL(tsxLoader).href, join(root, "app", "serve.ts"), buildEntry] };
+  return { command: process.execPath, args: [...heapFlags(env), ...tsxImport(root), join(root, "app", "serve.ts"), buildEntry] };
 }
