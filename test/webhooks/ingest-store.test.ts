@@ -5,13 +5,13 @@
  */
 import Sqlite from "better-sqlite3";
 import type pg from "pg";
-import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { database, db } from "~/db.server";
 import { externalEventId } from "~/delivery/external-event-id";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { ensureShop } from "~/models/Shop.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
-import { openIngestStore, PG_INGEST_GROUP, type IngestRow } from "~/webhooks/ingest-store.server";
+import { INGEST_GATHER_MS, openIngestStore, PG_INGEST_GROUP, type IngestRow } from "~/webhooks/ingest-store.server";
 import { ingestRow } from "../support/ingest-rows";
 
 const SHOP = "ingest-store.myshopify.com";
@@ -181,6 +181,34 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: the sto
       `SELECT pg_column_compression(body) AS compression, body FROM "Webhook" WHERE "orderId" = '4000'`,
     );
     expect(rows).toEqual([{ compression: "lz4", body }]);
+  });
+});
+
+describe.runIf(database().target.provider === "sqlite")("the webhook write's commit on SQLite", () => {
+  it("gathers webhooks for INGEST_GATHER_MS, so those within it share one commit, and answers none before it (decision 040)", async () => {
+    await ensureShop(db(), SHOP);
+    const target = database().target;
+    if (target.provider !== "sqlite") throw new Error("SQLite only");
+    const reader = new Sqlite(target.file, { readonly: true });
+    const stored = () => (reader.prepare(`SELECT count(*) AS n FROM "Webhook"`).get() as { n: number }).n;
+    // Only the writer's gather timer runs on virtual time; its thread's messages and setImmediate stay real.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const settled: number[] = [];
+      const first = store.record(row(51)).then((result) => (settled.push(51), result));
+      await vi.advanceTimersByTimeAsync(INGEST_GATHER_MS - 2);
+      const second = store.record(row(52)).then((result) => (settled.push(52), result));
+      await vi.advanceTimersByTimeAsync(1);
+      expect(stored()).toBe(0);
+      expect(settled).toEqual([]);
+      // The first webhook's time is up: the second, 1 ms into its own, goes with it.
+      await vi.advanceTimersByTimeAsync(1);
+      await expect(Promise.all([first, second])).resolves.toMatchObject([{ kind: "recorded" }, { kind: "recorded" }]);
+      expect(stored()).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      reader.close();
+    }
   });
 });
 
