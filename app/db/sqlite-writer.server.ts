@@ -12,9 +12,9 @@
  * reported written), and the next write starts a new thread.
  *
  * A write may also say it can wait a few milliseconds (`gatherMs`) for others to share its commit: a delivery's outcome,
- * which nothing waits on to send (decision 030). Such writes are committed when the oldest of them has waited its
- * time, when GATHER_LIMIT are queued, or at once with any write that cannot wait (a webhook, a claim), whichever
- * comes first (decision 035).
+ * which nothing waits on to send (decision 030, up to 10 ms), or a webhook (decision 040, up to 5 ms). Such writes are
+ * committed when the oldest of them has waited its time, when GATHER_LIMIT are queued, or at once with any write that
+ * cannot wait (a claim), whichever comes first (decision 035).
  *
  * SQLITE_WRITER=main runs the same transactions on the main thread instead (as before decision 021).
  */
