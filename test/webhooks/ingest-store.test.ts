@@ -201,7 +201,8 @@ describe.runIf(database().target.provider === "sqlite")("the webhook write's com
       await vi.advanceTimersByTimeAsync(1);
       expect(stored()).toBe(0);
       expect(settled).toEqual([]);
-      // The first webhook's time is up: the second, 1 ms into its own, goes with it.
+      // The first webhook's time is up: the second, 2 ms into its own, goes with it (alone it would wait for a timer
+      // that never fires here, and the test would time out).
       await vi.advanceTimersByTimeAsync(1);
       await expect(Promise.all([first, second])).resolves.toMatchObject([{ kind: "recorded" }, { kind: "recorded" }]);
       expect(stored()).toBe(2);
