@@ -136,6 +136,45 @@ describeBrowser("a merchant's flows", () => {
     }
   });
 
+  test("rearranges properties (move, remove, add from the field list, rename) into the preview and the saved mapping", async () => {
+    const { page, openApp } = app();
+    await openApp("/app/mappings/new");
+    await page.getByLabel("Attentive event type").fill("Order Rearranged");
+    await page.getByRole("button", { name: "Add property" }).click();
+    await page.getByLabel("Property name").nth(1).fill("total");
+    await page.getByLabel("Liquid template").nth(1).fill("{{ total_price }}");
+    const preview = page.getByTestId("preview-request");
+    const previewKeys = async () => {
+      const text = (await preview.isVisible()) ? await preview.textContent() : null;
+      return text ? Object.keys((JSON.parse(text) as { properties: Record<string, unknown> }).properties) : [];
+    };
+    await expect.poll(previewKeys, { timeout: 10_000 }).toEqual(["orderName", "total"]);
+
+    // Each row is drawn on its own (memoised): its buttons must act on where it is now, not where it was drawn.
+    await page.getByRole("button", { name: "Move total up" }).click();
+    await expect.poll(previewKeys, { timeout: 10_000 }).toEqual(["total", "orderName"]);
+    expect(await page.getByRole("button", { name: "Move total up" }).isDisabled()).toBe(true);
+    expect(await page.getByRole("button", { name: "Move orderName down" }).isDisabled()).toBe(true);
+
+    await page.getByRole("button", { name: "Show" }).click();
+    await page.getByLabel("Find a field").fill("email");
+    await page.getByRole("button", { name: "Add email as a property", exact: true }).click();
+    await expect.poll(previewKeys, { timeout: 10_000 }).toEqual(["total", "orderName", "email"]);
+
+    await page.getByRole("button", { name: "Remove orderName" }).click();
+    await page.getByLabel("Property name").nth(0).fill("amount");
+    await expect.poll(previewKeys, { timeout: 10_000 }).toEqual(["amount", "email"]);
+
+    // Off, so that it sends nothing to the tests after this one.
+    await page.getByLabel("Sending on").uncheck();
+    await page.getByRole("region", { name: "Unsaved changes" }).getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/\/app\/mappings\/(?!new)[^/?]+/);
+    const saved = await app().db.mapping.findFirstOrThrow({ where: { shop: app().shop, eventType: "Order Rearranged" } });
+    expect(JSON.parse(saved.properties)).toEqual({ amount: "{{ total_price }}", email: "{{ email }}" });
+    expect(saved.enabled).toBe(false);
+    await app().db.mapping.delete({ where: { id: saved.id } });
+  });
+
   test("finds the delivered event in the log and opens it", async () => {
     const { page, openApp, screenshot } = app();
     const response = await app().signedWebhook("orders/fulfilled", orderWithId(5001));
