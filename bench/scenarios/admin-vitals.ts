@@ -240,6 +240,21 @@ function registerVitals(beaconUrl: string): string {
       inputDelay: a.inputDelay,
       processingDuration: a.processingDuration,
       presentationDelay: a.presentationDelay,
+      // From the Long Animation Frame API: where the interaction's time went (script, style and layout, paint) and
+      // its longest script (what ran it, from which file), so a slow interaction says what to look at.
+      totalScriptDuration: a.totalScriptDuration ?? null,
+      totalStyleAndLayoutDuration: a.totalStyleAndLayoutDuration ?? null,
+      totalPaintDuration: a.totalPaintDuration ?? null,
+      totalUnattributedDuration: a.totalUnattributedDuration ?? null,
+      longestScript: a.longestScript
+        ? {
+            subpart: a.longestScript.subpart,
+            durationMs: a.longestScript.intersectingDuration,
+            invoker: a.longestScript.entry.invoker,
+            sourceURL: a.longestScript.entry.sourceURL,
+            sourceFunctionName: a.longestScript.entry.sourceFunctionName,
+          }
+        : null,
     });
   }, { ...options, durationThreshold: 16 });
   // On the document, not the window: web-vitals listens on the window in the capture phase, where it also queues the
