@@ -13,8 +13,8 @@
  *
  * A write may also say it can wait a few milliseconds (`gatherMs`) for others to share its commit: a delivery's outcome,
  * which nothing waits on to send (decision 030, up to 10 ms), or a webhook (decision 040, up to 5 ms). Such writes are
- * committed when the oldest of them has waited its time, when GATHER_LIMIT are queued, or at once with any write that
- * cannot wait (a claim), whichever comes first (decision 035).
+ * committed when the oldest of them has waited its time, when GATHER_LIMIT are queued (or fewer, as a write's
+ * `gatherCount` says), or at once with any write that cannot wait (a claim), whichever comes first (decision 035).
  *
  * SQLITE_WRITER=main runs the same transactions on the main thread instead (as before decision 021).
  */
@@ -48,6 +48,12 @@ export const GATHER_LIMIT = 64;
 export interface WriteOptions {
   /** How long this write may wait for others to share its commit; 0 (the default) commits as soon as it can. */
   gatherMs?: number;
+  /**
+   * With gatherMs: once this many writes are queued, this one waits no longer (GATHER_LIMIT by default). A sender
+   * that waits for answers before it sends again (a few connections, each one request at a time) has no more to
+   * send while its requests wait here: waiting out the time would only idle the writer.
+   */
+  gatherCount?: number;
 }
 
 interface Pending {
@@ -72,6 +78,8 @@ export class SqliteWriter {
   private urgent = 0;
   /** When the oldest queued write that can wait must be committed. */
   private gatherDeadline = Infinity;
+  /** The queue's length at which it is committed at once: the least gatherCount of the writes in it. */
+  private gatherCount = GATHER_LIMIT;
   private gatherTimer: ReturnType<typeof setTimeout> | null = null;
   private scheduled = false;
   private inFlight = false;
@@ -89,8 +97,10 @@ export class SqliteWriter {
       }
       const since = Date.now();
       const gatherMs = options.gatherMs ?? 0;
-      if (gatherMs > 0) this.gatherDeadline = Math.min(this.gatherDeadline, since + gatherMs);
-      else this.urgent++;
+      if (gatherMs > 0) {
+        this.gatherDeadline = Math.min(this.gatherDeadline, since + gatherMs);
+        this.gatherCount = Math.min(this.gatherCount, options.gatherCount ?? GATHER_LIMIT);
+      } else this.urgent++;
       this.queue.push({ kind, item, since, lockWaitMs, resolve: resolve as (result: unknown) => void, reject });
       this.plan();
     });
@@ -141,7 +151,7 @@ export class SqliteWriter {
   private plan() {
     if (this.inFlight || this.scheduled || this.queue.length === 0) return;
     const wait = this.gatherDeadline - Date.now();
-    if (this.urgent > 0 || this.queue.length >= GATHER_LIMIT || wait <= 0) {
+    if (this.urgent > 0 || this.queue.length >= this.gatherCount || wait <= 0) {
       this.schedule(0);
       return;
     }
@@ -179,6 +189,7 @@ export class SqliteWriter {
     this.queue = [];
     this.urgent = 0;
     this.gatherDeadline = Infinity;
+    this.gatherCount = GATHER_LIMIT;
     this.inFlight = true;
     this.executor
       .run(group.map((pending) => ({ kind: pending.kind, item: pending.item })))

@@ -30,7 +30,7 @@ function recordingExecutor(options: { holdGroups?: boolean } = {}) {
 
 /** The writer with its items loosened to the recording executor's. */
 interface Writer {
-  write(kind: string, item: unknown, lockWaitMs: number, options?: { gatherMs?: number }): Promise<unknown>;
+  write(kind: string, item: unknown, lockWaitMs: number, options?: { gatherMs?: number; gatherCount?: number }): Promise<unknown>;
   drain(): Promise<void>;
 }
 
@@ -78,6 +78,26 @@ describe("the SQLite writer's gathering of writes that may wait", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(groups.map((group) => group.length)).toEqual([GATHER_LIMIT]);
     await Promise.all(writes);
+  });
+
+  it("commits at once when as many writes wait as the least gatherCount among them, then counts afresh", async () => {
+    const { executor, groups } = recordingExecutor();
+    const writer = writerOn(executor);
+    const outcome = writer.write("outcome", { name: "outcome" }, LOCK_WAIT_MS, { gatherMs: 10 });
+    const first = writer.write("ingest", { name: "w1" }, LOCK_WAIT_MS, { gatherMs: 5, gatherCount: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(groups).toEqual([]);
+    const second = writer.write("ingest", { name: "w2" }, LOCK_WAIT_MS, { gatherMs: 5, gatherCount: 3 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(groups).toEqual([["outcome", "w1", "w2"]]);
+    await Promise.all([outcome, first, second]);
+    // The next group's count is its own writes': two that may wait up to GATHER_LIMIT wait out their time.
+    void writer.write("outcome", { name: "a" }, LOCK_WAIT_MS, { gatherMs: 10 });
+    void writer.write("outcome", { name: "b" }, LOCK_WAIT_MS, { gatherMs: 10 });
+    await vi.advanceTimersByTimeAsync(9);
+    expect(groups).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(groups).toEqual([["outcome", "w1", "w2"], ["a", "b"]]);
   });
 
   it("drain() commits what waits now", async () => {

@@ -11,7 +11,7 @@ import { externalEventId } from "~/delivery/external-event-id";
 import { MAX_MAPPINGS_PER_SHOP } from "~/mapping/limits";
 import { ensureShop } from "~/models/Shop.server";
 import { closeDriver, openDriver } from "~/db/driver.server";
-import { INGEST_GATHER_MS, openIngestStore, PG_INGEST_GROUP, type IngestRow } from "~/webhooks/ingest-store.server";
+import { INGEST_GATHER_COUNT, INGEST_GATHER_MS, openIngestStore, PG_INGEST_GROUP, type IngestRow } from "~/webhooks/ingest-store.server";
 import { ingestRow } from "../support/ingest-rows";
 
 const SHOP = "ingest-store.myshopify.com";
@@ -206,6 +206,25 @@ describe.runIf(database().target.provider === "sqlite")("the webhook write's com
       await vi.advanceTimersByTimeAsync(1);
       await expect(Promise.all([first, second])).resolves.toMatchObject([{ kind: "recorded" }, { kind: "recorded" }]);
       expect(stored()).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      reader.close();
+    }
+  });
+
+  it("commits at once when INGEST_GATHER_COUNT webhooks wait: a sender that waits for its answers is not held for the window (decision 041)", async () => {
+    await ensureShop(db(), SHOP);
+    const target = database().target;
+    if (target.provider !== "sqlite") throw new Error("SQLite only");
+    const reader = new Sqlite(target.file, { readonly: true });
+    const stored = () => (reader.prepare(`SELECT count(*) AS n FROM "Webhook"`).get() as { n: number }).n;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      // No virtual time passes: the window's timer never fires, so they are stored only if their count commits them.
+      const recordings = Array.from({ length: INGEST_GATHER_COUNT }, (_, i) => store.record(row(60 + i)));
+      const results = await Promise.all(recordings);
+      expect(results.every((result) => result.kind === "recorded")).toBe(true);
+      expect(stored()).toBe(INGEST_GATHER_COUNT);
     } finally {
       vi.useRealTimers();
       reader.close();
