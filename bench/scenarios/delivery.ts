@@ -4,7 +4,10 @@
  *  a) one shop, the stand-in enforcing 150 requests/s per key: sustained rate, 429s after the first second;
  *  b) fifty shops, the stand-in answering in 50 ms: events/s, beside a bare sender (bench/servers/bare-sender.ts)
  *     keeping as many requests in flight as the worker does, against the same stand-in, in the same run.
- * In both, the worker's CPU time over the measured window is divided by the events the stand-in received in it.
+ * In both, the worker's CPU time over the measured window is divided by the events the stand-in received in it. A second
+ * window, from WARM_FROM_S after the first request, gives the same figure for a worker whose hot code V8 has already
+ * compiled: for its first seconds V8's helper threads compile the hot functions (about 0.1 ms per event), which a
+ * worker that runs for days pays once. Both are reported; the goal stays on the first.
  */
 import { DEFAULT_CONCURRENCY } from "~/delivery/worker.server";
 import { type Child, log, round, sleep, startChild } from "../lib/common";
@@ -17,6 +20,8 @@ import { type StandInHandle, startStandIn } from "../lib/standin";
 
 /** Goal of issue 13: CPU per delivered event on this machine. */
 export const DELIVERY_CPU_GOAL_MS = 0.5;
+/** The warm window opens this long after the first request (full runs only: a quick run is shorter). */
+export const WARM_FROM_S = 4;
 /** Ours over the bare sender, same stand-in, same requests in flight. */
 const BARE_SHARE_GOAL = 0.8;
 
@@ -38,6 +43,8 @@ export interface DeliveryRun {
   attempts429AfterFirstSecond: number;
   duplicates: number;
   workerCpu: CpuFigure;
+  /** The worker's CPU from WARM_FROM_S after the first request; null in a run too short for it. */
+  warmWorkerCpu: CpuFigure | null;
   standInCpu: CpuFigure;
 }
 
@@ -63,6 +70,8 @@ export interface SenderRun {
    * run, over the events the stand-in received in that window.
    */
   cpu: { senders: CpuFigure[]; standIn: CpuFigure };
+  /** The senders' CPU from WARM_FROM_S after the first request, when the run is longer than that. */
+  warmCpu: { senders: CpuFigure[] } | null;
   sampleInput?: Record<string, unknown>;
 }
 
@@ -71,7 +80,9 @@ async function measureSenders(standIn: StandInHandle, senders: Child[], runS: nu
   let window: ReturnType<typeof cpuWindow> | undefined;
   let windowFrom = 0;
   let windowTo = 0;
+  let warmFrom: number | null = null;
   let cpu: Record<string, CpuFigure> = {};
+  let warmCpu: Record<string, CpuFigure> | null = null;
   try {
     // Senders need a moment to boot (tsx); the clock starts at the first request the stand-in sees.
     let first = 0;
@@ -79,14 +90,24 @@ async function measureSenders(standIn: StandInHandle, senders: Child[], runS: nu
       await sleep(100);
       if ((await standIn.stats()).requests > 0) first = Date.now();
     }
+    // None in 15 s: measured from now, and the stand-in's count will say what went wrong.
+    if (first === 0) first = Date.now();
     // CPU is read from one second after the first request (start-up and the first claims left out) to the end.
     await sleep(1000);
     windowFrom = Date.now();
-    window = cpuWindow({ ...Object.fromEntries(senders.map((sender, i) => [`sender${i}`, sender.pid])), standIn: standIn.pid });
-    await sleep(Math.max(0, runS * 1000 - 1000));
+    const senderPids = Object.fromEntries(senders.map((sender, i) => [`sender${i}`, sender.pid]));
+    window = cpuWindow({ ...senderPids, standIn: standIn.pid });
+    let warmWindow: ReturnType<typeof cpuWindow> | null = null;
+    if (runS > WARM_FROM_S + 1) {
+      await sleep(Math.max(0, first + WARM_FROM_S * 1000 - Date.now()));
+      warmFrom = Date.now();
+      warmWindow = cpuWindow(senderPids);
+    }
+    await sleep(Math.max(0, first + runS * 1000 - Date.now()));
     windowTo = Date.now();
     // Divided below, once the stand-in has said what arrived in the window.
     cpu = window.end({});
+    warmCpu = warmWindow?.end({}) ?? null;
   } finally {
     await Promise.all(senders.map((sender) => sender.stop()));
   }
@@ -94,11 +115,15 @@ async function measureSenders(standIn: StandInHandle, senders: Child[], runS: nu
   const end = Math.max(...stats.events.map(([, at]) => at), 0);
   const { count, windowS, firstMs } = rateAfterFirstSecond(stats.events, end);
   const ids = stats.events.map(([id]) => id);
-  const inWindow = stats.events.filter(([, at]) => at >= windowFrom && at <= windowTo).length;
-  const perEvent = (figure: CpuFigure | undefined): CpuFigure => {
-    const cpuMs = figure?.cpuMs ?? NaN;
-    return { cpuMs, wallMs: figure?.wallMs ?? NaN, count: inWindow, msPerEvent: inWindow > 0 ? cpuMs / inWindow : NaN, cores: figure?.cores ?? NaN };
+  const between = (from: number) => stats.events.filter(([, at]) => at >= from && at <= windowTo).length;
+  const perEventFrom = (from: number) => {
+    const inWindow = between(from);
+    return (figure: CpuFigure | undefined): CpuFigure => {
+      const cpuMs = figure?.cpuMs ?? NaN;
+      return { cpuMs, wallMs: figure?.wallMs ?? NaN, count: inWindow, msPerEvent: inWindow > 0 ? cpuMs / inWindow : NaN, cores: figure?.cores ?? NaN };
+    };
   };
+  const perEvent = perEventFrom(windowFrom);
   return {
     sent: stats.events.length,
     perSec: count / windowS,
@@ -108,6 +133,7 @@ async function measureSenders(standIn: StandInHandle, senders: Child[], runS: nu
     duplicates: ids.length - new Set(ids).size,
     events: stats.events,
     cpu: { senders: senders.map((_, i) => perEvent(cpu[`sender${i}`])), standIn: perEvent(cpu.standIn) },
+    warmCpu: warmCpu === null || warmFrom === null ? null : { senders: senders.map((_, i) => perEventFrom(warmFrom!)(warmCpu![`sender${i}`])) },
     ...(stats.sampleInput ? { sampleInput: stats.sampleInput } : {}),
   };
 }
@@ -139,18 +165,29 @@ async function summarize(db: BenchDb, run: SenderRun, shops: number, preloaded: 
     attempts429AfterFirstSecond: attempts429,
     duplicates: run.duplicates,
     workerCpu: run.cpu.senders[0]!,
+    warmWorkerCpu: run.warmCpu?.senders[0] ?? null,
     standInCpu: run.cpu.standIn,
   };
 }
 
-function cpuRow(ctx: ScenarioContext, scenario: string, figure: CpuFigure, reference: string) {
+function cpuRow(ctx: ScenarioContext, scenario: string, run: DeliveryRun, reference: string) {
+  const text = (figure: CpuFigure) => `${cpuMsText(figure.msPerEvent)} (${Math.round(figure.cpuMs)} ms CPU for ${figure.count} events, ${round(figure.cores, 2)} cores)`;
   goal(ctx, {
     scenario,
     measure: "CPU per delivered event: worker process",
-    ours: `${cpuMsText(figure.msPerEvent)} (${Math.round(figure.cpuMs)} ms CPU for ${figure.count} events, ${round(figure.cores, 2)} cores)`,
+    ours: text(run.workerCpu),
     reference,
     goal: `<= ${DELIVERY_CPU_GOAL_MS} ms`,
-    met: figure.msPerEvent <= DELIVERY_CPU_GOAL_MS,
+    met: run.workerCpu.msPerEvent <= DELIVERY_CPU_GOAL_MS,
+  });
+  if (run.warmWorkerCpu === null) return;
+  goal(ctx, {
+    scenario,
+    measure: `CPU per delivered event: worker process, warm (from ${WARM_FROM_S} s after its first request)`,
+    ours: text(run.warmWorkerCpu),
+    reference: "the row above includes V8 compiling the hot code in the worker's first seconds",
+    goal: "report",
+    met: null,
   });
 }
 
@@ -187,7 +224,7 @@ async function deliveryOn(ctx: ScenarioContext, provider: Provider): Promise<Rec
         goal: ">= 140/s, no 429 after the first second",
         met: run.perSec >= 140 && attempts429 === 0,
       });
-      cpuRow(ctx, label("1 shop"), oneShop.workerCpu, `stand-in: ${cpuMsText(oneShop.standInCpu.msPerEvent)} per request`);
+      cpuRow(ctx, label("1 shop"), oneShop, `stand-in: ${cpuMsText(oneShop.standInCpu.msPerEvent)} per request`);
     } finally {
       await standIn.stop();
       await db.drop();
@@ -231,7 +268,7 @@ async function deliveryOn(ctx: ScenarioContext, provider: Provider): Promise<Rec
         goal: `>= ${BARE_SHARE_GOAL}`,
         met: share >= BARE_SHARE_GOAL,
       });
-      cpuRow(ctx, label("50 shops"), fiftyShops.workerCpu, `bare sender: ${cpuMsText(bareCpu.msPerEvent)} per request; stand-in: ${cpuMsText(fiftyShops.standInCpu.msPerEvent)}`);
+      cpuRow(ctx, label("50 shops"), fiftyShops, `bare sender: ${cpuMsText(bareCpu.msPerEvent)} per request; stand-in: ${cpuMsText(fiftyShops.standInCpu.msPerEvent)}`);
     } finally {
       await standIn.stop();
       await db.drop();
