@@ -437,6 +437,12 @@ async function measureLoad(harness: BrowserHarness, tracker: ScriptTracker, admi
   await adminPage.interact(page, harness);
   // The interaction's next paint.
   await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(null)))));
+  // Its timing entry comes once the browser has the frame's presentation time, which on a busy machine can be later
+  // than two frames: leaving before it arrives left INP with no value in one load in ten. So wait (up to 5 s) for
+  // web-vitals to have reported one; a load that still has none is reported as such.
+  await page
+    .waitForFunction(() => (window as unknown as { __benchVitals?: { INP?: unknown } }).__benchVitals?.INP !== undefined, null, { timeout: 5_000, polling: 50 })
+    .catch(() => undefined);
   // Leaving the page hides it: web-vitals reports the final values and the page sends its beacon.
   await page.goto("about:blank");
   const beacon = await waitFor(`${adminPage.name}: the page's beacon`, async () => beacons.find((candidate) => candidate.path === new URL(path, harness.appUrl).pathname) ?? null, 10_000, 20);
