@@ -185,15 +185,26 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: the sto
 });
 
 describe.runIf(database().target.provider === "sqlite")("the webhook write's commit on SQLite", () => {
-  it("gathers webhooks for INGEST_GATHER_MS, so those within it share one commit, and answers none before it (decision 040)", async () => {
+  /**
+   * Runs `check` with the writer's gather timer on virtual time (its thread's messages and setImmediate stay real),
+   * given how many webhooks a second, read-only connection sees stored.
+   */
+  async function onVirtualTime(check: (stored: () => number) => Promise<void>) {
     await ensureShop(db(), SHOP);
     const target = database().target;
     if (target.provider !== "sqlite") throw new Error("SQLite only");
     const reader = new Sqlite(target.file, { readonly: true });
-    const stored = () => (reader.prepare(`SELECT count(*) AS n FROM "Webhook"`).get() as { n: number }).n;
-    // Only the writer's gather timer runs on virtual time; its thread's messages and setImmediate stay real.
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     try {
+      await check(() => (reader.prepare(`SELECT count(*) AS n FROM "Webhook"`).get() as { n: number }).n);
+    } finally {
+      vi.useRealTimers();
+      reader.close();
+    }
+  }
+
+  it("gathers webhooks for INGEST_GATHER_MS, so those within it share one commit, and answers none before it (decision 040)", async () => {
+    await onVirtualTime(async (stored) => {
       const settled: number[] = [];
       const first = store.record(row(51)).then((result) => (settled.push(51), result));
       await vi.advanceTimersByTimeAsync(INGEST_GATHER_MS - 2);
@@ -206,29 +217,17 @@ describe.runIf(database().target.provider === "sqlite")("the webhook write's com
       await vi.advanceTimersByTimeAsync(1);
       await expect(Promise.all([first, second])).resolves.toMatchObject([{ kind: "recorded" }, { kind: "recorded" }]);
       expect(stored()).toBe(2);
-    } finally {
-      vi.useRealTimers();
-      reader.close();
-    }
+    });
   });
 
   it("commits at once when INGEST_GATHER_COUNT webhooks wait: a sender that waits for its answers is not held for the window (decision 041)", async () => {
-    await ensureShop(db(), SHOP);
-    const target = database().target;
-    if (target.provider !== "sqlite") throw new Error("SQLite only");
-    const reader = new Sqlite(target.file, { readonly: true });
-    const stored = () => (reader.prepare(`SELECT count(*) AS n FROM "Webhook"`).get() as { n: number }).n;
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
-    try {
+    await onVirtualTime(async (stored) => {
       // No virtual time passes: the window's timer never fires, so they are stored only if their count commits them.
       const recordings = Array.from({ length: INGEST_GATHER_COUNT }, (_, i) => store.record(row(60 + i)));
       const results = await Promise.all(recordings);
       expect(results.every((result) => result.kind === "recorded")).toBe(true);
       expect(stored()).toBe(INGEST_GATHER_COUNT);
-    } finally {
-      vi.useRealTimers();
-      reader.close();
-    }
+    });
   });
 });
 
