@@ -7,6 +7,8 @@ export interface WriterThreadData {
   testHooks: boolean;
   /** Where the WAL's checkpoints run (decision 032). */
   checkpoints: CheckpointsMode;
+  /** The WAL's size, in pages, past which the writer catches up after a checkpoint (CATCH_UP_PAGES; tests lower it). */
+  catchUpPages: number;
 }
 
 export interface WriterRequest {
@@ -25,5 +27,7 @@ export type WriterReply =
   | { type: "done"; id: number; outcomes: Array<ItemOutcome<PlainError>> }
   /** A checkpoint the checkpointer thread ran (decision 032). */
   | { type: "checkpoint"; result: CheckpointResult }
+  /** The writer's own checkpoint right after one of the checkpointer's, so that the WAL starts over (decision 042). */
+  | { type: "catch-up"; result: CheckpointResult }
   /** The checkpointer thread is gone; the writer checkpoints for itself again, by SQLite's own rule. */
   | { type: "checkpointer-ended"; reason: string };

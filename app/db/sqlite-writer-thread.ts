@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { parentPort, Worker, workerData } from "node:worker_threads";
 import { nameThisThread } from "../thread-name";
 import {
+  catchesUp,
   CHECKPOINTER_SOURCE,
   CheckpointSchedule,
   SQLITE_AUTOCHECKPOINT_PAGES,
@@ -49,6 +50,7 @@ function startCheckpointer(): { schedule: CheckpointSchedule; worker: Worker } {
     schedule.answered();
     if (message.type === "checkpointed") {
       send({ type: "checkpoint", result: message.result });
+      if (catchesUp(message.result, data.catchUpPages)) catchUp();
       return;
     }
     end(`a checkpoint failed: ${message.message}`);
@@ -59,6 +61,21 @@ function startCheckpointer(): { schedule: CheckpointSchedule; worker: Worker } {
   worker.on("exit", (code) => end(`it exited with code ${code}`));
   db.pragma(`wal_autocheckpoint = ${WRITER_BACKSTOP_PAGES}`);
   return { schedule, worker };
+}
+
+/**
+ * Copies back what was committed while the checkpointer ran, before any other commit (decision 042): the WAL is then
+ * wholly in the database file, and the next commit starts it over from its beginning instead of growing it to the
+ * backstop. A catch-up that fails or meets a lock costs nothing but the wait for the next one, or the backstop.
+ */
+function catchUp() {
+  const started = performance.now();
+  try {
+    const row = (db.pragma("wal_checkpoint(PASSIVE)") as Array<{ busy?: number; log?: number; checkpointed?: number }>)[0] ?? {};
+    send({ type: "catch-up", result: { busy: row.busy === 1, walPages: row.log ?? 0, checkpointedPages: row.checkpointed ?? 0, ms: performance.now() - started } });
+  } catch {
+    // Nothing was at risk: a checkpoint only copies committed pages.
+  }
 }
 
 function send(reply: WriterReply) {

@@ -24,7 +24,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { logger } from "~/logger.server";
-import { sqliteCheckpointsModeFromEnv, type CheckpointResult, type CheckpointsMode } from "./sqlite-checkpoints";
+import { CATCH_UP_PAGES, sqliteCheckpointsModeFromEnv, type CheckpointResult, type CheckpointsMode } from "./sqlite-checkpoints";
 import { groupRunner, type GroupItem, type ItemOutcome, type SqliteWriteKind, type SqliteWriteKinds } from "./sqlite-write-kinds";
 import type { PlainError, WriterReply, WriterRequest, WriterThreadData } from "./sqlite-writer-protocol";
 
@@ -37,10 +37,16 @@ export interface SqliteWriterOptions {
   entry?: string;
   /** Where the WAL's checkpoints run (decision 032); SQLITE_CHECKPOINTS by default. Only with a thread. */
   checkpoints?: CheckpointsMode;
+  /** The WAL's size past which the writer catches up after a checkpoint (decision 042): CATCH_UP_PAGES, lower in tests. */
+  catchUpPages?: number;
 }
 
 /** What the writer's thread reports about its checkpointer (decision 032). */
-export type CheckpointEvent = { type: "checkpoint"; result: CheckpointResult } | { type: "checkpointer-ended"; reason: string };
+export type CheckpointEvent =
+  | { type: "checkpoint"; result: CheckpointResult }
+  /** The writer's catch-up after a checkpoint of a large WAL (decision 042). */
+  | { type: "catch-up"; result: CheckpointResult }
+  | { type: "checkpointer-ended"; reason: string };
 
 /** Writes that may wait for others (`gatherMs`) are committed at once when this many are queued. */
 export const GATHER_LIMIT = 64;
@@ -269,6 +275,7 @@ class ThreadExecutor implements Executor {
     private readonly entry: string,
     private readonly testHooks: boolean,
     readonly checkpoints: CheckpointsMode,
+    private readonly catchUpPages: number,
   ) {}
 
   async run(group: GroupItem[]): Promise<ItemOutcome[]> {
@@ -311,7 +318,7 @@ class ThreadExecutor implements Executor {
     const worker = new Worker(this.entry, {
       // tsx loads the thread's TypeScript and the tsconfig `~/` paths, as it does for `npm start` itself.
       execArgv: ["--import", "tsx"],
-      workerData: { file: this.file, testHooks: this.testHooks, checkpoints: this.checkpoints } satisfies WriterThreadData,
+      workerData: { file: this.file, testHooks: this.testHooks, checkpoints: this.checkpoints, catchUpPages: this.catchUpPages } satisfies WriterThreadData,
     });
     worker.unref();
     let markReady: () => void = () => {};
@@ -329,7 +336,9 @@ class ThreadExecutor implements Executor {
         markReady();
         return;
       }
-      if (reply.type === "checkpoint" || reply.type === "checkpointer-ended") {
+      if (reply.type === "checkpoint" || reply.type === "catch-up" || reply.type === "checkpointer-ended") {
+        // For operators and bench/micro/ingest-tail.ts: when the WAL was copied back, and how long it took.
+        if (reply.type !== "checkpointer-ended") logger.debug({ ...reply.result, kind: reply.type }, "SQLite WAL checkpoint");
         // The writer checkpoints for itself again, as before decision 032: nothing is at risk, but it is slower.
         if (reply.type === "checkpointer-ended") {
           logger.warn(
@@ -408,7 +417,7 @@ export function openSqliteWriter(db: Sqlite.Database, options: SqliteWriterOptio
   // An in-memory database is this connection's alone: no other thread can open it.
   if (mode === "main" || db.memory) return new SqliteWriter(new MainThreadExecutor(db, testHooks));
   const checkpoints = options.checkpoints ?? sqliteCheckpointsModeFromEnv();
-  return new SqliteWriter(new ThreadExecutor(db.name, options.entry ?? findWriterThreadEntry(), testHooks, checkpoints));
+  return new SqliteWriter(new ThreadExecutor(db.name, options.entry ?? findWriterThreadEntry(), testHooks, checkpoints, options.catchUpPages ?? CATCH_UP_PAGES));
 }
 
 const writers = new WeakMap<Sqlite.Database, SqliteWriter>();

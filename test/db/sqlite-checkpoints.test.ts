@@ -8,6 +8,8 @@ import Sqlite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { database, db, warmWrites } from "~/db.server";
 import {
+  catchesUp,
+  CATCH_UP_PAGES,
   CHECKPOINT_EVERY_WRITES,
   CheckpointSchedule,
   SQLITE_AUTOCHECKPOINT_PAGES,
@@ -49,6 +51,15 @@ describe("CheckpointSchedule", () => {
     expect(schedule.committed(1)).toBe(true);
   });
 
+  it("has the writer catch up only after a checkpoint that met no lock, of a WAL past the mark, which is below the backstop", () => {
+    const result = (walPages: number, busy = false) => ({ busy, walPages, checkpointedPages: busy ? 0 : walPages, ms: 10 });
+    expect(CATCH_UP_PAGES).toBeLessThan(WRITER_BACKSTOP_PAGES);
+    expect(catchesUp(result(CATCH_UP_PAGES - 1))).toBe(false);
+    expect(catchesUp(result(CATCH_UP_PAGES))).toBe(true);
+    expect(catchesUp(result(CATCH_UP_PAGES, true))).toBe(false);
+    expect(catchesUp(result(600), 500)).toBe(true);
+  });
+
   it("reads SQLITE_CHECKPOINTS, refusing a value it does not know", () => {
     expect(sqliteCheckpointsModeFromEnv(undefined)).toBe("thread");
     expect(sqliteCheckpointsModeFromEnv("")).toBe("thread");
@@ -88,8 +99,8 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
   }
 
   /** A writer thread of its own for one test, closed after it whatever happens. */
-  async function withWriter(checkpoints: "thread" | "writer", test: (writer: SqliteWriter) => Promise<void>): Promise<void> {
-    const writer = openSqliteWriter(main, { mode: "thread", checkpoints, testHooks: true });
+  async function withWriter(checkpoints: "thread" | "writer", test: (writer: SqliteWriter) => Promise<void>, catchUpPages?: number): Promise<void> {
+    const writer = openSqliteWriter(main, { mode: "thread", checkpoints, testHooks: true, ...(catchUpPages === undefined ? {} : { catchUpPages }) });
     try {
       await test(writer);
     } finally {
@@ -122,6 +133,30 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
       expect(stored(first, last)).toBe(last - first + 1);
       if (process.platform === "linux") expect([...threadNames(process.pid).values()]).toContain("sqlite-ckpt");
     }));
+
+  it("catches up on the writer's connection after a checkpoint of a WAL past the mark, so the next commit starts the WAL over", () =>
+    withWriter(
+      "thread",
+      async (writer) => {
+        const caughtUp = nextEvent(writer, "catch-up");
+        const [first] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES + 50);
+        const catchUp = await caughtUp;
+        if (catchUp.type !== "catch-up") throw new Error("not a catch-up");
+        // What the checkpointer had not copied, copied before any other commit: the whole WAL is in the database file.
+        expect(catchUp.result.busy).toBe(false);
+        expect(catchUp.result.walPages).toBeGreaterThanOrEqual(500);
+        expect(catchUp.result.checkpointedPages).toBe(catchUp.result.walPages);
+        // The next checkpoint is of a WAL started over: without the restart it would hold every page so far, more than
+        // the catch-up's, since as many writes again (four pages or more each) come before it is asked for.
+        const checkpointed = nextEvent(writer, "checkpoint");
+        const [, last] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES + 50);
+        const next = await checkpointed;
+        if (next.type !== "checkpoint") throw new Error("not a checkpoint");
+        expect(next.result.walPages).toBeLessThan(catchUp.result.walPages);
+        expect(stored(first, last)).toBe(last - first + 1);
+      },
+      500,
+    ));
 
   it("hands checkpoints back to the writer's connection when the checkpointer dies, losing no write", () =>
     withWriter("thread", async (writer) => {
