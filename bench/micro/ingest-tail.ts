@@ -6,7 +6,12 @@
  * was 5 ms or more, on the same clock (ms from the measured run's start; a collection's time is read from the trace,
  * which counts from the isolate's start, so it is placed within a few ms). Uses the build `npm run bench` made last.
  *
- * node --import tsx bench/micro/ingest-tail.ts [rate=1000] [seconds=20] [slowMs=25] [--env=NAME=value ...]
+ * node --import tsx bench/micro/ingest-tail.ts [rate=1000] [seconds=20] [slowMs=25] [--cold] [--inline] [--env=NAME=value ...]
+ *
+ * `--cold` leaves out the warm-up, as the bench's scenarios do: the run starts as soon as the server answers.
+ *
+ * `--inline` runs scenario 2's "ours" instead: the embedded worker on, sending each webhook's event to an Attentive
+ * stand-in that answers in 300 ms, on the event loop that answers the webhooks (use rate 500, as scenario 2 does).
  *
  * `--env=NAME=value` sets the app's environment, e.g. `--env=SQLITE_CHECKPOINTS=writer` to see whether the tail
  * moves with the checkpoints, or `--env=NODE_OPTIONS=--max-old-space-size=320`.
@@ -19,6 +24,7 @@ import { ROOT, SCRATCH } from "../lib/common";
 import { createDatabase, seedShops, shopsFor } from "../lib/db";
 import { orderWebhooks } from "../lib/load";
 import { poissonArrivals, runPoisson } from "../lib/poisson";
+import { startStandIn, type StandInHandle } from "../lib/standin";
 
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
 const rate = Number(args[0] ?? 1000);
@@ -35,17 +41,20 @@ const extraEnv: Record<string, string> = Object.fromEntries(
     }),
 );
 const SEED = 7;
+const inline = process.argv.includes("--inline");
+const warmUp = !process.argv.includes("--cold");
 
 const shops = shopsFor(10, "ingest-tail");
 const domains = shops.map((shop) => shop.domain);
 const db = await createDatabase("sqlite", "ingest-tail");
+const standIn: StandInHandle | null = inline ? await startStandIn({ keys: shops.map((shop) => shop.apiKey), rateLimitPerSecond: 100_000, latencyMs: 300 }) : null;
 const name = `app-ingest-tail-${process.pid}`;
 try {
   await seedShops(db, shops, ENCRYPTION_KEY);
   const app = await startApp({
     databaseUrl: db.url,
-    attentiveUrl: "http://127.0.0.1:9/v1/graphql",
-    worker: "off",
+    attentiveUrl: standIn?.graphqlUrl ?? "http://127.0.0.1:9/v1/graphql",
+    worker: inline ? "embedded" : "off",
     name,
     env: { LOG_LEVEL: "debug", ...extraEnv },
     imports: [join(ROOT, "bench", "servers", "gc-log.mjs")],
@@ -54,7 +63,7 @@ try {
   let latencies: number[] = [];
   try {
     const next = orderWebhooks(domains, APP_SECRET);
-    await runPoisson({ url: app.url, rate, durationS: Math.max(3, seconds / 3), seed: 1, next, target: "warm-up", maxSockets: 1024 });
+    if (warmUp) await runPoisson({ url: app.url, rate, durationS: Math.max(3, seconds / 3), seed: 1, next, target: "warm-up", maxSockets: 1024 });
     runStart = performance.timeOrigin + performance.now();
     const run = await runPoisson({ url: app.url, rate, durationS: seconds, seed: SEED, next, target: "measured", maxSockets: 1024, keepLatencies: true });
     latencies = run.latencies ?? [];
@@ -108,5 +117,6 @@ try {
   console.log("collections of 5 ms or more (1 ms or more near a stretch) and WAL checkpoints; * = just before or in a stretch:");
   for (const event of events.sort((a, b) => a.at - b.at)) console.log(`  ${near(event.at) ? "*" : " "} ${event.at.toFixed(0)} ms: ${event.text}`);
 } finally {
+  await standIn?.stop();
   await db.drop();
 }

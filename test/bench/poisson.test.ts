@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { poissonArrivals, runPoisson, seededRandom } from "../../bench/lib/poisson";
+import { latencyFrom, poissonArrivals, runPoisson, seededRandom, type PoissonResult } from "../../bench/lib/poisson";
 
 const request = () => ({ body: "{}", headers: { "content-type": "application/json" } });
 
@@ -32,6 +32,22 @@ describe("the Poisson schedule", () => {
     expect(arrivals[arrivals.length - 1]!).toBeLessThan(200_000);
     expect(poissonArrivals(1000, 200, 42)).toEqual(arrivals);
     expect(poissonArrivals(1000, 1, 43).slice(0, 10)).not.toEqual(arrivals.slice(0, 10));
+  });
+
+  it("gives the latency of the requests scheduled from a time on, counting one with no answer as the slowest", () => {
+    const arrivals = poissonArrivals(100, 4, 9);
+    // Slow in the first second, then 5 ms, except one late request with no answer and one at 7 ms.
+    const latencies: number[] = arrivals.map((at) => (at < 1000 ? 100 : 5));
+    const lastIndex = latencies.length - 1;
+    latencies[lastIndex - 1] = 7;
+    const run = { rate: 100, durationS: 4, seed: 9, latencies } as unknown as PoissonResult;
+    const warm = latencyFrom(run, 1000);
+    expect(warm.count).toBe(arrivals.filter((at) => at >= 1000).length);
+    expect(warm).toMatchObject({ p50: 5, max: 7 });
+    expect(latencyFrom(run, 0)).toMatchObject({ count: arrivals.length, max: 100 });
+    latencies[lastIndex] = NaN;
+    expect(latencyFrom(run, 1000).max).toBe(Infinity);
+    expect(() => latencyFrom({ ...run, latencies: undefined } as PoissonResult, 0)).toThrow(/keepLatencies/);
   });
 
   it("draws uniform numbers in [0, 1)", () => {
