@@ -10,8 +10,12 @@
  * Imported by the writer thread: this module must not import the rest of the app.
  */
 
-/** About 1,000 WAL pages of webhooks (a 16 KB order body is four or five pages), SQLite's default mark. */
-export const CHECKPOINT_EVERY_WRITES = 200;
+/**
+ * About 750 WAL pages of webhooks (an order webhook is about 15 pages with its rows and indexes), under SQLite's
+ * default mark of 1,000. It was 200 (3,000 pages) until decision 043: each checkpoint's syncs then flushed 12 MB, and
+ * the commits that met them stalled.
+ */
+export const CHECKPOINT_EVERY_WRITES = 50;
 /** SQLite's default `wal_autocheckpoint`: what the writer goes back to when it checkpoints for itself. */
 export const SQLITE_AUTOCHECKPOINT_PAGES = 1_000;
 /**
@@ -25,8 +29,8 @@ export const WRITER_BACKSTOP_PAGES = 10_000;
  * When the checkpointer answers with a WAL of this many pages or more, the writer copies what was committed while it
  * ran, at once, on its own connection (decision 042): then the WAL is wholly copied back with no commit since, and
  * the next commit starts it over. Left to the backstop, the writer's catch-up came inside a commit and copied up to
- * CHECKPOINT_EVERY_WRITES writes' pages, a stop of 17 to 38 ms every 0.6 s at 1,000 webhooks/s; at this moment it is
- * the few hundred pages of the checkpointer's own run. Below the backstop, so that one is rarely reached.
+ * 200 writes' pages (CHECKPOINT_EVERY_WRITES then), a stop of 17 to 38 ms every 0.6 s at 1,000 webhooks/s; at this
+ * moment it is the few hundred pages of the checkpointer's own run. Below the backstop, so that one is rarely reached.
  */
 export const CATCH_UP_PAGES = 8_000;
 
