@@ -3,7 +3,8 @@
  * makes the connection whose commit crosses the mark copy the WAL's pages back into the database file and fsync
  * both, inside that commit: on the writer thread, every webhook and claim queued behind it waits. With
  * SQLITE_CHECKPOINTS=thread (the default) a thread of the writer's own does it on a connection of its own, in
- * PASSIVE mode, which never blocks the writer; the writer asks for one every CHECKPOINT_EVERY_WRITES writes, and
+ * PASSIVE mode, which never blocks the writer; the writer asks for one every CHECKPOINT_EVERY_WRITES writes (a webhook
+ * counting as INGEST_WRITE_WEIGHT, decision 043), and
  * keeps a backstop of its own, far above, in case the checkpointer falls behind or is gone. Past CATCH_UP_PAGES the
  * writer finishes a checkpoint the checkpointer started, so that the WAL starts over (decision 042).
  *
@@ -11,11 +12,25 @@
  */
 
 /**
- * About 750 WAL pages of webhooks (an order webhook is about 15 pages with its rows and indexes), under SQLite's
- * default mark of 1,000. It was 200 (3,000 pages) until decision 043: each checkpoint's syncs then flushed 12 MB, and
- * the commits that met them stalled.
+ * A checkpoint is asked for every this many writes, a webhook counting as INGEST_WRITE_WEIGHT (decision 043): 50
+ * webhooks, about 750 WAL pages (an order webhook is about 15 pages with its rows and indexes), or 200 of the
+ * worker's outcomes and claims, which are a few pages each.
  */
-export const CHECKPOINT_EVERY_WRITES = 50;
+export const CHECKPOINT_EVERY_WRITES = 200;
+
+/**
+ * What a webhook's write counts for towards the next checkpoint (decision 043). Counted as one, 200 webhooks made
+ * 3,000 pages, 12 MB, and each checkpoint's syncs stalled the commits that met them. Outcomes and claims stay at one:
+ * more checkpoints of their few pages cost the worker CPU for no gain.
+ */
+export const INGEST_WRITE_WEIGHT = 4;
+
+/** How much a committed group counts towards the next checkpoint. */
+export function checkpointWeight(group: ReadonlyArray<{ kind: string }>): number {
+  let weight = 0;
+  for (const { kind } of group) weight += kind === "ingest" ? INGEST_WRITE_WEIGHT : 1;
+  return weight;
+}
 /** SQLite's default `wal_autocheckpoint`: what the writer goes back to when it checkpoints for itself. */
 export const SQLITE_AUTOCHECKPOINT_PAGES = 1_000;
 /**
@@ -29,8 +44,9 @@ export const WRITER_BACKSTOP_PAGES = 10_000;
  * When the checkpointer answers with a WAL of this many pages or more, the writer copies what was committed while it
  * ran, at once, on its own connection (decision 042): then the WAL is wholly copied back with no commit since, and
  * the next commit starts it over. Left to the backstop, the writer's catch-up came inside a commit and copied up to
- * 200 writes' pages (CHECKPOINT_EVERY_WRITES then), a stop of 17 to 38 ms every 0.6 s at 1,000 webhooks/s; at this
- * moment it is the few hundred pages of the checkpointer's own run. Below the backstop, so that one is rarely reached.
+ * 200 webhooks' pages (decision 043 has since made that 50), a stop of 17 to 38 ms every 0.6 s at 1,000 webhooks/s; at
+ * this moment it is the few hundred pages of the checkpointer's own run. Below the backstop, so that one is rarely
+ * reached.
  */
 export const CATCH_UP_PAGES = 8_000;
 

@@ -10,6 +10,7 @@ import { nameThisThread } from "../thread-name";
 import {
   catchesUp,
   CHECKPOINTER_SOURCE,
+  checkpointWeight,
   CheckpointSchedule,
   SQLITE_AUTOCHECKPOINT_PAGES,
   WRITER_BACKSTOP_PAGES,
@@ -97,6 +98,6 @@ function plain(error: unknown) {
 port.on("message", (request: WriterRequest) => {
   const outcomes = runGroup(request.group).map((outcome) => (outcome.ok ? outcome : { ok: false as const, busy: outcome.busy, error: plain(outcome.error) }));
   send({ type: "done", id: request.id, outcomes });
-  if (checkpointer?.schedule.committed(outcomes.length)) checkpointer.worker.postMessage(null);
+  if (checkpointer?.schedule.committed(checkpointWeight(request.group))) checkpointer.worker.postMessage(null);
 });
 send({ type: "ready" });

@@ -11,6 +11,8 @@ import {
   catchesUp,
   CATCH_UP_PAGES,
   CHECKPOINT_EVERY_WRITES,
+  checkpointWeight,
+  INGEST_WRITE_WEIGHT,
   CheckpointSchedule,
   SQLITE_AUTOCHECKPOINT_PAGES,
   sqliteCheckpointsModeFromEnv,
@@ -58,6 +60,13 @@ describe("CheckpointSchedule", () => {
     expect(catchesUp(result(CATCH_UP_PAGES))).toBe(true);
     expect(catchesUp(result(CATCH_UP_PAGES, true))).toBe(false);
     expect(catchesUp(result(600), 500)).toBe(true);
+  });
+
+  it("counts a webhook's write as several towards the next checkpoint, and an outcome or a claim as one", () => {
+    expect(INGEST_WRITE_WEIGHT).toBeGreaterThan(1);
+    expect(checkpointWeight([{ kind: "ingest" }, { kind: "ingest" }])).toBe(2 * INGEST_WRITE_WEIGHT);
+    expect(checkpointWeight([{ kind: "outcome" }, { kind: "claim" }, { kind: "ingest" }])).toBe(2 + INGEST_WRITE_WEIGHT);
+    expect(checkpointWeight([])).toBe(0);
   });
 
   it("reads SQLITE_CHECKPOINTS, refusing a value it does not know", () => {
@@ -121,12 +130,13 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
   it("copies the WAL back on its own connection every so many writes, while the writer keeps only a backstop", () =>
     withWriter("thread", async (writer) => {
       const checkpointed = nextEvent(writer, "checkpoint");
-      const [first, last] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES + 50);
+      const [first, last] = await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES / INGEST_WRITE_WEIGHT + 50);
       const event = await checkpointed;
       if (event.type !== "checkpoint") throw new Error("not a checkpoint");
-      // The first checkpoint was asked for after CHECKPOINT_EVERY_WRITES writes of four or more pages each.
+      // The first checkpoint was asked for after CHECKPOINT_EVERY_WRITES / INGEST_WRITE_WEIGHT webhooks of four or more
+      // pages each.
       expect(event.result.busy).toBe(false);
-      expect(event.result.checkpointedPages).toBeGreaterThan(CHECKPOINT_EVERY_WRITES * 4);
+      expect(event.result.checkpointedPages).toBeGreaterThan((CHECKPOINT_EVERY_WRITES / INGEST_WRITE_WEIGHT) * 4);
       expect(event.result.checkpointedPages).toBeLessThanOrEqual(event.result.walPages);
       // Below the backstop, so this WAL was not one the writer would have checkpointed itself.
       expect(event.result.walPages).toBeLessThan(WRITER_BACKSTOP_PAGES);
@@ -154,7 +164,7 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
         expect(catchUp.result.busy).toBe(false);
         expect(catchUp.result.walPages).toBeGreaterThanOrEqual(1_000);
         expect(catchUp.result.checkpointedPages).toBe(catchUp.result.walPages);
-        // The next checkpoint, asked for CHECKPOINT_EVERY_WRITES writes after the last, is of a WAL started over since
+        // The next checkpoint, asked for 50 webhooks after the last, is of a WAL started over since
         // the catch-up: fewer pages than it. Without the restart the WAL only grows, so it would hold more.
         const next = events.slice(at + 1).find((event) => event.type === "checkpoint");
         if (next?.type !== "checkpoint") throw new Error("no checkpoint after the catch-up");
@@ -186,7 +196,7 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
     const before = checkpointers();
     const writer = openSqliteWriter(main, { mode: "thread", checkpoints: "thread" });
     const checkpointed = nextEvent(writer, "checkpoint");
-    await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES);
+    await writeWebhooks(writer, CHECKPOINT_EVERY_WRITES / INGEST_WRITE_WEIGHT);
     await checkpointed;
     expect(checkpointers()).toBe(before + 1);
     await writer.close();
