@@ -149,24 +149,43 @@ describe.runIf(sqliteOnly)("the SQLite checkpointer thread", () => {
       "thread",
       async (writer) => {
         const events: CheckpointEvent[] = [];
-        const stop = writer.onCheckpointEvent((event) => events.push(event));
-        const caughtUp = nextEvent(writer, "catch-up");
-        // Enough writes (four pages or more each) for the WAL to pass the mark of 1,000 pages, then as many again.
-        const [first] = await writeWebhooks(writer, 250);
-        await caughtUp;
-        const [, last] = await writeWebhooks(writer, 250);
-        await writer.drain();
+        let changed: () => void = () => {};
+        const stop = writer.onCheckpointEvent((event) => {
+          events.push(event);
+          changed();
+        });
+        /** Resolves once the events so far satisfy `done`: each event arrives from the writer thread, in its order. */
+        const until = (done: () => boolean) =>
+          new Promise<void>((resolve) => {
+            changed = () => {
+              if (done()) resolve();
+            };
+            changed();
+          });
+        const catchUpAt = () => events.findIndex((event) => event.type === "catch-up");
+        // Webhooks (four pages or more each) until the WAL has passed the mark of 1,000 pages at a checkpoint and the
+        // writer has caught up: however full the WAL was when the test began, within a few hundred.
+        let first = 0;
+        let last = 0;
+        for (let written = 0; catchUpAt() === -1 && written < 2_000; written += 25) {
+          const [from, to] = await writeWebhooks(writer, 25);
+          first ||= from;
+          last = to;
+        }
+        await until(() => catchUpAt() !== -1);
+        // Then enough for another checkpoint to be asked for after it (50 webhooks a checkpoint).
+        last = (await writeWebhooks(writer, 100))[1];
+        await until(() => events.slice(catchUpAt() + 1).some((event) => event.type === "checkpoint"));
         stop();
-        const at = events.findIndex((event) => event.type === "catch-up");
-        const catchUp = events[at];
+        const catchUp = events[catchUpAt()];
         if (catchUp?.type !== "catch-up") throw new Error("no catch-up");
         // What the checkpointer had not copied, copied before any other commit: the whole WAL is in the database file.
         expect(catchUp.result.busy).toBe(false);
         expect(catchUp.result.walPages).toBeGreaterThanOrEqual(1_000);
         expect(catchUp.result.checkpointedPages).toBe(catchUp.result.walPages);
-        // The next checkpoint, asked for 50 webhooks after the last, is of a WAL started over since
-        // the catch-up: fewer pages than it. Without the restart the WAL only grows, so it would hold more.
-        const next = events.slice(at + 1).find((event) => event.type === "checkpoint");
+        // The next checkpoint, asked for 50 webhooks after the last, is of a WAL started over since the catch-up: fewer
+        // pages than it. Without the restart the WAL only grows, so it would hold more.
+        const next = events.slice(catchUpAt() + 1).find((event) => event.type === "checkpoint");
         if (next?.type !== "checkpoint") throw new Error("no checkpoint after the catch-up");
         expect(next.result.walPages).toBeLessThan(catchUp.result.walPages);
         expect(stored(first, last)).toBe(last - first + 1);
