@@ -3,10 +3,10 @@
  * makes the connection whose commit crosses the mark copy the WAL's pages back into the database file and fsync
  * both, inside that commit: on the writer thread, every webhook and claim queued behind it waits. With
  * SQLITE_CHECKPOINTS=thread (the default) a thread of the writer's own does it on a connection of its own, in
- * PASSIVE mode, which never blocks the writer; the writer asks for one every CHECKPOINT_EVERY_WRITES writes (a webhook
- * counting as INGEST_WRITE_WEIGHT, decision 043), and
- * keeps a backstop of its own, far above, in case the checkpointer falls behind or is gone. Past CATCH_UP_PAGES the
- * writer finishes a checkpoint the checkpointer started, so that the WAL starts over (decision 042).
+ * PASSIVE mode, which never blocks the writer. The writer asks for one every CHECKPOINT_EVERY_WRITES writes (a webhook
+ * counting as INGEST_WRITE_WEIGHT, decision 043), and keeps a backstop of its own, far above, in case the checkpointer
+ * falls behind or is gone. Past CATCH_UP_PAGES the writer finishes a checkpoint the checkpointer started, so that the
+ * WAL starts over (decision 042).
  *
  * Imported by the writer thread: this module must not import the rest of the app.
  */
