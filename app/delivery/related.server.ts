@@ -87,7 +87,7 @@ async function findFulfillment(
   mayAskAdminApi: boolean,
 ): Promise<JsonValue | "wait"> {
   const recorded = await deps.prisma.webhook.findUnique({
-    where: { shop_topic_eventKey: { shop, topic: "fulfillments/create", eventKey: gidOf("Fulfillment", fulfillmentId)! } },
+    where: { eventKey_topic_shop: { shop, topic: "fulfillments/create", eventKey: gidOf("Fulfillment", fulfillmentId)! } },
     select: { body: true },
   });
   if (recorded) return parseShopifyJson(recorded.body);

@@ -119,6 +119,58 @@ describe("the webhook write", () => {
     expect(await db().webhook.count({ where: { eventKey: "gid://shopify/Order/5" } })).toBe(1);
   });
 
+  it("gives each delivery its own externalEventId with no index on it: an event once per shop, topic and mapping, whatever comes again (decision 044)", async () => {
+    const OTHER = "ingest-store-other.myshopify.com";
+    await ensureShop(db(), SHOP);
+    await ensureShop(db(), OTHER);
+    await db().mapping.create({ data: { shop: SHOP, position: 50, topic: "orders/fulfilled", eventType: "Second", properties: "{}" } });
+    await db().mapping.create({ data: { shop: SHOP, position: 51, topic: "orders/paid", eventType: "Paid", properties: "{}" } });
+    // The same order: redelivered under new webhook ids, at once and later, in another shop, and under another topic.
+    await Promise.all(Array.from({ length: 6 }, (_, i) => store.record(row(9, { webhookId: `again-${i}` }))));
+    await store.record(row(9, { webhookId: "later" }));
+    await store.record(ingestRow(OTHER, 9));
+    await store.record(row(9, { topic: "orders/paid", webhookId: "paid" }));
+    await store.record(row(10));
+
+    const mapped = async (shop: string, topic: string) => db().mapping.count({ where: { shop, topic, enabled: true } });
+    const events = [
+      { shop: SHOP, topic: "orders/fulfilled", n: 9 },
+      { shop: OTHER, topic: "orders/fulfilled", n: 9 },
+      { shop: SHOP, topic: "orders/paid", n: 9 },
+      { shop: SHOP, topic: "orders/fulfilled", n: 10 },
+    ];
+    let expected = 0;
+    for (const event of events) expected += await mapped(event.shop, event.topic);
+    const deliveries = await db().delivery.findMany({ include: { webhook: { select: { eventKey: true } } } });
+    expect(deliveries).toHaveLength(expected);
+    expect(new Set(deliveries.map((delivery) => delivery.externalEventId)).size).toBe(expected);
+    for (const delivery of deliveries) {
+      expect(delivery.externalEventId).toBe(externalEventId({ shop: delivery.shop, topic: delivery.topic, eventKey: delivery.webhook.eventKey, mappingId: delivery.mappingId }));
+    }
+  });
+
+  it("keeps the two unique indexes that make externalEventId unique: the Webhook's event and the Delivery's mapping of it (decision 044)", async () => {
+    const uniques = async (table: string): Promise<string[][]> => {
+      if (driver.provider === "sqlite") {
+        const indexes = driver.db.prepare(`SELECT name FROM pragma_index_list(?) WHERE "unique" = 1`).all(table) as Array<{ name: string }>;
+        return indexes.map(({ name }) => (driver.db.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).all(name) as Array<{ name: string }>).map((column) => column.name));
+      }
+      const result = await driver.pool.query<{ columns: string[] }>(
+        `SELECT array_agg(a.attname::text ORDER BY k.ord) AS columns
+           FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+           CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+          WHERE t.relname = $1 AND t.relnamespace = to_regnamespace(current_schema()) AND i.indisunique AND NOT i.indisprimary
+          GROUP BY i.indexrelid`,
+        [table],
+      );
+      return result.rows.map((row) => row.columns);
+    };
+    const sets = (lists: string[][]) => lists.map((columns) => [...columns].sort().join(","));
+    expect(sets(await uniques("Webhook"))).toContain("eventKey,shop,topic");
+    expect(sets(await uniques("Delivery"))).toContain("mappingId,webhookRecordId");
+  });
+
   it("refuses only the webhook whose row the database rejects, not the others written with it", async () => {
     await ensureShop(db(), SHOP);
     const results = await Promise.allSettled([
