@@ -44,8 +44,11 @@ export function nodeWebhookRequest(req: IncomingMessage): WebhookRequest {
           resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
         });
         req.on("error", fail);
-        // Shopify hung up mid-body: nothing is recorded, and it will deliver again.
-        req.on("close", () => fail(new Error("The connection closed before the webhook body was read")));
+        // Shopify hung up mid-body: nothing is recorded, and it will deliver again. Every request closes once
+        // answered: the Error (and its stack) is made only when the body had not been read.
+        req.on("close", () => {
+          if (!settled) fail(new Error("The connection closed before the webhook body was read"));
+        });
       });
     },
   };
