@@ -11,4 +11,11 @@ DROP INDEX IF EXISTS "Delivery_shop_externalEventId_key";
 CREATE UNIQUE INDEX IF NOT EXISTS "Webhook_eventKey_topic_shop_key" ON "Webhook"("eventKey", "topic", "shop");
 DROP INDEX IF EXISTS "Webhook_shop_topic_eventKey_key";
 DROP INDEX IF EXISTS "Webhook_shop_orderId_idx";
-CREATE INDEX IF NOT EXISTS "Webhook_orderId_shop_idx" ON "Webhook"("orderId", "shop");
+-- receivedAt last: the order look-up takes the latest of an order's webhooks, which this index gives unsorted.
+CREATE INDEX IF NOT EXISTS "Webhook_orderId_shop_receivedAt_idx" ON "Webhook"("orderId", "shop", "receivedAt");
+
+-- Reads of one shop's webhooks (its pruning, its latest webhook of a topic, a customer's data) found them through the
+-- shop-first event index; they get an index of their own, by time, in place of the one by time alone, which no read
+-- used without the shop.
+DROP INDEX IF EXISTS "Webhook_receivedAt_idx";
+CREATE INDEX IF NOT EXISTS "Webhook_shop_receivedAt_idx" ON "Webhook"("shop", "receivedAt");
