@@ -6,9 +6,9 @@ DROP INDEX IF EXISTS "Delivery_shop_externalEventId_key";
 
 -- The Webhook's event and order indexes by event key and order id first: new webhooks are about recent orders, refunds
 -- and parcels, whose ids are the highest of all shops', so their entries share each index's last pages rather than
--- taking one page in each shop's part of it. The same columns, so the same rows are unique and ON CONFLICT (shop,
--- topic, "eventKey") finds the new index; it is built before the old one goes, so no moment is without one.
--- CREATE INDEX holds writes to "Webhook" while it runs. On a large table, create both indexes first with
+-- taking one page in each shop's part of it. The event index keeps its columns, so the same rows are unique and
+-- ON CONFLICT (shop, topic, "eventKey") finds it; it is built before the old one goes, so no moment is without one.
+-- CREATE INDEX holds writes to "Webhook" while it runs. On a large table, create the three new indexes first with
 -- CREATE [UNIQUE] INDEX CONCURRENTLY and the same names: this migration then leaves them as they are.
 CREATE UNIQUE INDEX IF NOT EXISTS "Webhook_eventKey_topic_shop_key" ON "Webhook"("eventKey", "topic", "shop");
 DROP INDEX IF EXISTS "Webhook_shop_topic_eventKey_key";
