@@ -17,6 +17,7 @@ import { storeOn, type Database } from "~/db.server";
 import type { Driver } from "~/db/driver.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { sqliteWriterOf, type SqliteWriter } from "~/db/sqlite-writer.server";
+import { SettingsCache } from "./settings-cache";
 import { CLAIM_SCAN_WINDOW, candidatesToRead, earliestFirst, prepareSqliteQueueReads, type SqliteQueueReads, toClaimed, type ClaimedDelivery, type ClaimRequest, type Row } from "./claim-sql";
 
 export type { ClaimedDelivery, ClaimRequest } from "./claim-sql";
@@ -50,9 +51,12 @@ export interface ClaimMapping {
 export interface ClaimStore {
   /** Claims up to `limit` due deliveries, earliest due first. */
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]>;
-  /** Read before each claim, on the driver (the claim runs often: a Prisma query costs it several times more CPU). */
+  /**
+   * Read before each claim, on the driver (the claim runs often: a Prisma query costs it several times more CPU). Kept
+   * while the settings version stays the same (docs/decisions/045), as context is.
+   */
   held(): Promise<Held>;
-  /** The shops and mappings of a claim's deliveries, in one read each. */
+  /** The shops and mappings of a claim's deliveries: those not kept since the settings version last moved, in one read each. */
   context(domains: string[], mappingIds: string[]): Promise<{ shops: ClaimShop[]; mappings: ClaimMapping[] }>;
   /**
    * When the earliest pending delivery is due, of shops not left out and backfills not held, to sleep until then;
@@ -84,6 +88,8 @@ class SqliteClaimStore implements ClaimStore {
   private readonly pausedBackfills: Sqlite.Statement<[], { id: string }>;
   private readonly shops: Sqlite.Statement<[string], { domain: string; keyCipher: string | null; uninstalled: number }>;
   private readonly mappings: Sqlite.Statement<[string], Omit<ClaimMapping, "enabled"> & { enabled: number }>;
+  private readonly version: Sqlite.Statement<[], { version: number | bigint }>;
+  private readonly settings: SettingsCache;
 
   private readonly queue: SqliteQueueReads;
 
@@ -92,6 +98,8 @@ class SqliteClaimStore implements ClaimStore {
     db: Sqlite.Database,
   ) {
     this.queue = prepareSqliteQueueReads(db);
+    // A Shop or Backfill column read here that can change must move "SettingsVersion" when it does (its triggers,
+    // migration 20261204160000_settings_version), or the store would keep answering with its old value (decision 045).
     this.pausedShops = db.prepare(`SELECT domain FROM "Shop" WHERE "sendingPaused" = 1`);
     this.pausedBackfills = db.prepare(`SELECT id FROM "Backfill" WHERE status = 'paused'`);
     this.shops = db.prepare(
@@ -100,6 +108,15 @@ class SqliteClaimStore implements ClaimStore {
     this.mappings = db.prepare(
       `SELECT id, shop, position, topic, "eventType", enabled, "when", properties, "user" FROM "Mapping" WHERE id IN (SELECT value FROM json_each(?))`,
     );
+    this.version = db.prepare(`SELECT version FROM "SettingsVersion" WHERE id = 1`);
+    this.settings = new SettingsCache({
+      version: async () => {
+        const row = this.version.get();
+        return row === undefined ? null : String(row.version);
+      },
+      held: async () => this.readHeld(),
+      context: async (domains, mappingIds) => this.readContext(domains, mappingIds),
+    });
   }
 
   claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
@@ -110,11 +127,19 @@ class SqliteClaimStore implements ClaimStore {
     return this.writer.drain();
   }
 
-  async held(): Promise<Held> {
+  held(): Promise<Held> {
+    return this.settings.held();
+  }
+
+  context(domains: string[], mappingIds: string[]) {
+    return this.settings.context(domains, mappingIds);
+  }
+
+  private readHeld(): Held {
     return { shops: this.pausedShops.all().map((row) => row.domain), backfills: this.pausedBackfills.all().map((row) => row.id) };
   }
 
-  async context(domains: string[], mappingIds: string[]) {
+  private readContext(domains: string[], mappingIds: string[]) {
     return {
       shops: this.shops.all(JSON.stringify(domains)).map((row) => ({ ...row, uninstalled: row.uninstalled === 1 })),
       mappings: this.mappings.all(JSON.stringify(mappingIds)).map((row) => ({ ...row, enabled: row.enabled === 1 })),
@@ -146,7 +171,26 @@ const LIVE_WINDOW = `FROM "Delivery" WHERE status = 'pending' AND "backfillId" I
                      ORDER BY "backfillId", "nextAttemptAt" LIMIT ${CLAIM_SCAN_WINDOW}`;
 
 class PostgresClaimStore implements ClaimStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly settings: SettingsCache;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.settings = new SettingsCache({
+      version: async () => {
+        const result = await this.pool.query<{ version: string }>({ name: "settings-version", text: `SELECT version FROM "SettingsVersion" WHERE id = 1` });
+        return result.rows[0]?.version ?? null;
+      },
+      held: () => this.readHeld(),
+      context: (domains, mappingIds) => this.readContext(domains, mappingIds),
+    });
+  }
+
+  held(): Promise<Held> {
+    return this.settings.held();
+  }
+
+  context(domains: string[], mappingIds: string[]) {
+    return this.settings.context(domains, mappingIds);
+  }
 
   async claim(request: ClaimRequest): Promise<ClaimedDelivery[]> {
     const leaseExpiresAt = new Date(request.now.getTime() + request.leaseMs);
@@ -266,7 +310,7 @@ class PostgresClaimStore implements ClaimStore {
     return earliestFirst(result.rows).map((row) => toClaimed(row, request, leaseExpiresAt));
   }
 
-  async held(): Promise<Held> {
+  private async readHeld(): Promise<Held> {
     const [shops, backfills] = await Promise.all([
       this.pool.query<{ domain: string }>({ name: "claim-paused-shops", text: `SELECT domain FROM "Shop" WHERE "sendingPaused"` }),
       this.pool.query<{ id: string }>({ name: "claim-paused-backfills", text: `SELECT id FROM "Backfill" WHERE status = 'paused'` }),
@@ -274,7 +318,7 @@ class PostgresClaimStore implements ClaimStore {
     return { shops: shops.rows.map((row) => row.domain), backfills: backfills.rows.map((row) => row.id) };
   }
 
-  async context(domains: string[], mappingIds: string[]) {
+  private async readContext(domains: string[], mappingIds: string[]) {
     const [shops, mappings] = await Promise.all([
       this.pool.query<ClaimShop>({
         name: "claim-shops",
