@@ -48,11 +48,17 @@ export async function ensureShop(prisma: Database, domain: string): Promise<void
   if (!isShopDomain(domain)) throw new Error(`Not a shop domain (<name>.myshopify.com): ${JSON.stringify(domain.slice(0, 100))}`);
   const existing = await prisma.shop.findUnique({ where: { domain }, select: { mappingsSeeded: true } });
   if (existing?.mappingsSeeded) return;
-  try {
-    await prisma.shop.upsert({ where: { domain }, create: { domain }, update: {} });
-  } catch (error) {
-    // Two first webhooks of a new shop can race on PostgreSQL; the other one created it.
-    if (!isUniqueViolation(error)) throw error;
+  // An INSERT alone, not Prisma's upsert: that is a transaction that reads, then writes, and on SQLite such a
+  // transaction is refused at once (SQLITE_BUSY, "Operation has timed out") when the server's writer commits between
+  // its read and its write, which under load it does every few milliseconds (test/models/ensure-shop-busy.test.ts).
+  // A statement that writes first waits for the lock instead.
+  if (!existing) {
+    try {
+      await prisma.shop.create({ data: { domain }, select: { domain: true } });
+    } catch (error) {
+      // Two first webhooks of a new shop can race; the other one created it.
+      if (!isUniqueViolation(error)) throw error;
+    }
   }
   await prisma.$transaction(async (tx) => {
     const claim = await tx.shop.updateMany({ where: { domain, mappingsSeeded: false }, data: { mappingsSeeded: true } });
