@@ -14,6 +14,7 @@ import type { Database } from "~/db.server";
 import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 import { grantedScopeSet, REQUIRED_SCOPES } from "~/mapping/access-scopes";
 import { grantedScopes } from "~/models/GrantedScopes.server";
+import { isUniqueViolation } from "~/models/Shop.server";
 import { httpStatusOf, type AdminForShop, type AdminGraphqlClient } from "~/shopify/order-lookup.server";
 import { CATALOG, MAPPABLE_TOPICS, type MappableTopic } from "~/topics/catalog";
 import type { QueryReconciliation, ReconciledEvent, ReconcileWindow } from "~/topics/entry";
@@ -165,21 +166,42 @@ export async function reconcileShop(options: ReconcileOptions, shop: string): Pr
   } catch (error) {
     // The cursor stays where it was: the next run covers this window again (duplicates are harmless).
     result.error = error instanceof ReconcileError ? error.message : errorSummary(error).message;
-    await prisma.reconciliation.upsert({
-      where: { shop },
-      create: { shop, checkedUntil: from, lastRunAt: now, lastError: result.error, recorded: result.recorded },
-      update: { lastRunAt: now, lastError: result.error, recorded: { increment: result.recorded } },
-    });
+    await saveRun(
+      prisma,
+      { shop, checkedUntil: from, lastRunAt: now, lastError: result.error, recorded: result.recorded },
+      { lastRunAt: now, lastError: result.error, recorded: { increment: result.recorded } },
+    );
     options.logger.warn({ shop, err: result.error, recorded: result.recorded }, "reconciliation stopped early; will retry the same window");
     return result;
   }
-  await prisma.reconciliation.upsert({
-    where: { shop },
-    create: { shop, checkedUntil: until, lastRunAt: now, lastError: null, recorded: result.recorded },
-    update: { checkedUntil: until, lastRunAt: now, lastError: null, recorded: { increment: result.recorded } },
-  });
+  await saveRun(
+    prisma,
+    { shop, checkedUntil: until, lastRunAt: now, lastError: null, recorded: result.recorded },
+    { checkedUntil: until, lastRunAt: now, lastError: null, recorded: { increment: result.recorded } },
+  );
   if (result.recorded > 0) options.logger.warn({ shop, recorded: result.recorded }, "reconciliation recorded events no webhook brought");
   return result;
+}
+
+/**
+ * The run's row, written by an UPDATE first and created only when there was none. Not Prisma's upsert: that reads,
+ * then writes, in one transaction, which SQLite refuses at once when the server's writer commits in between (see
+ * ensureShop, app/models/Shop.server.ts).
+ */
+async function saveRun(
+  prisma: Database,
+  create: { shop: string; checkedUntil: Date; lastRunAt: Date; lastError: string | null; recorded: number },
+  update: { checkedUntil?: Date; lastRunAt: Date; lastError: string | null; recorded: { increment: number } },
+): Promise<void> {
+  const { count } = await prisma.reconciliation.updateMany({ where: { shop: create.shop }, data: update });
+  if (count > 0) return;
+  try {
+    await prisma.reconciliation.create({ data: create, select: { shop: true } });
+  } catch (error) {
+    // Another run made it meanwhile (two processes' jobs at once): this run's figures go onto it.
+    if (!isUniqueViolation(error)) throw error;
+    await prisma.reconciliation.updateMany({ where: { shop: create.shop }, data: update });
+  }
 }
 
 /** Every installed shop that has an offline session (the Admin API needs one). */
