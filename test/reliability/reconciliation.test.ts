@@ -94,6 +94,23 @@ beforeEach(async () => {
 });
 
 describe("reconciliation", () => {
+  it("makes the shop's run row on its first run and adds each later run's count to it", async () => {
+    await db().reconciliation.delete({ where: { shop: TEST_SHOP } });
+    state.orders = [adminOrder("9007199254741001", minutesAgo(30), [{ id: "9007199254741777", createdAt: minutesAgo(20) }])];
+    // With no row the run starts at the install, so the order's creation is in it too.
+    const first = await reconcileShop(options(), TEST_SHOP);
+    expect(first.recorded).toBe(3);
+    expect(await db().reconciliation.findUniqueOrThrow({ where: { shop: TEST_SHOP } })).toMatchObject({
+      checkedUntil: new Date(NOW.getTime() - SETTLE_MS),
+      lastError: null,
+      recorded: 3,
+    });
+    // A second run finds the same events already recorded: the row keeps the first run's count.
+    const second = await reconcileShop(options(), TEST_SHOP);
+    expect(second.recorded).toBe(0);
+    expect((await db().reconciliation.findUniqueOrThrow({ where: { shop: TEST_SHOP } })).recorded).toBe(3);
+  });
+
   it("records a missed fulfillment and a missed refund, sends each once, and a late webhook is a duplicate", async () => {
     state.orders = [adminOrder("9007199254741001", minutesAgo(30), [{ id: "9007199254741777", createdAt: minutesAgo(20) }])];
     const result = await reconcileShop(options(), TEST_SHOP);
