@@ -3,12 +3,18 @@
  * A transaction that reads before it writes cannot take SQLite's write lock once another connection has committed
  * since its read: SQLite answers SQLITE_BUSY at once, without waiting (a stale snapshot), and Prisma reports it as
  * "Operation has timed out". Prisma's `upsert` is such a transaction (SELECT, then INSERT); a CI run failed on it.
- * Here another thread commits without pause while shops are made: every one must be made.
+ * Here another thread commits without pause while shops are made: every one must be made. Shopify's session storage
+ * writes with an upsert too; it must not fail that way either (an install or a token refresh refused under load).
  */
+import { randomBytes } from "node:crypto";
 import { Worker } from "node:worker_threads";
+import { Session } from "@shopify/shopify-api";
+import { PrismaSessionStorage } from "@shopify/shopify-app-session-storage-prisma";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { database, db } from "~/db.server";
 import { ensureShop } from "~/models/Shop.server";
+import { EncryptedSessionStorage } from "~/secrets/encrypted-session-storage.server";
+import { createSecretBox } from "~/secrets/secret-box.server";
 
 const sqlite = database().target.provider === "sqlite";
 
@@ -51,5 +57,27 @@ describe.runIf(sqlite)("making a shop's row while another connection commits", (
     }
     expect(failures).toEqual([]);
     expect(await db().shop.count({ where: { domain: { in: domains } } })).toBe(domains.length);
+  });
+
+  it("stores and replaces every Shopify session (install, then a token refresh), none refused", async () => {
+    // The storage the app ships (shopify.server.ts): Prisma's, wrapped to seal tokens. Prisma writes this upsert as one
+    // INSERT … ON CONFLICT statement, which waits for the lock; were it a read then a write, this would fail.
+    const key = randomBytes(32).toString("base64");
+    const storage = new EncryptedSessionStorage(new PrismaSessionStorage(db()), () => createSecretBox(key));
+    const shops = Array.from({ length: 100 }, (_, i) => `busy-session-${i}.myshopify.com`);
+    const failures: string[] = [];
+    for (const shop of shops) {
+      for (const accessToken of ["shpat_first", "shpat_refreshed"]) {
+        try {
+          await storage.storeSession(new Session({ id: `offline_${shop}`, shop, state: "s", isOnline: false, accessToken }));
+        } catch (error) {
+          failures.push(`${shop}: ${error instanceof Error ? error.message.split("\n").at(-1) : String(error)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    const loaded = await storage.loadSession(`offline_${shops[99]}`);
+    expect(loaded?.accessToken).toBe("shpat_refreshed");
+    expect(await db().session.count({ where: { shop: { in: shops } } })).toBe(shops.length);
   });
 });
