@@ -1,0 +1,236 @@
+/**
+ * The retention job's batches follow a time budget (decision 046): each batch's pace sets the next one's size, and
+ * the pause after a batch is at least as long as the batch. Time here is virtual: the test's clock says how long each
+ * batch took, and the pauses are recorded, not slept. The rows are real, on the test file's database.
+ */
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { type Database, db } from "~/db.server";
+import { BatchSizer, pruneExpiredLogs, type PruneBatch } from "~/delivery/retention.server";
+import { ensureShop } from "~/models/Shop.server";
+
+const DAY = 86_400_000;
+
+describe("BatchSizer", () => {
+  it("starts at 100 rows, at most the largest batch", () => {
+    expect(new BatchSizer(10, 1_000).size).toBe(100);
+    expect(new BatchSizer(10, 40).size).toBe(40);
+  });
+
+  it("shrinks after a batch over the budget, in proportion but at most by half", () => {
+    const sizer = new BatchSizer(10, 1_000);
+    sizer.observe(40); // four times the budget: halved, not quartered (one stall does not undo the rest)
+    expect(sizer.size).toBe(50);
+    sizer.observe(12.5);
+    expect(sizer.size).toBe(40);
+  });
+
+  it("keeps its size within the budget, and doubles after a batch under half of it, up to the largest batch", () => {
+    const sizer = new BatchSizer(10, 300);
+    sizer.observe(7);
+    expect(sizer.size).toBe(100);
+    sizer.observe(10);
+    expect(sizer.size).toBe(100);
+    sizer.observe(5);
+    expect(sizer.size).toBe(200);
+    sizer.observe(0);
+    expect(sizer.size).toBe(300);
+    sizer.observe(1);
+    expect(sizer.size).toBe(300);
+  });
+
+  it("keeps at least 10 rows however slow batches are, so a slow database still finishes", () => {
+    const sizer = new BatchSizer(10, 1_000);
+    for (let i = 0; i < 10; i++) sizer.observe(60_000);
+    expect(sizer.size).toBe(10);
+    expect(new BatchSizer(10, 4).size).toBe(4);
+  });
+});
+
+const SHOP = "retention-batches.myshopify.com";
+
+/** The shop with nothing left from an earlier test, and `count` expired webhooks, each with a delivered delivery. */
+async function seedExpired(count: number): Promise<void> {
+  await ensureShop(db(), SHOP);
+  await db().webhook.deleteMany({ where: { shop: SHOP } }); // its deliveries go with it (cascade)
+  await db().shop.update({ where: { domain: SHOP }, data: { logRetentionDays: 7 } });
+  const old = new Date(Date.now() - 30 * DAY);
+  const webhooks = Array.from({ length: count }, (_, i) => ({
+    id: `expired-${i}`,
+    shop: SHOP,
+    topic: "orders/fulfilled",
+    eventKey: `gid://shopify/Order/${70_000 + i}`,
+    webhookId: `expired-w-${i}`,
+    apiVersion: "2026-10",
+    receivedAt: old,
+    body: "{}",
+  }));
+  await db().webhook.createMany({ data: webhooks });
+  await db().delivery.createMany({
+    data: webhooks.map((webhook, i) => ({
+      shop: SHOP,
+      webhookRecordId: webhook.id,
+      mappingId: "m",
+      topic: "orders/fulfilled",
+      eventType: "Order Fulfilled",
+      externalEventId: `expired-ext-${i}`,
+      status: "delivered",
+      createdAt: old,
+    })),
+  });
+}
+
+/**
+ * Virtual time in which deleting a row takes `msPerRow` of its table: the database client is wrapped so that each
+ * deleteMany moves the clock by the rows it deleted. Pauses move the clock too, and are recorded.
+ */
+function virtualTime(msPerRow: (table: PruneBatch["table"]) => number) {
+  let now = 0;
+  const batches: PruneBatch[] = [];
+  const pauses: number[] = [];
+  const charge = (table: PruneBatch["table"]) =>
+    async ({ args, query }: { args: unknown; query: (args: unknown) => Promise<{ count: number }> }) => {
+      const result = await query(args);
+      now += result.count * msPerRow(table);
+      return result;
+    };
+  const prisma = db().$extends({
+    query: { delivery: { deleteMany: charge("delivery") }, webhook: { deleteMany: charge("webhook") } },
+  }) as unknown as Database;
+  return {
+    batches,
+    pauses,
+    options: {
+      prisma,
+      logger: pino({ level: "silent" }),
+      clock: () => now,
+      sleep: (ms: number) => {
+        pauses.push(ms);
+        now += ms;
+        return Promise.resolve();
+      },
+      onBatch: (batch: PruneBatch) => batches.push(batch),
+      batchMs: 10,
+      pauseMs: 5,
+    },
+  };
+}
+
+const sizes = (batches: PruneBatch[], table: PruneBatch["table"]) => batches.filter((batch) => batch.table === table).map((batch) => batch.size);
+
+describe("pruneExpiredLogs' batches", () => {
+  it("shrinks its batches when rows are slow to delete, each table at its own pace, and pauses as long as each batch took", async () => {
+    await seedExpired(600);
+    const time = virtualTime((table) => (table === "webhook" ? 0.4 : 0.2));
+    expect(await pruneExpiredLogs(time.options)).toEqual({ deliveries: 600, webhooks: 600 });
+
+    // 0.2 ms a delivery: 100 rows took 20 ms, so 50, which take the 10 ms. 600 = 100 + 10 × 50, then one finds none.
+    expect(sizes(time.batches, "delivery")).toEqual([100, ...Array<number>(11).fill(50)]);
+    // 0.4 ms a webhook, its own pace rather than the deliveries': halved twice to 25. 600 = 100 + 50 + 18 × 25.
+    expect(sizes(time.batches, "webhook")).toEqual([100, 50, ...Array<number>(19).fill(25)]);
+    // Only the batches before each table's size settled went over the budget.
+    expect(time.batches.filter((batch) => batch.ms > 10).map((batch) => batch.ms)).toEqual([20, 40, 20]);
+    // A pause after every batch that was full, as long as that batch when it took longer than pauseMs.
+    const full = time.batches.filter((batch) => batch.deleted === batch.size);
+    expect(full).toHaveLength(time.batches.length - 2);
+    expect(time.pauses).toEqual(full.map((batch) => Math.max(5, batch.ms)));
+    expect(await db().delivery.count({ where: { shop: SHOP } })).toBe(0);
+    expect(await db().webhook.count({ where: { shop: SHOP } })).toBe(0);
+  });
+
+  it("grows its batches when rows are quick, doubling at most, up to the largest batch", async () => {
+    await seedExpired(1_500);
+    const time = virtualTime(() => 0.01);
+    expect(await pruneExpiredLogs({ ...time.options, batchSize: 600 })).toEqual({ deliveries: 1_500, webhooks: 1_500 });
+    // 100 rows in 1 ms, under half the budget: 200, then 400, then the largest batch; the last finds 200.
+    expect(sizes(time.batches, "delivery")).toEqual([100, 200, 400, 600, 600]);
+    expect(time.batches.at(-1)).toMatchObject({ table: "webhook", size: 600, deleted: 200 });
+    // Batches of 600 took 6 ms: the pause follows them; the smaller ones were under pauseMs.
+    expect(time.pauses).toEqual(time.batches.filter((batch) => batch.deleted === batch.size).map((batch) => Math.max(5, batch.ms)));
+    expect(time.pauses.filter((ms) => ms > 5).length).toBeGreaterThan(0);
+  });
+
+  it("reads on from where the last batch ended, past unfinished deliveries, and leaves none expired behind", async () => {
+    await seedExpired(0);
+    const old = Date.now() - 30 * DAY;
+    // 90 webhooks over 30 instants (3 share each), every third delivery still pending.
+    const webhooks = Array.from({ length: 90 }, (_, i) => ({
+      id: `keyset-${i}`,
+      shop: SHOP,
+      topic: "orders/fulfilled",
+      eventKey: `gid://shopify/Order/${80_000 + i}`,
+      webhookId: `keyset-w-${i}`,
+      apiVersion: "2026-10",
+      receivedAt: new Date(old + Math.floor(i / 3) * 1_000),
+      body: "{}",
+    }));
+    await db().webhook.createMany({ data: webhooks });
+    await db().delivery.createMany({
+      data: webhooks.map((webhook, i) => ({
+        shop: SHOP,
+        webhookRecordId: webhook.id,
+        mappingId: "m",
+        topic: "orders/fulfilled",
+        eventType: "Order Fulfilled",
+        externalEventId: `keyset-ext-${i}`,
+        status: i % 3 === 0 ? "pending" : i % 3 === 1 ? "delivered" : "failed",
+        createdAt: webhook.receivedAt,
+      })),
+    });
+    const time = virtualTime(() => 1);
+    // Batches of 4 at most: a batch ends inside a second's three rows, and the next starts at that second again.
+    expect(await pruneExpiredLogs({ ...time.options, batchSize: 4 })).toEqual({ deliveries: 60, webhooks: 60 });
+    expect(sizes(time.batches, "delivery")).toEqual(Array<number>(16).fill(4));
+    const left = await db().delivery.findMany({ where: { shop: SHOP }, select: { status: true, webhookRecordId: true } });
+    expect(left).toHaveLength(30);
+    expect(new Set(left.map((row) => row.status))).toEqual(new Set(["pending"]));
+    expect((await db().webhook.findMany({ where: { shop: SHOP }, select: { id: true } })).map((row) => row.id).sort()).toEqual(
+      left.map((row) => row.webhookRecordId).sort(),
+    );
+  });
+
+  it("moves past webhooks that must stay, even more of them than a batch, all received at one instant", async () => {
+    await seedExpired(0);
+    const instant = new Date(Date.now() - 30 * DAY);
+    // A backfill's page: twelve webhooks recorded at once, each with a delivery not yet sent; then five expired
+    // webhooks whose deliveries are gone.
+    const staying = Array.from({ length: 12 }, (_, i) => ({ id: `page-${String(i).padStart(2, "0")}`, receivedAt: instant }));
+    const going = Array.from({ length: 5 }, (_, i) => ({ id: `gone-${i}`, receivedAt: new Date(instant.getTime() + 1_000 + i) }));
+    await db().webhook.createMany({
+      data: [...staying, ...going].map((row, i) => ({
+        ...row,
+        shop: SHOP,
+        topic: "backfill/order",
+        eventKey: `gid://shopify/Order/${90_000 + i}`,
+        webhookId: `page-w-${i}`,
+        apiVersion: "2026-10",
+        body: "{}",
+      })),
+    });
+    await db().delivery.createMany({
+      data: staying.map((row, i) => ({
+        shop: SHOP,
+        webhookRecordId: row.id,
+        mappingId: "m",
+        topic: "backfill/order",
+        eventType: "Order Placed",
+        externalEventId: `page-ext-${i}`,
+        status: "pending",
+        createdAt: instant,
+      })),
+    });
+    const time = virtualTime(() => 1);
+    expect(await pruneExpiredLogs({ ...time.options, batchSize: 4 })).toEqual({ deliveries: 0, webhooks: 5 });
+    // Three batches read the twelve at the one instant (deleting none), two more the five; the last found one.
+    expect(time.batches.filter((batch) => batch.table === "webhook").map((batch) => [batch.size, batch.deleted])).toEqual([
+      [4, 0],
+      [4, 0],
+      [4, 0],
+      [4, 4],
+      [4, 1],
+    ]);
+    expect((await db().webhook.findMany({ where: { shop: SHOP }, select: { id: true }, orderBy: { id: "asc" } })).map((row) => row.id)).toEqual(
+      staying.map((row) => row.id),
+    );
+  });
+});
