@@ -188,15 +188,15 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
 }
 
 /**
- * p50 / p99 / max of the requests scheduled at `fromMs` or later (from the run's start), from a run that kept its
- * latencies: a server's figures once its first seconds (V8 compiling the hot code) are behind it. A request with no
- * answer counts as the slowest.
+ * p50 / p99 / max of the requests scheduled at `fromMs` or later (from the run's start), and before `untilMs` when
+ * given, from a run that kept its latencies: a server's figures once its first seconds (V8 compiling the hot code)
+ * are behind it, or while something else ran beside it. A request with no answer counts as the slowest.
  */
-export function latencyFrom(run: PoissonResult, fromMs: number): { count: number; p50: number; p99: number; max: number } {
+export function latencyFrom(run: PoissonResult, fromMs: number, untilMs = Infinity): { count: number; p50: number; p99: number; max: number } {
   if (!run.latencies) throw new Error("latencyFrom needs a run with keepLatencies");
   if (typeof run.rate !== "number") throw new Error("latencyFrom needs a fixed-rate run");
   const arrivals = poissonArrivals(run.rate, run.durationS, run.seed);
-  const kept = run.latencies.filter((_, i) => arrivals[i]! >= fromMs).map((value) => (Number.isNaN(value) ? Infinity : value));
+  const kept = run.latencies.filter((_, i) => arrivals[i]! >= fromMs && arrivals[i]! < untilMs).map((value) => (Number.isNaN(value) ? Infinity : value));
   const sorted = kept.sort((a, b) => a - b);
   const round1 = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);
   return { count: sorted.length, p50: round1(rank(sorted, 50)), p99: round1(rank(sorted, 99)), max: round1(sorted.at(-1) ?? NaN) };
