@@ -43,6 +43,8 @@ export interface PoissonOptions {
   maxSockets?: number;
   /** From the scheduled time; past it the request is abandoned and counted as a timeout. */
   timeoutS?: number;
+  /** Sends no more requests once this settles (the run then ends when those sent are answered): a load beside a job. */
+  stopWhen?: Promise<unknown>;
 }
 
 export interface PoissonResult extends LoadResult {
@@ -59,6 +61,8 @@ export interface PoissonResult extends LoadResult {
   sendLagP99: number;
   sendLagMax: number;
   maxInFlight: number;
+  /** With stopWhen: the seconds after which it stopped sending, when that came before the schedule's end. */
+  stoppedAfterS?: number;
   /** CPU ms of the process running the generator (the bench) over the run: signing, sending, reading answers. */
   generatorCpuMs: number;
   /** Every latency in ms, in scheduled order (NaN for a request that got no answer). */
@@ -98,11 +102,13 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
 
   let resolveAll!: () => void;
   const allSettled = new Promise<void>((resolve) => (resolveAll = resolve));
+  // How many of the schedule's requests are sent: all of them, unless stopWhen cuts the schedule short.
+  let total = arrivals.length;
   const settled = () => {
     inFlight--;
     lastAnswer = performance.now();
     if (Number.isNaN(firstAnswer)) firstAnswer = lastAnswer;
-    if (++settledCount === arrivals.length) resolveAll();
+    if (++settledCount === total) resolveAll();
   };
 
   const send = (index: number, scheduledAt: number) => {
@@ -139,26 +145,38 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
   };
 
   if (arrivals.length === 0) resolveAll();
+  let stoppedAt: number | undefined;
+  const stop = () => {
+    if (stoppedAt !== undefined || nextIndex >= total) return;
+    stoppedAt = performance.now();
+    total = nextIndex;
+    if (settledCount === total) resolveAll();
+  };
+  options.stopWhen?.then(stop, stop);
   const cpuBefore = process.cpuUsage();
   const start = performance.now();
   let nextIndex = 0;
   const dispatch = () => {
     const now = performance.now();
     // Every request whose time has come goes now, in order; none waits for an answer.
-    while (nextIndex < arrivals.length && start + arrivals[nextIndex]! <= now) {
+    while (nextIndex < total && start + arrivals[nextIndex]! <= now) {
       const scheduledAt = start + arrivals[nextIndex]!;
       lags.push(now - scheduledAt);
       send(nextIndex, scheduledAt);
       nextIndex++;
     }
-    if (nextIndex < arrivals.length) setTimeout(dispatch, Math.max(0, start + arrivals[nextIndex]! - performance.now()));
+    if (nextIndex < total) setTimeout(dispatch, Math.max(0, start + arrivals[nextIndex]! - performance.now()));
   };
   dispatch();
   await allSettled;
   agent.destroy();
   const cpu = process.cpuUsage(cpuBefore);
 
-  const windowS = Math.max(options.durationS, (lastAnswer - firstAnswer) / 1000 || 0);
+  // A run cut short lasted until it stopped sending; its figures are those of the requests sent.
+  const durationS = stoppedAt === undefined ? options.durationS : (stoppedAt - start) / 1000;
+  latencies.length = total;
+  statuses.length = total;
+  const windowS = Math.max(durationS, (lastAnswer - firstAnswer) / 1000 || 0);
   const answered = latencies.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
   const sortedLags = lags.sort((a, b) => a - b);
   const round1 = (value: number) => (Number.isFinite(value) ? Math.round(value * 10) / 10 : value);
@@ -168,8 +186,9 @@ export async function runPoisson(options: PoissonOptions & { keepLatencies?: boo
     seed,
     rate: options.rate,
     durationS: options.durationS,
+    ...(stoppedAt === undefined ? {} : { stoppedAfterS: round1(durationS) }),
     windowS: round1(windowS),
-    sent: arrivals.length,
+    sent: total,
     ok,
     acceptedPerSec: Math.round(ok / windowS),
     p50: round1(rank(answered, 50)),

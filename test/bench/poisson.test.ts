@@ -50,6 +50,16 @@ describe("the Poisson schedule", () => {
     expect(() => latencyFrom({ ...run, latencies: undefined } as PoissonResult, 0)).toThrow(/keepLatencies/);
   });
 
+  it("gives the latency of the requests scheduled within a window, when given its end", () => {
+    const arrivals = poissonArrivals(100, 4, 9);
+    // 50 ms in the second second (while a job ran beside the load), 5 ms otherwise.
+    const latencies = arrivals.map((at) => (at >= 1000 && at < 2000 ? 50 : 5));
+    const run = { rate: 100, durationS: 4, seed: 9, latencies } as unknown as PoissonResult;
+    const within = latencyFrom(run, 1000, 2000);
+    expect(within).toMatchObject({ count: arrivals.filter((at) => at >= 1000 && at < 2000).length, p50: 50, max: 50 });
+    expect(latencyFrom(run, 2000)).toMatchObject({ max: 5 });
+  });
+
   it("draws uniform numbers in [0, 1)", () => {
     const random = seededRandom(7);
     const draws = Array.from({ length: 100_000 }, () => random());
@@ -151,5 +161,44 @@ describe("runPoisson", () => {
     expect(result.ok + result.non2xx).toBe(result.sent);
     expect(result.ok).toBe(Math.ceil(result.sent / 2));
     expect(result.errors).toBe(0);
+  });
+
+  it("stops sending when stopWhen settles, and reports only the requests it sent", async () => {
+    const rate = 200;
+    const durationS = 5;
+    const scheduled = poissonArrivals(rate, durationS, 5).length;
+    let received = 0;
+    let tenth!: () => void;
+    const tenReceived = new Promise<void>((resolve) => (tenth = resolve));
+    const url = await listen((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200).end();
+        if (++received === 10) tenth();
+      });
+    });
+    const result = await runPoisson({ url, rate, durationS, seed: 5, next: request, target: "stopped", keepLatencies: true, stopWhen: tenReceived });
+    expect(result.sent).toBeGreaterThanOrEqual(10);
+    expect(result.sent).toBeLessThan(scheduled / 2);
+    expect(result.ok).toBe(result.sent);
+    expect(received).toBe(result.sent);
+    expect(result.latencies).toHaveLength(result.sent);
+    expect(result.latencies!.every((latency) => Number.isFinite(latency))).toBe(true);
+    expect(result.stoppedAfterS).toBeLessThan(durationS);
+    // Its figures come from the requests sent: none counted as unanswered.
+    expect(latencyFrom(result, 0).max).toBeLessThan(Infinity);
+  });
+
+  it("runs its whole schedule when stopWhen settles only after it, and ignores a rejection's reason", async () => {
+    const url = await listen((req, res) => {
+      req.resume();
+      req.on("end", () => res.writeHead(200).end());
+    });
+    let fail!: (error: Error) => void;
+    const never = new Promise<void>((_, reject) => (fail = reject));
+    const result = await runPoisson({ url, rate: 500, durationS: 0.1, seed: 2, next: request, target: "whole", stopWhen: never });
+    fail(new Error("the job beside the load failed"));
+    expect(result.sent).toBe(poissonArrivals(500, 0.1, 2).length);
+    expect(result.stoppedAfterS).toBeUndefined();
   });
 });
