@@ -49,35 +49,43 @@ describe("BatchSizer", () => {
 
 const SHOP = "retention-batches.myshopify.com";
 
-/** The shop with nothing left from an earlier test, and `count` expired webhooks, each with a delivered delivery. */
-async function seedExpired(count: number): Promise<void> {
+/** An expired webhook of the shop and, unless `status` is null, its one delivery in that status. */
+interface LogRow {
+  id: string;
+  at: Date;
+  status: string | null;
+}
+
+/** The shop with nothing left from an earlier test, keeping 7 days, and the given log rows. */
+async function seedLog(rows: LogRow[]): Promise<void> {
   await ensureShop(db(), SHOP);
   await db().webhook.deleteMany({ where: { shop: SHOP } }); // its deliveries go with it (cascade)
   await db().shop.update({ where: { domain: SHOP }, data: { logRetentionDays: 7 } });
-  const old = new Date(Date.now() - 30 * DAY);
-  const webhooks = Array.from({ length: count }, (_, i) => ({
-    id: `expired-${i}`,
-    shop: SHOP,
-    topic: "orders/fulfilled",
-    eventKey: `gid://shopify/Order/${70_000 + i}`,
-    webhookId: `expired-w-${i}`,
-    apiVersion: "2026-10",
-    receivedAt: old,
-    body: "{}",
-  }));
-  await db().webhook.createMany({ data: webhooks });
-  await db().delivery.createMany({
-    data: webhooks.map((webhook, i) => ({
+  await db().webhook.createMany({
+    data: rows.map((row, i) => ({
+      id: row.id,
       shop: SHOP,
-      webhookRecordId: webhook.id,
-      mappingId: "m",
       topic: "orders/fulfilled",
-      eventType: "Order Fulfilled",
-      externalEventId: `expired-ext-${i}`,
-      status: "delivered",
-      createdAt: old,
+      eventKey: `gid://shopify/Order/${70_000 + i}`,
+      webhookId: `w-${row.id}`,
+      apiVersion: "2026-10",
+      receivedAt: row.at,
+      body: "{}",
     })),
   });
+  await db().delivery.createMany({
+    data: rows.flatMap((row) =>
+      row.status === null
+        ? []
+        : [{ shop: SHOP, webhookRecordId: row.id, mappingId: "m", topic: "orders/fulfilled", eventType: "Order Fulfilled", externalEventId: `e-${row.id}`, status: row.status, createdAt: row.at }],
+    ),
+  });
+}
+
+/** `count` expired webhooks, each with a delivered delivery. */
+async function seedExpired(count: number): Promise<void> {
+  const old = new Date(Date.now() - 30 * DAY);
+  await seedLog(Array.from({ length: count }, (_, i) => ({ id: `expired-${i}`, at: old, status: "delivered" })));
 }
 
 /**
@@ -151,32 +159,10 @@ describe("pruneExpiredLogs' batches", () => {
   });
 
   it("reads on from where the last batch ended, past unfinished deliveries, and leaves none expired behind", async () => {
-    await seedExpired(0);
     const old = Date.now() - 30 * DAY;
     // 90 webhooks over 30 instants (3 share each), every third delivery still pending.
-    const webhooks = Array.from({ length: 90 }, (_, i) => ({
-      id: `keyset-${i}`,
-      shop: SHOP,
-      topic: "orders/fulfilled",
-      eventKey: `gid://shopify/Order/${80_000 + i}`,
-      webhookId: `keyset-w-${i}`,
-      apiVersion: "2026-10",
-      receivedAt: new Date(old + Math.floor(i / 3) * 1_000),
-      body: "{}",
-    }));
-    await db().webhook.createMany({ data: webhooks });
-    await db().delivery.createMany({
-      data: webhooks.map((webhook, i) => ({
-        shop: SHOP,
-        webhookRecordId: webhook.id,
-        mappingId: "m",
-        topic: "orders/fulfilled",
-        eventType: "Order Fulfilled",
-        externalEventId: `keyset-ext-${i}`,
-        status: i % 3 === 0 ? "pending" : i % 3 === 1 ? "delivered" : "failed",
-        createdAt: webhook.receivedAt,
-      })),
-    });
+    const statuses = ["pending", "delivered", "failed"];
+    await seedLog(Array.from({ length: 90 }, (_, i) => ({ id: `keyset-${i}`, at: new Date(old + Math.floor(i / 3) * 1_000), status: statuses[i % 3]! })));
     const time = virtualTime(() => 1);
     // Batches of 4 at most: a batch ends inside a second's three rows, and the next starts at that second again.
     expect(await pruneExpiredLogs({ ...time.options, batchSize: 4 })).toEqual({ deliveries: 60, webhooks: 60 });
@@ -190,35 +176,12 @@ describe("pruneExpiredLogs' batches", () => {
   });
 
   it("moves past webhooks that must stay, even more of them than a batch, all received at one instant", async () => {
-    await seedExpired(0);
     const instant = new Date(Date.now() - 30 * DAY);
     // A backfill's page: twelve webhooks recorded at once, each with a delivery not yet sent; then five expired
     // webhooks whose deliveries are gone.
-    const staying = Array.from({ length: 12 }, (_, i) => ({ id: `page-${String(i).padStart(2, "0")}`, receivedAt: instant }));
-    const going = Array.from({ length: 5 }, (_, i) => ({ id: `gone-${i}`, receivedAt: new Date(instant.getTime() + 1_000 + i) }));
-    await db().webhook.createMany({
-      data: [...staying, ...going].map((row, i) => ({
-        ...row,
-        shop: SHOP,
-        topic: "backfill/order",
-        eventKey: `gid://shopify/Order/${90_000 + i}`,
-        webhookId: `page-w-${i}`,
-        apiVersion: "2026-10",
-        body: "{}",
-      })),
-    });
-    await db().delivery.createMany({
-      data: staying.map((row, i) => ({
-        shop: SHOP,
-        webhookRecordId: row.id,
-        mappingId: "m",
-        topic: "backfill/order",
-        eventType: "Order Placed",
-        externalEventId: `page-ext-${i}`,
-        status: "pending",
-        createdAt: instant,
-      })),
-    });
+    const staying = Array.from({ length: 12 }, (_, i) => ({ id: `page-${String(i).padStart(2, "0")}`, at: instant, status: "pending" }));
+    const going = Array.from({ length: 5 }, (_, i) => ({ id: `gone-${i}`, at: new Date(instant.getTime() + 1_000 + i), status: null }));
+    await seedLog([...staying, ...going]);
     const time = virtualTime(() => 1);
     expect(await pruneExpiredLogs({ ...time.options, batchSize: 4 })).toEqual({ deliveries: 0, webhooks: 5 });
     // Three batches read the twelve at the one instant (deleting none), two more the five; the last found one.
