@@ -45,20 +45,14 @@ const MIN_RETENTION_DAYS = 1;
 
 const MIN_BATCH = 10;
 const FIRST_BATCH = 100;
-/**
- * A batch under this share of the budget doubles the next. Not a half: on PostgreSQL a batch's fixed part (three
- * statements, their planning) is 6 to 7 ms of the 10, so batches never under half of it stayed at 10 rows and a
- * day's prune took 96 s (2026-12-04 19:53).
- */
-const GROW_BELOW = 0.75;
 
 /**
  * Batch sizes that keep each batch near a time budget. A batch's rows cost what the machine, the database and its
  * contention make them cost (a webhook's body pages, a busy writer, a checkpoint), so a fixed size is either slow
  * or holds the write lock for 100 ms on a bad day. A batch's time is not proportional to its rows: each one pays a
  * fixed part (round trips, planning, waiting for SQLite's lock, a commit's flush) and now and then a stall. So the
- * size moves by steps: it doubles after a batch under three quarters of the budget, shrinks in proportion after one
- * over it (at most by half, so one stall does not undo the rest), and stays put in between.
+ * size moves by steps: it doubles after a batch under half the budget, shrinks in proportion after one over it (at
+ * most by half, so one stall does not undo the rest), and stays put in between.
  */
 export class BatchSizer {
   private current: number;
@@ -79,7 +73,7 @@ export class BatchSizer {
     if (ms > this.targetMs) {
       const shrunk = Math.floor(this.current * Math.max(0.5, this.targetMs / ms));
       this.current = Math.max(shrunk, Math.min(MIN_BATCH, this.max));
-    } else if (ms <= this.targetMs * GROW_BELOW) {
+    } else if (ms <= this.targetMs / 2) {
       this.current = Math.min(this.current * 2, this.max);
     }
   }
