@@ -3,7 +3,8 @@
  * personal data; a shop keeps them for its logRetentionDays, then they are deleted. Pruning
  * runs in batches sized to take about `batchMs` each, with a pause at least as long as the batch
  * between them, so on SQLite (one writer at a time) a webhook never waits long behind it, and on
- * PostgreSQL no commit carries much WAL (decision 046). Unfinished deliveries are never pruned.
+ * PostgreSQL the prune's pace stays slow enough not to crowd ingest (decision 046). Unfinished
+ * deliveries are never pruned.
  */
 import type { Logger } from "pino";
 import type { Database } from "~/db.server";
@@ -15,7 +16,7 @@ export interface RetentionOptions {
   logger: Logger;
   /** The most rows one batch deletes (default 1,000). */
   batchSize?: number;
-  /** How long one batch should take (default 10 ms): the next batch's size follows from the last one's pace. */
+  /** How long one batch should take (default 10 ms): each batch's time moves the next one's size (BatchSizer). */
   batchMs?: number;
   /** The shortest pause between batches (default 20 ms); a batch that took longer is followed by as long a pause. */
   pauseMs?: number;

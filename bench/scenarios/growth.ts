@@ -152,7 +152,7 @@ async function plans(db: BenchDb, now: number): Promise<Record<string, string>> 
   return out;
 }
 
-/** The app's retention job with its clock at `now`, in a process of its own. */
+/** One table's batches in a prune: how many, their median size, and their times' p50, p90 and max (ms). */
 interface BatchSummary {
   count: number;
   sizeP50: number;
@@ -168,6 +168,7 @@ interface PruneRun {
   batches: { delivery: BatchSummary; webhook: BatchSummary };
 }
 
+/** The app's retention job with its clock at `now`, in a process of its own. */
 function prune(url: string, now: Date): Promise<PruneRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", join("bench", "scenarios", "prune-child.ts"), url, now.toISOString()], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });

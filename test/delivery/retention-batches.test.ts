@@ -1,6 +1,6 @@
 /**
- * The retention job's batches follow a time budget (decision 046): each batch's pace sets the next one's size, and
- * the pause after a batch is at least as long as the batch. Time here is virtual: the test's clock says how long each
+ * The retention job's batches follow a time budget (decision 046): a batch's time moves the next one's size by steps
+ * (double, keep, or shrink), and the pause after a batch is at least as long as the batch. Time here is virtual: the test's clock says how long each
  * batch took, and the pauses are recorded, not slept. The rows are real, on the test file's database.
  */
 import pino from "pino";
