@@ -9,6 +9,12 @@
 import type { Logger } from "pino";
 import type { Database } from "~/db.server";
 import { deleteExpiredDeliveries, deleteExpiredWebhooks, shopsWithRetention, type WebhookCursor } from "~/models/Retention.server";
+
+/** One batch of each table, as `~/models/Retention.server` does them. */
+export interface PruneSteps {
+  deliveries: typeof deleteExpiredDeliveries;
+  webhooks: typeof deleteExpiredWebhooks;
+}
 import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 
 export interface RetentionOptions {
@@ -24,6 +30,8 @@ export interface RetentionOptions {
   /** Milliseconds on a monotonic clock (tests drive it); performance.now by default. */
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** The batches themselves (default: Retention.server's); tests wrap them to charge virtual time per row. */
+  steps?: PruneSteps;
   /** Called after each batch (tests and benchmarks watch the sizes). */
   onBatch?: (batch: PruneBatch) => void;
 }
@@ -90,6 +98,7 @@ export async function pruneExpiredLogs(options: RetentionOptions): Promise<Prune
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   // One per table: a webhook's row carries its body's pages, a delivery's its attempts; their paces differ.
   const sizers = { delivery: newSizer(options), webhook: newSizer(options) };
+  const steps = options.steps ?? { deliveries: deleteExpiredDeliveries, webhooks: deleteExpiredWebhooks };
   const now = options.now?.() ?? new Date();
   const total: PruneResult = { deliveries: 0, webhooks: 0 };
   const drain = async <Cursor>(
@@ -115,8 +124,8 @@ export async function pruneExpiredLogs(options: RetentionOptions): Promise<Prune
   };
   for (const shop of await shopsWithRetention(prisma)) {
     const before = new Date(now.getTime() - Math.max(MIN_RETENTION_DAYS, shop.logRetentionDays) * DAY_MS);
-    total.deliveries += await drain<Date>("delivery", (limit, from) => deleteExpiredDeliveries(prisma, shop.domain, before, limit, from));
-    total.webhooks += await drain<WebhookCursor>("webhook", (limit, from) => deleteExpiredWebhooks(prisma, shop.domain, before, limit, from));
+    total.deliveries += await drain<Date>("delivery", (limit, from) => steps.deliveries(prisma, shop.domain, before, limit, from));
+    total.webhooks += await drain<WebhookCursor>("webhook", (limit, from) => steps.webhooks(prisma, shop.domain, before, limit, from));
   }
   return total;
 }

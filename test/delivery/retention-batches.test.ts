@@ -5,8 +5,9 @@
  */
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { type Database, db } from "~/db.server";
-import { BatchSizer, pruneExpiredLogs, type PruneBatch } from "~/delivery/retention.server";
+import { db } from "~/db.server";
+import { BatchSizer, pruneExpiredLogs, type PruneBatch, type PruneSteps } from "~/delivery/retention.server";
+import { deleteExpiredDeliveries, deleteExpiredWebhooks } from "~/models/Retention.server";
 import { ensureShop } from "~/models/Shop.server";
 
 const DAY = 86_400_000;
@@ -89,28 +90,32 @@ async function seedExpired(count: number): Promise<void> {
 }
 
 /**
- * Virtual time in which deleting a row takes `msPerRow` of its table: the database client is wrapped so that each
- * deleteMany moves the clock by the rows it deleted. Pauses move the clock too, and are recorded.
+ * Virtual time in which deleting a row takes `msPerRow` of its table: each batch, done for real on the test's
+ * database, moves the clock by the rows it deleted. Pauses move the clock too, and are recorded.
  */
 function virtualTime(msPerRow: (table: PruneBatch["table"]) => number) {
   let now = 0;
   const batches: PruneBatch[] = [];
   const pauses: number[] = [];
-  const charge = (table: PruneBatch["table"]) =>
-    async ({ args, query }: { args: unknown; query: (args: unknown) => Promise<{ count: number }> }) => {
-      const result = await query(args);
-      now += result.count * msPerRow(table);
-      return result;
-    };
-  const prisma = db().$extends({
-    query: { delivery: { deleteMany: charge("delivery") }, webhook: { deleteMany: charge("webhook") } },
-  }) as unknown as Database;
+  const steps: PruneSteps = {
+    deliveries: async (...args) => {
+      const step = await deleteExpiredDeliveries(...args);
+      now += step.deleted * msPerRow("delivery");
+      return step;
+    },
+    webhooks: async (...args) => {
+      const step = await deleteExpiredWebhooks(...args);
+      now += step.deleted * msPerRow("webhook");
+      return step;
+    },
+  };
   return {
     batches,
     pauses,
     options: {
-      prisma,
+      prisma: db(),
       logger: pino({ level: "silent" }),
+      steps,
       clock: () => now,
       sleep: (ms: number) => {
         pauses.push(ms);
