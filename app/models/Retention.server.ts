@@ -116,11 +116,11 @@ export async function deleteExpiredWebhooks(
  */
 const FINISHED_SQL = FINISHED.map((status) => `'${status}'`).join(", ");
 
-async function deleteExpiredDeliveriesPg(pool: pg.Pool, shop: string, before: Date, limit: number, from: Date | undefined): Promise<PruneStep> {
-  const result = await pool.query<{ found: number; deleted: number; lastAt: Date | null }>(
-    `WITH batch AS MATERIALIZED (
+/** The delivery batch's statement: $1 shop, $2 before, $3 limit, and with a cursor $4 its createdAt. */
+export function deliveryBatchSql(withCursor: boolean): string {
+  return `WITH batch AS MATERIALIZED (
        SELECT id, "createdAt" FROM "Delivery"
-       WHERE shop = $1 AND "createdAt" < $2::timestamp(3) ${from ? `AND "createdAt" >= $4::timestamp(3)` : ""}
+       WHERE shop = $1 AND "createdAt" < $2::timestamp(3) ${withCursor ? `AND "createdAt" >= $4::timestamp(3)` : ""}
          AND status IN (${FINISHED_SQL})
        ORDER BY "createdAt"
        LIMIT $3
@@ -129,19 +129,26 @@ async function deleteExpiredDeliveriesPg(pool: pg.Pool, shop: string, before: Da
        RETURNING 1
      )
      SELECT (SELECT count(*) FROM batch)::int AS found, (SELECT count(*) FROM gone)::int AS deleted,
-            ((SELECT max("createdAt") FROM batch) AT TIME ZONE 'UTC') AS "lastAt"`,
-    [shop, pgTimestamp(before), limit, ...(from ? [pgTimestamp(from)] : [])],
-  );
+            ((SELECT max("createdAt") FROM batch) AT TIME ZONE 'UTC') AS "lastAt"`;
+}
+
+async function deleteExpiredDeliveriesPg(pool: pg.Pool, shop: string, before: Date, limit: number, from: Date | undefined): Promise<PruneStep> {
+  const result = await pool.query<{ found: number; deleted: number; lastAt: Date | null }>(deliveryBatchSql(from !== undefined), [
+    shop,
+    pgTimestamp(before),
+    limit,
+    ...(from ? [pgTimestamp(from)] : []),
+  ]);
   const row = result.rows[0]!;
   return { found: row.found, deleted: row.deleted, from: row.lastAt ?? from };
 }
 
-async function deleteExpiredWebhooksPg(pool: pg.Pool, shop: string, before: Date, limit: number, from: WebhookCursor | undefined): Promise<WebhookPruneStep> {
-  const result = await pool.query<{ found: number; deleted: number; lastAt: Date | null; lastId: string | null }>(
-    `WITH batch AS MATERIALIZED (
+/** The webhook batch's statement: $1 shop, $2 before, $3 limit, and with a cursor $4 its receivedAt and $5 its id. */
+export function webhookBatchSql(withCursor: boolean): string {
+  return `WITH batch AS MATERIALIZED (
        SELECT id, "receivedAt" FROM "Webhook"
        WHERE shop = $1 AND "receivedAt" < $2::timestamp(3)
-         ${from ? `AND "receivedAt" >= $4::timestamp(3) AND ("receivedAt" > $4::timestamp(3) OR id > $5)` : ""}
+         ${withCursor ? `AND "receivedAt" >= $4::timestamp(3) AND ("receivedAt" > $4::timestamp(3) OR id > $5)` : ""}
        ORDER BY "receivedAt", id
        LIMIT $3
      ), gone AS (
@@ -152,9 +159,16 @@ async function deleteExpiredWebhooksPg(pool: pg.Pool, shop: string, before: Date
      SELECT (SELECT count(*) FROM batch)::int AS found, (SELECT count(*) FROM gone)::int AS deleted,
             (last."receivedAt" AT TIME ZONE 'UTC') AS "lastAt", last.id AS "lastId"
      FROM (SELECT 1) AS one
-     LEFT JOIN LATERAL (SELECT id, "receivedAt" FROM batch ORDER BY "receivedAt" DESC, id DESC LIMIT 1) AS last ON true`,
-    [shop, pgTimestamp(before), limit, ...(from ? [pgTimestamp(from.receivedAt), from.id] : [])],
-  );
+     LEFT JOIN LATERAL (SELECT id, "receivedAt" FROM batch ORDER BY "receivedAt" DESC, id DESC LIMIT 1) AS last ON true`;
+}
+
+async function deleteExpiredWebhooksPg(pool: pg.Pool, shop: string, before: Date, limit: number, from: WebhookCursor | undefined): Promise<WebhookPruneStep> {
+  const result = await pool.query<{ found: number; deleted: number; lastAt: Date | null; lastId: string | null }>(webhookBatchSql(from !== undefined), [
+    shop,
+    pgTimestamp(before),
+    limit,
+    ...(from ? [pgTimestamp(from.receivedAt), from.id] : []),
+  ]);
   const row = result.rows[0]!;
   const next = row.lastAt !== null && row.lastId !== null ? { receivedAt: row.lastAt, id: row.lastId } : from;
   return { found: row.found, deleted: row.deleted, from: next };

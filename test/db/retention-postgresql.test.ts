@@ -8,11 +8,37 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { database, db, driverOf } from "~/db.server";
 import { pruneExpiredLogs, type PruneBatch } from "~/delivery/retention.server";
-import { deleteExpiredDeliveries } from "~/models/Retention.server";
+import { deleteExpiredDeliveries, deliveryBatchSql, webhookBatchSql } from "~/models/Retention.server";
+import { pgTimestamp } from "~/db/sql-values";
 import { ensureShop } from "~/models/Shop.server";
 import { testPostgresUrl, testProvider } from "../support/test-database";
 
 const SHOP = "retention-pg.myshopify.com";
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Actual Rows"?: number;
+  "Actual Loops"?: number;
+  "Rows Removed by Filter"?: number;
+  "Rows Removed by Index Recheck"?: number;
+  Plans?: PlanNode[];
+}
+
+/** Each scan of `table` in a plan: its kind and how many times it ran. */
+function scansOf(plan: PlanNode, table: string): Array<{ type: string; loops: number }> {
+  const here = plan["Relation Name"] === table && plan["Node Type"].includes("Scan") ? [{ type: plan["Node Type"], loops: plan["Actual Loops"] ?? 0 }] : [];
+  return [...here, ...(plan.Plans ?? []).flatMap((child) => scansOf(child, table))];
+}
+
+/** The rows a plan's scans of `table` read: those they returned, and those their filters dropped, over every loop. */
+function rowsRead(plan: PlanNode, table: string): number {
+  const here =
+    plan["Relation Name"] === table && plan["Node Type"].includes("Scan")
+      ? ((plan["Actual Rows"] ?? 0) + (plan["Rows Removed by Filter"] ?? 0) + (plan["Rows Removed by Index Recheck"] ?? 0)) * (plan["Actual Loops"] ?? 0)
+      : 0;
+  return here + (plan.Plans ?? []).reduce((sum, child) => sum + rowsRead(child, table), 0);
+}
 const DAY = 86_400_000;
 
 /** `count` webhooks received `daysAgo` days ago, each with one delivery in `status`; the shop keeps 7 days. */
@@ -124,6 +150,41 @@ describe.skipIf(testProvider() !== "postgresql")("the retention job on PostgreSQ
     expect(await batch).toMatchObject({ found: 1, deleted: 0 });
     expect(await db().delivery.findUnique({ where: { id: deliveryId }, select: { status: true } })).toEqual({ status: "pending" });
   });
+
+  it("reads a batch's rows, not the shop's expired day, even when the statistics say every webhook has a delivery", async () => {
+    // The state the webhook pass meets: the delivery pass has just deleted the day's deliveries, and the statistics,
+    // from before it, say nearly every webhook has one (decision 046: with the check inside the read, this plan read
+    // the whole expired day and sorted it, for every batch of ten).
+    const ids = await seed(3_000, "delivered");
+    await other.query("ANALYZE");
+    await db().delivery.deleteMany({ where: { shop: SHOP } });
+    const before = pgTimestamp(new Date(Date.now() - 7 * DAY));
+    const middle = await db().webhook.findUniqueOrThrow({ where: { id: ids[1_500]! }, select: { id: true, receivedAt: true } });
+    const webhookPlan = await explain(webhookBatchSql(true), [SHOP, before, 10, pgTimestamp(middle.receivedAt), middle.id]);
+    // The read's twelve (the cursor's own row, dropped by the filter, then ten and one past the tenth, whose ties by
+    // time are sorted by id), and the delete's look-up of each of the ten by id. The whole expired day would be 1,500.
+    expect(rowsRead(webhookPlan, "Webhook")).toBeLessThanOrEqual(2 * 10 + 2);
+    // Whether a delivery refers to each: ten probes of an index, not a scan of the table.
+    expect(scansOf(webhookPlan, "Delivery")).toEqual([{ type: "Index Scan", loops: 10 }]);
+
+    await seed(3_000, "delivered");
+    await other.query("ANALYZE");
+    const from = await db().delivery.findUniqueOrThrow({ where: { id: `d-${ids[1_500]!}` }, select: { createdAt: true } });
+    const deliveryPlan = await explain(deliveryBatchSql(true), [SHOP, before, 10, pgTimestamp(from.createdAt)]);
+    // The ten deliveries of the batch, each read once more by the delete.
+    expect(rowsRead(deliveryPlan, "Delivery")).toBeLessThanOrEqual(2 * 10 + 1);
+  });
+
+  /** The plan PostgreSQL ran for `sql`, with its counts; in a transaction rolled back, so nothing is deleted. */
+  async function explain(sql: string, values: unknown[]): Promise<PlanNode> {
+    await other.query("BEGIN");
+    try {
+      const { rows } = await other.query<{ "QUERY PLAN": Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, values);
+      return rows[0]!["QUERY PLAN"][0]!.Plan;
+    } finally {
+      await other.query("ROLLBACK");
+    }
+  }
 
   /**
    * Until the batch's statement waits for a row lock (the test's transaction holds it). Asked on Prisma's connection:
