@@ -11,24 +11,9 @@ import { database, db } from "~/db.server";
 import { CLAIM_SCAN_WINDOW } from "~/delivery/claim-sql";
 import { openClaimStore, type ClaimStore } from "~/delivery/claim-store.server";
 import { ensureShop } from "~/models/Shop.server";
+import { nodes, type PlanNode } from "../support/pg-plan";
 import { queuedBacklog } from "../support/queued-deliveries";
 import { testPostgresUrl, testProvider } from "../support/test-database";
-
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Actual Rows"?: number;
-  "Actual Loops"?: number;
-  "Rows Removed by Filter"?: number;
-  "Subplan Name"?: string;
-  Plans?: PlanNode[];
-}
-
-/** Every node of a plan, with the CTE or subplan it is in. */
-function nodes(node: PlanNode, within = ""): Array<PlanNode & { within: string }> {
-  const here = node["Subplan Name"] ?? within;
-  return [{ ...node, within: here }, ...(node.Plans ?? []).flatMap((child) => nodes(child, here))];
-}
 
 /** The rows a plan read from Delivery: returned by each scan of it, and those its filters dropped. */
 function deliveryRowsRead(plan: PlanNode): number {

@@ -11,34 +11,29 @@ import { pruneExpiredLogs, type PruneBatch } from "~/delivery/retention.server";
 import { deleteExpiredDeliveries, deliveryBatchSql, webhookBatchSql } from "~/models/Retention.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { ensureShop } from "~/models/Shop.server";
+import { nodes, type PlanNode } from "../support/pg-plan";
 import { testPostgresUrl, testProvider } from "../support/test-database";
 
 const SHOP = "retention-pg.myshopify.com";
 
-interface PlanNode {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Actual Rows"?: number;
-  "Actual Loops"?: number;
-  "Rows Removed by Filter"?: number;
-  "Rows Removed by Index Recheck"?: number;
-  Plans?: PlanNode[];
-}
-
 /** Each scan of `table` in a plan: its kind and how many times it ran. */
 function scansOf(plan: PlanNode, table: string): Array<{ type: string; loops: number }> {
-  const here = plan["Relation Name"] === table && plan["Node Type"].includes("Scan") ? [{ type: plan["Node Type"], loops: plan["Actual Loops"] ?? 0 }] : [];
-  return [...here, ...(plan.Plans ?? []).flatMap((child) => scansOf(child, table))];
+  return nodes(plan)
+    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
+    .map((node) => ({ type: node["Node Type"], loops: node["Actual Loops"] ?? 0 }));
 }
 
 /** The rows a plan's scans of `table` read: those they returned, and those their filters dropped, over every loop. */
 function rowsRead(plan: PlanNode, table: string): number {
-  const here =
-    plan["Relation Name"] === table && plan["Node Type"].includes("Scan")
-      ? ((plan["Actual Rows"] ?? 0) + (plan["Rows Removed by Filter"] ?? 0) + (plan["Rows Removed by Index Recheck"] ?? 0)) * (plan["Actual Loops"] ?? 0)
-      : 0;
-  return here + (plan.Plans ?? []).reduce((sum, child) => sum + rowsRead(child, table), 0);
+  return nodes(plan)
+    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
+    .reduce(
+      (sum, node) =>
+        sum + ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0) + (node["Rows Removed by Index Recheck"] ?? 0)) * (node["Actual Loops"] ?? 0),
+      0,
+    );
 }
+
 const DAY = 86_400_000;
 
 /** `count` webhooks received `daysAgo` days ago, each with one delivery in `status`; the shop keeps 7 days. */
