@@ -9,13 +9,13 @@
 import type { Logger } from "pino";
 import type { Database } from "~/db.server";
 import { deleteExpiredDeliveries, deleteExpiredWebhooks, shopsWithRetention, type WebhookCursor } from "~/models/Retention.server";
+import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 
 /** One batch of each table, as `~/models/Retention.server` does them. */
 export interface PruneSteps {
   deliveries: typeof deleteExpiredDeliveries;
   webhooks: typeof deleteExpiredWebhooks;
 }
-import { startPeriodicJob, type PeriodicJob } from "~/jobs/periodic-job.server";
 
 export interface RetentionOptions {
   prisma: Database;

@@ -109,9 +109,12 @@ export async function deleteExpiredWebhooks(
  * time and the server's on round trips rather than rows.
  *
  * The batch is read in a MATERIALIZED step of its own, so the planner plans the keyset read apart from the delete's
- * check (decision 046 says what a NOT EXISTS inside the read made of it), and the delete re-checks on the row it
- * deletes: a delivery retried since the read is no longer finished, a webhook that got a delivery since is referred
- * to. Cascades do the rest (a delivery's attempts go with it). Times go in as UTC TIMESTAMP(3), as Prisma writes
+ * check (decision 046 says what a NOT EXISTS inside the read made of it), and the delete keeps its conditions. A
+ * delivery that another transaction changed while the batch waited for its row is re-checked on its new version, so
+ * one retried meanwhile is no longer finished and stays. A webhook's NOT EXISTS sees the deliveries committed when the
+ * statement began; that is enough because nothing adds a delivery to an existing webhook (ingest writes a webhook's
+ * deliveries with it, in one transaction), and a webhook's delete cascades to its deliveries, so that must stay true.
+ * Cascades do the rest (a delivery's attempts go with it). Times go in as UTC TIMESTAMP(3), as Prisma writes
  * them, and come back through AT TIME ZONE 'UTC' so that node-postgres does not read them as local time.
  */
 const FINISHED_SQL = FINISHED.map((status) => `'${status}'`).join(", ");
