@@ -3,8 +3,8 @@
  * personal data; a shop keeps them for its logRetentionDays, then they are deleted. Pruning
  * runs in batches sized to take about `batchMs` each, with a pause at least as long as the batch
  * between them, so on SQLite (one writer at a time) a webhook never waits long behind it, and on
- * PostgreSQL the prune's pace stays slow enough not to crowd ingest (decision 046). Unfinished
- * deliveries are never pruned.
+ * PostgreSQL the prune holds at most half of one connection's time (decision 046), one statement a
+ * batch (decision 047). Unfinished deliveries are never pruned.
  */
 import type { Logger } from "pino";
 import type { Database } from "~/db.server";
