@@ -11,16 +11,9 @@ import { database, db } from "~/db.server";
 import { CLAIM_SCAN_WINDOW } from "~/delivery/claim-sql";
 import { openClaimStore, type ClaimStore } from "~/delivery/claim-store.server";
 import { ensureShop } from "~/models/Shop.server";
-import { nodes, type PlanNode } from "../support/pg-plan";
+import { nodes, rowsRead, type PlanNode } from "../support/pg-plan";
 import { queuedBacklog } from "../support/queued-deliveries";
 import { testPostgresUrl, testProvider } from "../support/test-database";
-
-/** The rows a plan read from Delivery: returned by each scan of it, and those its filters dropped. */
-function deliveryRowsRead(plan: PlanNode): number {
-  return nodes(plan)
-    .filter((node) => node["Relation Name"] === "Delivery" && node["Node Type"].includes("Scan"))
-    .reduce((sum, node) => sum + ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0)) * (node["Actual Loops"] ?? 0), 0);
-}
 
 describe.skipIf(testProvider() !== "postgresql")("the PostgreSQL claim's plans past a left-out shop's backlog", () => {
   const BIG = "plans-big.myshopify.com";
@@ -84,7 +77,7 @@ describe.skipIf(testProvider() !== "postgresql")("the PostgreSQL claim's plans p
     for (let run = 0; run < 2; run++) {
       // The second run is of the plan PostgreSQL keeps for the named statement.
       const plan = await planOf(async () => expect((await store.claim(request)).map((row) => row.shop)).toEqual(Array(8).fill(QUIET)));
-      expect(deliveryRowsRead(plan)).toBeLessThan(CLAIM_SCAN_WINDOW * 3);
+      expect(rowsRead(plan, "Delivery")).toBeLessThan(CLAIM_SCAN_WINDOW * 3);
       const expired = nodes(plan).filter((node) => node.within === "CTE expired" && node["Relation Name"] === "Delivery");
       expect(expired.length).toBeGreaterThan(0);
       for (const node of expired) expect(node["Actual Loops"] ?? 0).toBe(0);
@@ -98,7 +91,7 @@ describe.skipIf(testProvider() !== "postgresql")("the PostgreSQL claim's plans p
         due = await store.nextDue([BIG], []);
       });
       expect(due).toEqual(seconds(-100));
-      expect(deliveryRowsRead(plan)).toBeLessThan(CLAIM_SCAN_WINDOW * 3);
+      expect(rowsRead(plan, "Delivery")).toBeLessThan(CLAIM_SCAN_WINDOW * 3);
     }
   });
 });

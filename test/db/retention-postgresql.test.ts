@@ -11,28 +11,10 @@ import { pruneExpiredLogs, type PruneBatch } from "~/delivery/retention.server";
 import { deleteExpiredDeliveries, deliveryBatchSql, webhookBatchSql } from "~/models/Retention.server";
 import { pgTimestamp } from "~/db/sql-values";
 import { ensureShop } from "~/models/Shop.server";
-import { nodes, type PlanNode } from "../support/pg-plan";
+import { rowsRead, scansOf, type PlanNode } from "../support/pg-plan";
 import { testPostgresUrl, testProvider } from "../support/test-database";
 
 const SHOP = "retention-pg.myshopify.com";
-
-/** Each scan of `table` in a plan: its kind and how many times it ran. */
-function scansOf(plan: PlanNode, table: string): Array<{ type: string; loops: number }> {
-  return nodes(plan)
-    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
-    .map((node) => ({ type: node["Node Type"], loops: node["Actual Loops"] ?? 0 }));
-}
-
-/** The rows a plan's scans of `table` read: those they returned, and those their filters dropped, over every loop. */
-function rowsRead(plan: PlanNode, table: string): number {
-  return nodes(plan)
-    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
-    .reduce(
-      (sum, node) =>
-        sum + ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0) + (node["Rows Removed by Index Recheck"] ?? 0)) * (node["Actual Loops"] ?? 0),
-      0,
-    );
-}
 
 const DAY = 86_400_000;
 

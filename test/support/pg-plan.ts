@@ -15,3 +15,21 @@ export function nodes(node: PlanNode, within = ""): Array<PlanNode & { within: s
   const here = node["Subplan Name"] ?? within;
   return [{ ...node, within: here }, ...(node.Plans ?? []).flatMap((child) => nodes(child, here))];
 }
+
+/** Each scan of `table` in a plan: its kind and how many times it ran. */
+export function scansOf(plan: PlanNode, table: string): Array<{ type: string; loops: number }> {
+  return nodes(plan)
+    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
+    .map((node) => ({ type: node["Node Type"], loops: node["Actual Loops"] ?? 0 }));
+}
+
+/** The rows a plan's scans of `table` read: those they returned, and those their filters dropped, over every loop. */
+export function rowsRead(plan: PlanNode, table: string): number {
+  return nodes(plan)
+    .filter((node) => node["Relation Name"] === table && node["Node Type"].includes("Scan"))
+    .reduce(
+      (sum, node) =>
+        sum + ((node["Actual Rows"] ?? 0) + (node["Rows Removed by Filter"] ?? 0) + (node["Rows Removed by Index Recheck"] ?? 0)) * (node["Actual Loops"] ?? 0),
+      0,
+    );
+}
