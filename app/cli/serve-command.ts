@@ -24,12 +24,14 @@ export function heapFlags(env: Readonly<Record<string, string | undefined>> = pr
 
 /**
  * The node flags of `npm run cli` (package.json), and so of the standalone delivery worker (`npm run cli -- worker`):
- * V8 collects garbage on the thread that made it, with no helper threads (docs/decisions/039). A worker's CPU per
- * delivered event is what decides how many machines a large install needs, and with parallel and concurrent
- * collection its helper threads cost more CPU than they saved on the main thread. The web process keeps V8's
- * default: its ingest measured no gain, and its main thread is where a webhook waits.
+ * V8 collects garbage on the thread that made it, with no helper threads (docs/decisions/039), in a young
+ * generation of up to 32 MB per semi-space (docs/decisions/048). A worker's CPU per delivered event is what decides
+ * how many machines a large install needs: with parallel and concurrent collection its helper threads cost more CPU
+ * than they saved on the main thread, and with V8's 16 MB each collection copied the bodies of the deliveries still
+ * in flight once more. The web process keeps V8's collector and its own small young generation (heapFlags): its
+ * ingest measured no gain, and its main thread is where a webhook waits.
  */
-export const CLI_NODE_FLAGS = ["--single-threaded-gc"];
+export const CLI_NODE_FLAGS = ["--single-threaded-gc", "--max-semi-space-size=32"];
 
 /**
  * How `npm run cli` runs `app/cli/main.ts` with `args`: one Node process with tsx's loader, as the script does.

@@ -36,6 +36,7 @@ describe("the production server's command", () => {
     expect(command.args.slice(0, CLI_NODE_FLAGS.length)).toEqual(CLI_NODE_FLAGS);
     expect(command.args.slice(-2)).toEqual([join(process.cwd(), "app", "cli", "main.ts"), "worker"]);
     expect(CLI_NODE_FLAGS).toContain("--single-threaded-gc");
+    expect(CLI_NODE_FLAGS).toContain("--max-semi-space-size=32");
   });
 
   it("refuses an APP_HEAP_MB that is not a size it can run in, saying what to set", () => {
