@@ -9,7 +9,7 @@ import { CREATE_CUSTOM_EVENT_MUTATION, createCustomEventDataSchema } from "./cre
 import {
   fetchTransport,
   MAX_ANSWER_HEADER_BYTES,
-  nodeTransport,
+  undiciTransport,
   type AnswerHeaders,
   type AttentiveHttpResult,
   type AttentiveTransport,
@@ -21,7 +21,7 @@ export interface AttentiveClientOptions {
   timeoutMs: number;
   propertiesEncoding: "object" | "string";
   /**
-   * Tests only (to delay or watch a send): used instead of the node:http transport, with the same deadline,
+   * Tests only (to delay or watch a send): used instead of the undici transport, with the same deadline,
    * no redirects and the same answer cap. Production leaves it out.
    */
   fetch?: typeof fetch;
@@ -275,7 +275,7 @@ interface RawAnswer {
 type TransportFailure = Exclude<AttentiveHttpResult, { kind: "answer" }>;
 
 function transportFor(options: { fetch?: typeof fetch }): AttentiveTransport {
-  return options.fetch ? fetchTransport(options.fetch) : nodeTransport;
+  return options.fetch ? fetchTransport(options.fetch) : undiciTransport;
 }
 
 /** For an exchange that ended without a complete, readable answer; `action` completes "Attentive did not ...". */
