@@ -70,7 +70,9 @@ const WRAPPER_ALLOWANCE = conditionTemplate("").length;
 
 const engine = createLiquidEngine({ renderLimit: RENDER_TIME_LIMIT_MS, memoryLimit: RENDER_MEMORY_LIMIT });
 
-type Parsed = { ok: true; templates: Template[]; single: Output | null; path: string[] | null } | { ok: false; message: string };
+type Parsed =
+  | { ok: true; templates: Template[]; single: Output | null; path: string[] | null; shortcut: Shortcut | null }
+  | { ok: false; message: string };
 
 const parseCache = new Map<string, Parsed>();
 
@@ -92,9 +94,57 @@ const NOT_PLAIN = new Set(["nil", "null", "true", "false", "empty", "blank", "si
 
 function plainPath(source: string): string[] | null {
   const match = PLAIN_PATH.exec(source);
-  if (!match) return null;
-  const path = match[1]!.split(".");
+  return match ? pathOf(match[1]!) : null;
+}
+
+function pathOf(dotted: string): string[] | null {
+  const path = dotted.split(".");
   return path.some((name) => NOT_PLAIN.has(name) || name in Object.prototype) ? null : path;
+}
+
+/**
+ * Three more shapes of a lone output, which the catalog's defaults use for a name with a fallback, an order's item
+ * titles and its item count: `{{ a.b | default: c.d }}`, `{{ a.b | map: 'key' | join: 'text' }}` and
+ * `{{ a.b | map: 'key' | sum }}`. Read from the scope directly (MappingRenderer.shortcut) they cost a fraction of
+ * liquidjs's evaluation, and give what liquidjs gives: the same reads, the same JavaScript (`join`, `Number`), the
+ * same charges to the render's memory limit; anything else on the way (an item that is not a plain object, a path
+ * through a string) is left to liquidjs. test/mapping/filter-shortcuts.test.ts holds each against liquidjs.
+ */
+type Shortcut =
+  | { kind: "default"; path: string[]; fallback: string[] }
+  | { kind: "map-join"; path: string[]; key: string; separator: string }
+  | { kind: "map-sum"; path: string[]; key: string };
+
+const PATH_TEXT = "[A-Za-z_][A-Za-z0-9_]*(?:\\.[A-Za-z_][A-Za-z0-9_]*)*";
+const KEY_TEXT = "[A-Za-z_][A-Za-z0-9_]*";
+/** A quoted literal with no backslash (liquidjs reads escapes) and no brace (which could end the output). */
+const LITERAL_TEXT = `'([^'\\\\{}]*)'|"([^"\\\\{}]*)"`;
+const DEFAULT_SHAPE = new RegExp(`^\\s*\\{\\{-?\\s*(${PATH_TEXT})\\s*\\|\\s*default\\s*:\\s*(${PATH_TEXT})\\s*-?\\}\\}\\s*$`);
+const MAP_SHAPE = new RegExp(
+  `^\\s*\\{\\{-?\\s*(${PATH_TEXT})\\s*\\|\\s*map\\s*:\\s*(?:'(${KEY_TEXT})'|"(${KEY_TEXT})")\\s*\\|\\s*(?:join\\s*:\\s*(?:${LITERAL_TEXT})|(sum))\\s*-?\\}\\}\\s*$`,
+);
+/** Keys liquidjs reads in a way of its own on some values (a count, an array's ends). */
+const NOT_PLAIN_KEY = new Set([...NOT_PLAIN, "first", "last"]);
+
+/** Whether a template has a shortcut's shape (for tests: the shortcut must be what is measured against liquidjs). */
+export function templateShortcut(source: string): Shortcut["kind"] | null {
+  return shortcutOf(source)?.kind ?? null;
+}
+
+function shortcutOf(source: string): Shortcut | null {
+  const byDefault = DEFAULT_SHAPE.exec(source);
+  if (byDefault) {
+    const path = pathOf(byDefault[1]!);
+    const fallback = pathOf(byDefault[2]!);
+    return path && fallback ? { kind: "default", path, fallback } : null;
+  }
+  const mapped = MAP_SHAPE.exec(source);
+  if (!mapped) return null;
+  const path = pathOf(mapped[1]!);
+  const key = mapped[2] ?? mapped[3]!;
+  if (path === null || NOT_PLAIN_KEY.has(key) || key in Object.prototype) return null;
+  if (mapped[6] === "sum") return { kind: "map-sum", path, key };
+  return { kind: "map-join", path, key, separator: mapped[4] ?? mapped[5]! };
 }
 
 /**
@@ -137,7 +187,7 @@ function parseCached(source: string, columnShift = 0): Parsed {
   try {
     const templates = engine.parse(source);
     const single = singleOutput(templates);
-    parsed = { ok: true, templates, single, path: single === null ? null : plainPath(source) };
+    parsed = { ok: true, templates, single, path: single === null ? null : plainPath(source), shortcut: single === null ? null : shortcutOf(source) };
   } catch (error) {
     parsed = { ok: false, message: `it is not valid Liquid: ${describeLiquidError(error, columnShift)}` };
   }
@@ -349,7 +399,46 @@ class MappingRenderer {
       const value = readPath(this.scope, parsed.path);
       if (value !== NOT_READ) return this.run(what, () => typedValue(value), false);
     }
+    if (parsed.shortcut !== null) {
+      const shortcut = parsed.shortcut;
+      const value = this.run(what, () => this.shortcut(shortcut), false);
+      if (value !== NOT_READ) return this.run(what, () => typedValue(value), false);
+    }
     return this.run(what, (ctx) => typedValue(toValueSync(single.value.value(ctx, false))), false);
+  }
+
+  /** A shortcut's value as liquidjs computes it (its `default`, `map`, `join` and `sum` filters), or NOT_READ. */
+  private shortcut(shortcut: Shortcut): unknown {
+    const value = readPath(this.scope, shortcut.path);
+    if (value === NOT_READ) return NOT_READ;
+    if (shortcut.kind === "default") {
+      const fallback = readPath(this.scope, shortcut.fallback);
+      if (fallback === NOT_READ) return NOT_READ;
+      if (Array.isArray(value) || typeof value === "string") return value.length > 0 ? value : fallback;
+      return value === false || value === undefined || value === null ? fallback : value;
+    }
+    // map: each item a plain object (checked before anything is charged, so that liquidjs can take over).
+    if (!Array.isArray(value)) return NOT_READ;
+    const items: readonly unknown[] = value;
+    for (const item of items) {
+      if (typeof item !== "object" || item === null || Array.isArray(item) || !isPlainObject(item)) return NOT_READ;
+    }
+    const memory = this.root.memoryLimit;
+    memory.use(items.length);
+    const mapped = items.map((item) => (Object.hasOwn(item as object, shortcut.key) ? (item as Record<string, unknown>)[shortcut.key] : undefined));
+    if (shortcut.kind === "map-sum") {
+      let sum = 0;
+      for (const item of mapped) {
+        const data = Number(item);
+        sum += Number.isNaN(data) ? 0 : data;
+      }
+      return sum;
+    }
+    const { separator } = shortcut;
+    let outputSize = separator.length * Math.max(mapped.length - 1, 0);
+    for (const item of mapped) outputSize += String(item).length;
+    memory.use(outputSize);
+    return mapped.join(separator);
   }
 
   condition(when: string): boolean {
