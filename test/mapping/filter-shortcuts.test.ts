@@ -32,7 +32,8 @@ function bothWays(template: string, data: JsonValue): RenderOutcome {
   return direct;
 }
 
-const SCALARS: JsonValue[] = ["", "Tee", "ünïcødé ✓", "3", " 4 ", "1e3", "0x10", "-2.5", "abc", 0, 1, -7, 2.25, 1e21, true, false, null];
+/** Values of every JSON kind, and two objects that JavaScript cannot turn into text or a number as it would others. */
+const SCALARS: JsonValue[] = ["", "Tee", "ünïcødé ✓", "3", " 4 ", "1e3", "0x10", "-2.5", "abc", 0, 1, -7, 2.25, 1e21, true, false, null, { toString: "x" }, { valueOf: 3 }];
 
 function generated(random: () => number, depth = 0): JsonValue {
   const roll = random();
