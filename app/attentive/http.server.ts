@@ -9,8 +9,8 @@
  *   reading on);
  * - the answer is read up to `maxAnswerBytes` and its headers up to MAX_ANSWER_HEADER_BYTES, no further.
  * The handler sees the answer as undici's parser hands it over, with no stream or promise per exchange: node:http
- * built a request object, an answer stream and their listeners for each send, about a third of the worker's CPU
- * spent on HTTP (decision 049).
+ * built a request object, an answer stream and their listeners for each send, and its request path alone was about
+ * a quarter of the worker's main thread (decision 049).
  */
 import { Pool, type Dispatcher } from "undici";
 
@@ -75,7 +75,10 @@ function poolFor(url: URL): Pool {
   return pool;
 }
 
-/** Closes every pool's connections (tests, and a process that is shutting down). */
+/**
+ * Closes every pool's connections, for tests that need a fresh pool. A process that stops needs nothing: idle
+ * connections do not keep it alive.
+ */
 export async function closeAttentiveConnections(): Promise<void> {
   const open = [...pools.values()];
   pools.clear();

@@ -77,6 +77,21 @@ describe("undiciTransport", () => {
     await server.connectionClosed(arrival);
   });
 
+  it("sends nothing when the deadline passes before the request has a connection", async () => {
+    const timers = new VirtualTimers();
+    answer = ({ request: { body }, res }) => {
+      if (body === '{"n":"after"}') res.writeHead(200, { "content-type": "application/json" }).end(eventAnswer("after"));
+    };
+    // A fresh pool: the request waits for its connection, and the deadline passes first.
+    const pending = createUndiciTransport(timers)(request({ body: '{"n":"expired"}', timeoutMs: 5 }));
+    timers.advance(5);
+    expect(await pending).toEqual({ kind: "timeout", timeoutMs: 5 });
+    // Queued behind it, a later send goes out once a connection is up; the expired one, first in the queue, did not.
+    expect((await undiciTransport(request({ body: '{"n":"after"}' }))).kind).toBe("answer");
+    expect(server.received.map((received) => received.body)).not.toContain('{"n":"expired"}');
+    expect(server.received.map((received) => received.body)).toContain('{"n":"after"}');
+  });
+
   it("sends many times over one keep-alive socket without adding listeners to it", async () => {
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
