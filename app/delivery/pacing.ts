@@ -25,8 +25,13 @@ export class RecentSends {
   private answered: Array<Promise<void> | undefined>;
   /** Where the oldest send is, how many are kept, and the number of the oldest (sends are numbered from 0). */
   private start = 0;
-  length = 0;
+  private kept = 0;
   private firstNumber = 0;
+
+  /** How many sends are kept. */
+  get length(): number {
+    return this.kept;
+  }
 
   constructor(private capacity: number) {
     this.sentAt = new Float64Array(capacity);
@@ -37,19 +42,19 @@ export class RecentSends {
   /** Adds a send in flight, dropping the oldest beyond `keep`; returns its number, for `answer`. */
   push(sentAt: number, answered: Promise<void>, keep: number): number {
     if (keep > this.capacity) this.resize(keep);
-    while (this.length >= keep) this.dropOldest();
-    const at = this.slot(this.length);
+    while (this.kept >= keep) this.dropOldest();
+    const at = this.slot(this.kept);
     this.sentAt[at] = sentAt;
     this.answeredAt[at] = NaN;
     this.answered[at] = answered;
-    this.length++;
-    return this.firstNumber + this.length - 1;
+    this.kept++;
+    return this.firstNumber + this.kept - 1;
   }
 
   /** Records when send `number` was answered, if it is still kept. */
   answer(number: number, answeredAt: number): void {
     const index = number - this.firstNumber;
-    if (index < 0 || index >= this.length) return;
+    if (index < 0 || index >= this.kept) return;
     const at = this.slot(index);
     this.answeredAt[at] = answeredAt;
     this.answered[at] = undefined;
@@ -63,13 +68,13 @@ export class RecentSends {
   }
 
   lastSentAt(): number | undefined {
-    return this.length === 0 ? undefined : this.sentAt[this.slot(this.length - 1)];
+    return this.kept === 0 ? undefined : this.sentAt[this.slot(this.kept - 1)];
   }
 
   /** How many kept sends went at or before `sentBy` and were in flight or answered after `answeredAfter`. */
   countOpen(sentBy: number, answeredAfter: number): number {
     let count = 0;
-    const end = this.start + this.length;
+    const end = this.start + this.kept;
     // The ring in at most two runs of the arrays, without a modulo per entry. NaN (in flight) fails `<=`.
     for (let run = 0, from = this.start, to = Math.min(end, this.capacity); run < 2; run++, from = 0, to = end - this.capacity) {
       for (let at = from; at < to; at++) {
@@ -87,7 +92,7 @@ export class RecentSends {
   private dropOldest() {
     this.answered[this.start] = undefined;
     this.start = this.slot(1);
-    this.length--;
+    this.kept--;
     this.firstNumber++;
   }
 
@@ -96,7 +101,7 @@ export class RecentSends {
     const sentAt = new Float64Array(capacity);
     const answeredAt = new Float64Array(capacity);
     const answered = new Array<Promise<void> | undefined>(capacity).fill(undefined);
-    for (let index = 0; index < this.length; index++) {
+    for (let index = 0; index < this.kept; index++) {
       const at = this.slot(index);
       sentAt[index] = this.sentAt[at]!;
       answeredAt[index] = this.answeredAt[at]!;
