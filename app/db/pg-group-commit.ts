@@ -2,6 +2,7 @@
  * Group commit for the driver-level PostgreSQL writes (decisions 026 and 028): items that arrive while earlier ones
  * are being written go together in one statement, and so in one commit. With nothing in flight an item goes alone
  * after the turn it arrived in (so that the turn's other items join it); under load the groups grow by themselves.
+ * Items that nothing waits on (a delivery's outcome) may also wait up to `gatherMs` for others (decision 051).
  *
  * - At most `maxInFlight` statements run at once, each with at most `maxGroup` items.
  * - Items with the same key are written in the order given: never in one statement, never in two at once. So two
@@ -17,6 +18,14 @@ export interface GroupCommitOptions<I, R> {
   keyOf(item: I): string;
   maxGroup: number;
   maxInFlight: number;
+  /**
+   * How long the oldest queued item may wait for others to share its statement (decision 051): the queue is sent
+   * when it has waited that long or holds `maxGroup` items, whichever comes first, and at once on `drain()`. 0 (the
+   * default) sends after the turn an item arrived in.
+   */
+  gatherMs?: number;
+  /** The clock `gatherMs` is measured on (tests). */
+  now?: () => number;
 }
 
 /** SQLSTATE classes that name something in the rows: data exceptions, constraint violations, transaction rollbacks
@@ -40,6 +49,8 @@ export function failedOnItsRows(error: unknown): boolean {
 interface Queued<I, R> {
   item: I;
   key: string;
+  /** When it was submitted, on the options' clock. */
+  since: number;
   resolve(result: R): void;
   reject(error: unknown): void;
 }
@@ -50,30 +61,58 @@ export class PgGroupCommit<I, R> {
   /** The keys of the items in the statements in flight. */
   private readonly writing = new Set<string>();
   private scheduled = false;
+  /** The gather's timer, while the queue waits for more items (gatherMs). */
+  private gatherTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set by drain(): what is queued goes without waiting for others. */
+  private draining = false;
   private idle: Array<() => void> = [];
+  private readonly now: () => number;
 
-  constructor(private readonly options: GroupCommitOptions<I, R>) {}
+  constructor(private readonly options: GroupCommitOptions<I, R>) {
+    this.now = options.now ?? Date.now;
+  }
 
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, key: this.options.keyOf(item), resolve, reject });
+      this.queue.push({ item, key: this.options.keyOf(item), since: this.now(), resolve, reject });
       this.pump();
     });
   }
 
-  /** Settles once every item submitted so far has been written or refused. */
+  /** Settles once every item submitted so far has been written or refused; what waits for others is sent now. */
   drain(): Promise<void> {
     if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    this.draining = true;
+    this.pump();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
   private pump() {
     if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
+    const wait = this.gatherWait();
+    if (wait > 0) {
+      this.gatherTimer ??= setTimeout(() => {
+        this.gatherTimer = null;
+        this.pump();
+      }, wait);
+      return;
+    }
+    if (this.gatherTimer !== null) {
+      clearTimeout(this.gatherTimer);
+      this.gatherTimer = null;
+    }
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       this.send();
     });
+  }
+
+  /** How much longer the queue waits for more items before it is sent: 0 when it goes now. */
+  private gatherWait(): number {
+    const gatherMs = this.options.gatherMs ?? 0;
+    if (gatherMs <= 0 || this.draining || this.queue.length >= this.options.maxGroup) return 0;
+    return Math.max(0, this.queue[0]!.since + gatherMs - this.now());
   }
 
   private send() {
@@ -87,7 +126,10 @@ export class PgGroupCommit<I, R> {
       this.inFlight--;
       for (const queued of group) this.writing.delete(queued.key);
       if (this.queue.length > 0) this.pump();
-      else if (this.inFlight === 0) for (const resolve of this.idle.splice(0)) resolve();
+      else if (this.inFlight === 0) {
+        this.draining = false;
+        for (const resolve of this.idle.splice(0)) resolve();
+      }
     });
   }
 

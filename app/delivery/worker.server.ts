@@ -294,8 +294,8 @@ const NO_SHOPS: ReadonlySet<string> = new Set();
  * The most delivered events whose outcome is written after their lane has gone to the next delivery (decision 030):
  * a quarter of the lanes. At 750 to 900 events/s, with 11 to 17 ms a write on SQLite (measured in the fifty-shop
  * micro-benchmark), 8 to 15 are under way; beyond the bound a lane waits for its own outcome. The bound is also what
- * a kill can add to the sends repeated after it. On SQLite an outcome also waits up to OUTCOME_GATHER_MS (10 ms) to
- * share its commit (decision 035), chosen so that at the rates measured the outcomes under way stay within it.
+ * a kill can add to the sends repeated after it. An outcome also waits up to OUTCOME_GATHER_MS (10 ms) to
+ * share its commit (decisions 035 and 051), chosen so that at the rates measured the outcomes under way stay within it.
  */
 export function settlingOutsideLanes(concurrency: number): number {
   return Math.max(1, Math.floor(concurrency / 4));

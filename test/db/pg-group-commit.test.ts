@@ -3,7 +3,7 @@
  * answers by hand; the stores' statements are tested on PostgreSQL in test/pipeline/outcome-store.test.ts and
  * test/webhooks/ingest-store.test.ts.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { failedOnItsRows, PgGroupCommit } from "~/db/pg-group-commit";
 
 interface Item {
@@ -168,5 +168,80 @@ describe("PgGroupCommit", () => {
     await draining;
     expect(drained).toBe(true);
     await expect(new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 1, maxInFlight: 1 }).drain()).resolves.toBeUndefined();
+  });
+  describe("with gatherMs (decision 051)", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    /** Virtual time for the gather's timer and clock only: the turns the group waits for stay real. */
+    const virtualTime = () => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+
+    it("holds the first item until it has waited gatherMs, and sends what came meanwhile with it", async () => {
+      virtualTime();
+      const fake = controlledWrite();
+      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2, gatherMs: 10 });
+      const first = group.submit({ key: "a", value: 1 });
+      await turn();
+      vi.advanceTimersByTime(6);
+      const second = group.submit({ key: "b", value: 2 });
+      await turn();
+      vi.advanceTimersByTime(3);
+      await turn();
+      // 9 ms after the first: nothing sent yet, though both slots are free.
+      expect(fake.calls).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2]]);
+      fake.calls[0]!.answer();
+      expect(await Promise.all([first, second])).toEqual([10, 20]);
+      // The next item waits its own time, counted from its own arrival.
+      const third = group.submit({ key: "c", value: 3 });
+      vi.advanceTimersByTime(9);
+      await turn();
+      expect(fake.calls).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2], [3]]);
+      fake.calls[1]!.answer();
+      expect(await third).toBe(30);
+    });
+
+    it("sends at once when maxGroup items are queued, without waiting out the time", async () => {
+      virtualTime();
+      const fake = controlledWrite();
+      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 3, maxInFlight: 2, gatherMs: 10 });
+      const results = [1, 2, 3, 4].map((value) => group.submit({ key: `k${value}`, value }));
+      await turn();
+      // Three went at once; the fourth, alone, waits for others.
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3]]);
+      vi.advanceTimersByTime(10);
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3], [4]]);
+      for (const call of fake.calls) call.answer();
+      expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
+    });
+
+    it("sends what waits at once on drain(), and waits again once it is idle", async () => {
+      virtualTime();
+      const fake = controlledWrite();
+      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 1, gatherMs: 10 });
+      const first = group.submit({ key: "a", value: 1 });
+      await turn();
+      expect(fake.calls).toHaveLength(0);
+      const drained = group.drain();
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1]]);
+      fake.calls[0]!.answer();
+      await drained;
+      expect(await first).toBe(10);
+      void group.submit({ key: "b", value: 2 });
+      await turn();
+      expect(fake.calls).toHaveLength(1);
+      vi.advanceTimersByTime(10);
+      await turn();
+      expect(fake.calls).toHaveLength(2);
+      fake.calls[1]!.answer();
+      await group.drain();
+    });
   });
 });
