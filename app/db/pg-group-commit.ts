@@ -2,7 +2,7 @@
  * Group commit for the driver-level PostgreSQL writes (decisions 026 and 028): items that arrive while earlier ones
  * are being written go together in one statement, and so in one commit. With nothing in flight an item goes alone
  * after the turn it arrived in (so that the turn's other items join it); under load the groups grow by themselves.
- * Items that nothing waits on (a delivery's outcome) may also wait up to `gatherMs` for others (decision 051).
+ * Items may also wait up to `gatherMs` for others (decisions 051 and 052), and up to `gatherCount` of them.
  *
  * - At most `maxInFlight` statements run at once, each with at most `maxGroup` items.
  * - Items with the same key are written in the order given: never in one statement, never in two at once. So two
@@ -24,6 +24,12 @@ export interface GroupCommitOptions<I, R> {
    * default) sends after the turn an item arrived in.
    */
   gatherMs?: number;
+  /**
+   * With gatherMs: the queue goes at once when it holds this many items (`maxGroup` by default). Senders that wait
+   * for each answer before they send again (Shopify to one app, a load test's connections) have no more to send
+   * while theirs wait: waiting out the time would only idle the database (decision 041 found it so on SQLite).
+   */
+  gatherCount?: number;
   /** The clock `gatherMs` is measured on (tests). */
   now?: () => number;
 }
@@ -87,9 +93,10 @@ export class PgGroupCommit<I, R> {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  private pump() {
+  /** Sends what is queued after this turn, or once it has gathered; `now` skips the gathering. */
+  private pump(now = false) {
     if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.options.maxInFlight) return;
-    const wait = this.gatherWait();
+    const wait = now ? 0 : this.gatherWait();
     if (wait > 0) {
       this.gatherTimer ??= setTimeout(() => {
         this.gatherTimer = null;
@@ -111,7 +118,8 @@ export class PgGroupCommit<I, R> {
   /** How much longer the queue waits for more items before it is sent: 0 when it goes now. */
   private gatherWait(): number {
     const gatherMs = this.options.gatherMs ?? 0;
-    if (gatherMs <= 0 || this.draining || this.queue.length >= this.options.maxGroup) return 0;
+    const enough = Math.min(this.options.gatherCount ?? this.options.maxGroup, this.options.maxGroup);
+    if (gatherMs <= 0 || this.draining || this.queue.length >= enough) return 0;
     return Math.max(0, this.queue[0]!.since + gatherMs - this.now());
   }
 
@@ -120,8 +128,8 @@ export class PgGroupCommit<I, R> {
     const group = this.takeGroup();
     if (group.length === 0) return;
     this.inFlight++;
-    // What did not fit in this group may go in another slot.
-    this.pump();
+    // What did not fit in a full group may go in another slot at once: it has waited as long as this group did.
+    this.pump(group.length === this.options.maxGroup);
     void this.writeGroup(group).finally(() => {
       this.inFlight--;
       for (const queued of group) this.writing.delete(queued.key);

@@ -49,15 +49,16 @@ export function sqliteLockWaitMsFrom(text: string | undefined): number {
 }
 
 /**
- * SQLite: how long a webhook's write may wait for others to share its commit (decision 040). Each commit writes every
- * index leaf its rows touched to the WAL, so at a thousand webhooks a second, committed as they came (about two a
- * commit), the writer thread spent more on commits than on rows. A claim written meanwhile still commits at once,
- * and carries the waiting webhooks with it.
+ * How long a webhook's write may wait for others to share its commit (decision 040; on PostgreSQL, decision 052).
+ * Each SQLite commit writes every index leaf its rows touched to the WAL, so at a thousand webhooks a second,
+ * committed as they came (about two a commit), the writer thread spent more on commits than on rows. A claim written
+ * meanwhile still commits at once, and carries the waiting webhooks with it. On PostgreSQL a statement and its commit
+ * cost the server more than the rows of one webhook.
  */
 export const INGEST_GATHER_MS = 5;
 
 /**
- * SQLite: a webhook waits no longer once this many writes are queued (decision 041). Shopify, or a load test, that
+ * A webhook waits no longer once this many writes are queued (decision 041; on PostgreSQL, decision 052). Shopify, or a load test, that
  * sends again only once answered has no more to send while its webhooks wait: at the maximum rate with sixteen
  * connections, the full 5 ms halved the webhooks recorded a second.
  */
@@ -128,6 +129,8 @@ class PostgresIngestStore implements IngestStore {
       keyOf: ({ row }) => `${row.shop}\n${row.topic}\n${row.eventKey}`,
       maxGroup: PG_INGEST_GROUP,
       maxInFlight: PG_INGEST_STATEMENTS_IN_FLIGHT,
+      gatherMs: INGEST_GATHER_MS,
+      gatherCount: INGEST_GATHER_COUNT,
     });
   }
 

@@ -206,19 +206,38 @@ describe("PgGroupCommit", () => {
       expect(await third).toBe(30);
     });
 
-    it("sends at once when maxGroup items are queued, without waiting out the time", async () => {
+    it("sends at once when maxGroup items are queued, and what did not fit in another slot without waiting", async () => {
       virtualTime();
       const fake = controlledWrite();
       const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 3, maxInFlight: 2, gatherMs: 10 });
       const results = [1, 2, 3, 4].map((value) => group.submit({ key: `k${value}`, value }));
       await turn();
-      // Three went at once; the fourth, alone, waits for others.
-      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3]]);
-      vi.advanceTimersByTime(10);
-      await turn();
       expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3], [4]]);
       for (const call of fake.calls) call.answer();
       expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
+      // One that arrives alone later waits for others again.
+      const fifth = group.submit({ key: "k5", value: 5 });
+      await turn();
+      expect(fake.calls).toHaveLength(2);
+      vi.advanceTimersByTime(10);
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3], [4], [5]]);
+      fake.calls[2]!.answer();
+      expect(await fifth).toBe(50);
+    });
+
+    it("sends at once when gatherCount items are queued", async () => {
+      virtualTime();
+      const fake = controlledWrite();
+      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2, gatherMs: 5, gatherCount: 2 });
+      const first = group.submit({ key: "a", value: 1 });
+      await turn();
+      expect(fake.calls).toHaveLength(0);
+      const second = group.submit({ key: "b", value: 2 });
+      await turn();
+      expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2]]);
+      fake.calls[0]!.answer();
+      expect(await Promise.all([first, second])).toEqual([10, 20]);
     });
 
     it("sends what waits at once on drain(), and waits again once it is idle", async () => {
