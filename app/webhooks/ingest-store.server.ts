@@ -106,6 +106,13 @@ export const PG_INGEST_GROUP = 32;
 /** Casts for the webhook's values, in webhookValues' order: the two dates (text otherwise). */
 const WEBHOOK_CASTS: Record<number, string> = { 7: "::timestamp(3)", 8: "::timestamp(3)" };
 
+/** A webhook's read of its shop's mappings; `n` tells the reads apart. */
+interface MappingRead {
+  shop: string;
+  topic: string;
+  n: number;
+}
+
 interface PostgresIngestItem {
   row: IngestRow;
   webhookRecordId: string;
@@ -113,17 +120,29 @@ interface PostgresIngestItem {
 }
 
 /**
- * PostgreSQL: per webhook, one read of the shop's seeded flag and its enabled mappings; then the webhook (or nothing,
- * if the event is already recorded) and its deliveries are inserted in one statement, so they commit as a whole.
- * Webhooks that arrive while others are being written go in the same statement and commit (PgGroupCommit, decision
- * 028): per webhook, a statement and a commit cost the server more than the rows. The event (shop, topic, key) is
+ * PostgreSQL: a read of the shop's seeded flag and its enabled mappings; then the webhook (or nothing, if the event is
+ * already recorded) and its deliveries are inserted in one statement, so they commit as a whole. Webhooks that arrive
+ * while others are being written go in the same statement and commit (PgGroupCommit, decision 028), waiting up to
+ * INGEST_GATHER_MS for others (decision 052): per webhook, a statement and a commit cost the server more than the
+ * rows. Their reads go together in the same way (decision 053). The event (shop, topic, key) is
  * the key, so redeliveries of one event are never written beside each other: the first is recorded, the others
  * find it.
  */
 class PostgresIngestStore implements IngestStore {
   private readonly group: PgGroupCommit<PostgresIngestItem, IngestResult>;
+  private readonly reads: PgGroupCommit<MappingRead, Array<{ id: string; eventType: string }> | null>;
+  /** Numbers the reads, so that none waits for another (PgGroupCommit keeps a key's items apart). */
+  private readNumber = 0;
 
   constructor(private readonly pool: pg.Pool) {
+    // No wait for others here: the insert after it waits (INGEST_GATHER_MS); the reads of the webhooks that arrive
+    // while up to two are in flight go together.
+    this.reads = new PgGroupCommit({
+      write: (items) => this.readMappings(items),
+      keyOf: (item) => String(item.n),
+      maxGroup: PG_INGEST_GROUP,
+      maxInFlight: PG_INGEST_STATEMENTS_IN_FLIGHT,
+    });
     this.group = new PgGroupCommit({
       write: (items) => this.write(items),
       keyOf: ({ row }) => `${row.shop}\n${row.topic}\n${row.eventKey}`,
@@ -134,22 +153,44 @@ class PostgresIngestStore implements IngestStore {
     });
   }
 
-  drain(): Promise<void> {
-    return this.group.drain();
+  async drain(): Promise<void> {
+    await this.reads.drain();
+    await this.group.drain();
   }
 
   async record(row: IngestRow): Promise<IngestResult> {
-    const lookup = await this.pool.query<{ seeded: boolean; id: string | null; eventType: string | null }>({
-      name: "ingest-mappings",
-      text: `SELECT s."mappingsSeeded" AS seeded, m.id, m."eventType"
-             FROM "Shop" s LEFT JOIN "Mapping" m ON m.shop = s.domain AND m.topic = $2 AND m.enabled
-             WHERE s.domain = $1 ORDER BY m.position ASC LIMIT ${MAX_MAPPINGS_PER_SHOP}`,
-      values: [row.shop, row.topic],
-    });
-    if (lookup.rows.length === 0 || !lookup.rows[0]!.seeded) return { kind: "unseeded" };
-    const mappings = lookup.rows.flatMap((r) => (r.id !== null && r.eventType !== null ? [{ id: r.id, eventType: r.eventType }] : []));
+    const found = await this.reads.submit({ shop: row.shop, topic: row.topic, n: this.readNumber++ });
+    if (found === null) return { kind: "unseeded" };
     const webhookRecordId = timeOrderedId();
-    return this.group.submit({ row, webhookRecordId, deliveries: deliveryRows(row, webhookRecordId, mappings) });
+    return this.group.submit({ row, webhookRecordId, deliveries: deliveryRows(row, webhookRecordId, found) });
+  }
+
+  /**
+   * Each webhook's shop (seeded or not, null when it is not, or unknown) and its enabled mappings of the topic, in
+   * their order, for the webhooks of one group in one statement (decision 053).
+   */
+  private async readMappings(items: readonly MappingRead[]): Promise<Array<Array<{ id: string; eventType: string }> | null>> {
+    const result = await this.pool.query<{ n: string; seeded: boolean | null; id: string | null; eventType: string | null }>({
+      name: "ingest-mappings-group",
+      text: `SELECT q.n, s."mappingsSeeded" AS seeded, m.id, m."eventType"
+             FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(shop, topic, n)
+             LEFT JOIN "Shop" s ON s.domain = q.shop
+             LEFT JOIN LATERAL (
+               SELECT id, "eventType", position FROM "Mapping"
+               WHERE shop = q.shop AND topic = q.topic AND enabled
+               ORDER BY position ASC LIMIT ${MAX_MAPPINGS_PER_SHOP}
+             ) m ON true
+             ORDER BY q.n, m.position`,
+      values: [items.map((item) => item.shop), items.map((item) => item.topic)],
+    });
+    const found: Array<Array<{ id: string; eventType: string }> | null> = items.map(() => null);
+    for (const row of result.rows) {
+      const index = Number(row.n) - 1;
+      if (row.seeded !== true) continue;
+      const mappings = (found[index] ??= []);
+      if (row.id !== null && row.eventType !== null) mappings.push({ id: row.id, eventType: row.eventType });
+    }
+    return found;
   }
 
   private async write(items: readonly PostgresIngestItem[]): Promise<IngestResult[]> {

@@ -189,20 +189,25 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: webhook
     await ensureShop(db(), SHOP);
     const pool = driver.pool;
     const groups: number[] = [];
+    const reads: number[] = [];
     let running = 0;
     let overlapped = false;
     const distinct = PG_INGEST_GROUP + 8;
     const rows = [...Array.from({ length: distinct }, (_, i) => row(3000 + i)), row(3000, { webhookId: "redelivery" })];
-    // Every webhook's mappings look-up is answered in one turn, once all have been asked: the writes then all arrive
-    // in that turn, as they do when webhooks come in faster than the writes commit.
+    // The mapping reads are answered in one turn, once every webhook's has been asked: the writes then all arrive in
+    // that turn, as they do when webhooks come in faster than the writes commit.
     const lookups: Array<Promise<pg.QueryResult>> = [];
+    let asked = 0;
     let answerLookups!: () => void;
     const allAsked = new Promise<void>((resolve) => (answerLookups = resolve));
     const counting = {
       query(config: pg.QueryConfig) {
-        if (config.name === "ingest-mappings") {
+        if (config.name === "ingest-mappings-group") {
+          const size = (config.values?.[0] as unknown[]).length;
+          reads.push(size);
           const index = lookups.push(pool.query(config)) - 1;
-          if (lookups.length === rows.length) answerLookups();
+          asked += size;
+          if (asked === rows.length) answerLookups();
           return allAsked.then(() => Promise.all(lookups)).then((answers) => answers[index]!);
         }
         // The write's statement is prepared per group size, which its name ends with.
@@ -215,11 +220,66 @@ describe.runIf(database().target.provider === "postgresql")("PostgreSQL: webhook
     const results = await Promise.all(rows.map((r) => grouped.record(r)));
     expect(results.slice(0, distinct).every((result) => result.kind === "recorded")).toBe(true);
     expect(results[distinct]).toEqual({ kind: "duplicate" });
+    // The reads went as the writes do: a full group, and the rest beside it at once (decision 053).
+    expect(reads).toEqual([PG_INGEST_GROUP, distinct + 1 - PG_INGEST_GROUP]);
     // The redelivery's event is in the first statement: it waits for that one, then goes alone.
     expect(groups).toEqual([PG_INGEST_GROUP, 8, 1]);
     expect(overlapped).toBe(true);
     expect(await db().webhook.count()).toBe(distinct);
     expect(await db().webhook.findFirst({ where: { webhookId: "redelivery" } })).toBeNull();
+  });
+
+  it("reads each webhook's own shop and mappings when the webhooks of several shops are read in one statement", async () => {
+    if (driver.provider !== "postgresql") return;
+    const other = "ingest-store-other.myshopify.com";
+    const bare = "ingest-store-bare.myshopify.com";
+    await ensureShop(db(), SHOP);
+    await ensureShop(db(), other);
+    await ensureShop(db(), bare);
+    // `other` has a second enabled mapping of the topic and a disabled one; `bare` has none of the topic enabled.
+    await db().mapping.create({ data: { shop: other, position: 60, topic: "orders/fulfilled", eventType: "Other second", properties: "{}" } });
+    await db().mapping.create({ data: { shop: other, position: 61, topic: "orders/fulfilled", eventType: "Other off", enabled: false, properties: "{}" } });
+    await db().mapping.updateMany({ where: { shop: bare, topic: "orders/fulfilled" }, data: { enabled: false } });
+    const enabled = async (shop: string) =>
+      (await db().mapping.findMany({ where: { shop, topic: "orders/fulfilled", enabled: true }, orderBy: { position: "asc" } })).map((m) => m.eventType);
+    const pool = driver.pool;
+    const reads: number[] = [];
+    const counting = {
+      query(config: pg.QueryConfig) {
+        if (config.name === "ingest-mappings-group") reads.push((config.values?.[0] as unknown[]).length);
+        return pool.query(config);
+      },
+    } as unknown as pg.Pool;
+    const grouped = openIngestStore({ ...driver, pool: counting });
+    try {
+      const results = await Promise.all([
+        grouped.record(row(5001)),
+        grouped.record(ingestRow(other, 5002)),
+        grouped.record(ingestRow("ingest-store-unknown.myshopify.com", 5003)),
+        grouped.record(ingestRow(bare, 5004)),
+        grouped.record(ingestRow(other, 5005, { topic: "refunds/create", eventKey: "gid://shopify/Refund/5005" })),
+      ]);
+      expect(reads).toEqual([5]);
+      // The deliveries' event types, in their mappings' order.
+      const eventTypes = async (eventKey: string) => {
+        const deliveries = await db().delivery.findMany({ where: { webhook: { eventKey } } });
+        const positions = new Map((await db().mapping.findMany({ where: { id: { in: deliveries.map((d) => d.mappingId) } } })).map((m) => [m.id, m.position]));
+        return deliveries.sort((a, b) => positions.get(a.mappingId)! - positions.get(b.mappingId)!).map((d) => d.eventType);
+      };
+      expect(results[0]).toMatchObject({ kind: "recorded", deliveries: (await enabled(SHOP)).length });
+      expect(await eventTypes("gid://shopify/Order/5001")).toEqual(await enabled(SHOP));
+      expect(results[1]).toMatchObject({ kind: "recorded", deliveries: (await enabled(other)).length });
+      expect(await eventTypes("gid://shopify/Order/5002")).toEqual(await enabled(other));
+      expect(await enabled(other)).toContain("Other second");
+      expect(results[2]).toEqual({ kind: "unseeded" });
+      expect(results[3]).toEqual({ kind: "recorded", webhookRecordId: expect.any(String), deliveries: 0 });
+      const refundTypes = (await db().mapping.findMany({ where: { shop: other, topic: "refunds/create", enabled: true } })).length;
+      expect(results[4]).toMatchObject({ kind: "recorded", deliveries: refundTypes });
+    } finally {
+      await grouped.drain();
+      await db().mapping.deleteMany({ where: { shop: { in: [other, bare] } } });
+      await db().shop.deleteMany({ where: { domain: { in: [other, bare] } } });
+    }
   });
 });
 
