@@ -12,6 +12,7 @@ import { closeDatabase, openDatabase, type Database } from "~/db.server";
 import { connectAttentive } from "~/models/Shop.server";
 import { createSecretBox } from "~/secrets/secret-box.server";
 import { BIN, ROOT, RUN_ID, SCRATCH, run } from "./common";
+import { localPostgresCpuMs } from "./cpu";
 import { FIXTURE_ORDER_GID } from "./load";
 
 export const PG_BASE = process.env.BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
@@ -237,4 +238,21 @@ export async function preloadDeliveries(
     [prefix, prefix, prefix, now.toISOString(), now.toISOString(), now.toISOString(), now.toISOString(), perShop, shops, mappings],
   );
   return total;
+}
+
+/**
+ * The local PostgreSQL server's CPU (all its processes, localPostgresCpuMs) and the commits of its database
+ * (pg_stat_database, so every schema's), for a micro-benchmark's window; null when it runs on SQLite.
+ */
+export async function localPostgresFigures(provider: "sqlite" | "postgresql"): Promise<{ cpuMs: number; commits: number } | null> {
+  if (provider !== "postgresql") return null;
+  const cpuMs = localPostgresCpuMs();
+  const client = new pg.Client({ connectionString: PG_BASE });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ commits: string }>(`SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()`);
+    return { cpuMs, commits: Number(rows[0]?.commits ?? 0) };
+  } finally {
+    await client.end();
+  }
 }

@@ -28,11 +28,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
 import { ENCRYPTION_KEY, startWorker } from "../lib/app";
 import { ROOT, RUN_ID, log, sleep } from "../lib/common";
-import { localPostgresCpuMs, processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
-import { PG_BASE, createDatabase, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
+import { processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
+import { createDatabase, localPostgresFigures, preloadDeliveries, seedShops, shopsFor, sqliteHandle } from "../lib/db";
 import { ORDER_BODY } from "../lib/load";
 import { startStandIn } from "../lib/standin";
 import { sqliteDate } from "~/db/sql-values";
@@ -100,7 +99,7 @@ try {
       await sleep(50);
       first = (await standIn.stats()).events.length;
     }
-    const server0 = await serverFigures();
+    const server0 = await localPostgresFigures(provider);
     const split0 = processUserSystemMs(worker.pid);
     const cpu0 = processCpuMs(worker.pid);
     const threads0 = threadCpuMs(worker.pid);
@@ -112,7 +111,7 @@ try {
       sent = (await standIn.stats()).events.length;
     }
     const cpuMs = processCpuMs(worker.pid) - cpu0;
-    const server1 = await serverFigures();
+    const server1 = await localPostgresFigures(provider);
     const split1 = processUserSystemMs(worker.pid);
     const threads1 = threadCpuMs(worker.pid);
     const wallS = (performance.now() - t0) / 1000;
@@ -148,16 +147,3 @@ try {
   await db.drop();
 }
 
-/** PostgreSQL only: the CPU of every local `postgres` process, and the database's commits so far. */
-async function serverFigures(): Promise<{ cpuMs: number; commits: number } | null> {
-  if (provider !== "postgresql") return null;
-  const cpuMs = localPostgresCpuMs();
-  const client = new pg.Client({ connectionString: PG_BASE });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ commits: string }>(`SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()`);
-    return { cpuMs, commits: Number(rows[0]?.commits ?? 0) };
-  } finally {
-    await client.end();
-  }
-}

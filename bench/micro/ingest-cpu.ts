@@ -15,9 +15,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { APP_SECRET, ENCRYPTION_KEY, startApp } from "../lib/app";
 import { ROOT, RUN_ID, SCRATCH } from "../lib/common";
-import pg from "pg";
-import { localPostgresCpuMs, processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
-import { PG_BASE, createDatabase, seedShops, shopsFor } from "../lib/db";
+import { processCpuMs, processUserSystemMs, threadCpuMs, threadNames } from "../lib/cpu";
+import { createDatabase, localPostgresFigures, seedShops, shopsFor } from "../lib/db";
 import { orderWebhooks } from "../lib/load";
 import { runPoisson } from "../lib/poisson";
 
@@ -26,20 +25,6 @@ const rate = Number(args[0] ?? 1000);
 const seconds = Number(args[1] ?? 10);
 const profile = process.argv.includes("--profile");
 const provider = process.argv.includes("--postgresql") ? "postgresql" : "sqlite";
-
-/** The local PostgreSQL server's CPU (all its processes) and its database's commits, or null on SQLite. */
-async function serverFigures(): Promise<{ cpuMs: number; commits: number } | null> {
-  if (provider !== "postgresql") return null;
-  const cpuMs = localPostgresCpuMs();
-  const client = new pg.Client({ connectionString: PG_BASE });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ commits: string }>(`SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = current_database()`);
-    return { cpuMs, commits: Number(rows[0]?.commits ?? 0) };
-  } finally {
-    await client.end();
-  }
-}
 
 mkdirSync(SCRATCH, { recursive: true });
 const shops = shopsFor(10, "ingest-cpu");
@@ -61,13 +46,13 @@ try {
     // V8 optimises the hot functions and SQLite's pages warm up before the window opens.
     await runPoisson({ url: app.url, rate, durationS: Math.max(3, seconds / 2), seed: 1, next, target: "warm-up", maxSockets: 1024 });
     const pid = app.process.pid!;
-    const server0 = await serverFigures();
+    const server0 = await localPostgresFigures(provider);
     const split0 = processUserSystemMs(pid);
     const cpu0 = processCpuMs(pid);
     const threads0 = threadCpuMs(pid);
     const run = await runPoisson({ url: app.url, rate, durationS: seconds, seed: 7, next, target: "measured", maxSockets: 1024 });
     const cpuMs = processCpuMs(pid) - cpu0;
-    const server1 = await serverFigures();
+    const server1 = await localPostgresFigures(provider);
     const split1 = processUserSystemMs(pid);
     const threads1 = threadCpuMs(pid);
     const names = threadNames(pid);

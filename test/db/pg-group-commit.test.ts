@@ -173,13 +173,18 @@ describe("PgGroupCommit", () => {
     afterEach(() => {
       vi.useRealTimers();
     });
-    /** Virtual time for the gather's timer and clock only: the turns the group waits for stay real. */
-    const virtualTime = () => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    /**
+     * A group with a gather, on virtual time for the gather's timer and clock only (the turns the group waits for
+     * stay real), and the write the test answers.
+     */
+    const gathering = (options: { maxGroup: number; maxInFlight: number; gatherMs: number; gatherCount?: number }) => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+      const fake = controlledWrite();
+      return { fake, group: new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, ...options }) };
+    };
 
     it("holds the first item until it has waited gatherMs, and sends what came meanwhile with it", async () => {
-      virtualTime();
-      const fake = controlledWrite();
-      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2, gatherMs: 10 });
+      const { fake, group } = gathering({ maxGroup: 10, maxInFlight: 2, gatherMs: 10 });
       const first = group.submit({ key: "a", value: 1 });
       await turn();
       vi.advanceTimersByTime(6);
@@ -207,9 +212,7 @@ describe("PgGroupCommit", () => {
     });
 
     it("sends at once when maxGroup items are queued, and what did not fit in another slot without waiting", async () => {
-      virtualTime();
-      const fake = controlledWrite();
-      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 3, maxInFlight: 2, gatherMs: 10 });
+      const { fake, group } = gathering({ maxGroup: 3, maxInFlight: 2, gatherMs: 10 });
       const results = [1, 2, 3, 4].map((value) => group.submit({ key: `k${value}`, value }));
       await turn();
       expect(fake.calls.map((call) => call.items.map((item) => item.value))).toEqual([[1, 2, 3], [4]]);
@@ -227,9 +230,7 @@ describe("PgGroupCommit", () => {
     });
 
     it("sends at once when gatherCount items are queued", async () => {
-      virtualTime();
-      const fake = controlledWrite();
-      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 2, gatherMs: 5, gatherCount: 2 });
+      const { fake, group } = gathering({ maxGroup: 10, maxInFlight: 2, gatherMs: 5, gatherCount: 2 });
       const first = group.submit({ key: "a", value: 1 });
       await turn();
       expect(fake.calls).toHaveLength(0);
@@ -241,9 +242,7 @@ describe("PgGroupCommit", () => {
     });
 
     it("sends what waits at once on drain(), and waits again once it is idle", async () => {
-      virtualTime();
-      const fake = controlledWrite();
-      const group = new PgGroupCommit<Item, number>({ write: fake.write, keyOf: (item) => item.key, maxGroup: 10, maxInFlight: 1, gatherMs: 10 });
+      const { fake, group } = gathering({ maxGroup: 10, maxInFlight: 1, gatherMs: 10 });
       const first = group.submit({ key: "a", value: 1 });
       await turn();
       expect(fake.calls).toHaveLength(0);
