@@ -58,9 +58,9 @@ export function sqliteLockWaitMsFrom(text: string | undefined): number {
 export const INGEST_GATHER_MS = 5;
 
 /**
- * A webhook waits no longer once this many writes are queued (decision 041; on PostgreSQL, decision 052). Shopify, or a load test, that
- * sends again only once answered has no more to send while its webhooks wait: at the maximum rate with sixteen
- * connections, the full 5 ms halved the webhooks recorded a second.
+ * A webhook waits no longer once this many writes are queued (decision 041; on PostgreSQL, decision 052). Shopify,
+ * or a load test, that sends again only once answered has no more to send while its webhooks wait: at the maximum
+ * rate with sixteen connections, the full 5 ms halved the webhooks recorded a second.
  */
 export const INGEST_GATHER_COUNT = 8;
 
@@ -124,9 +124,8 @@ interface PostgresIngestItem {
  * already recorded) and its deliveries are inserted in one statement, so they commit as a whole. Webhooks that arrive
  * while others are being written go in the same statement and commit (PgGroupCommit, decision 028), waiting up to
  * INGEST_GATHER_MS for others (decision 052): per webhook, a statement and a commit cost the server more than the
- * rows. Their reads go together in the same way (decision 053). The event (shop, topic, key) is
- * the key, so redeliveries of one event are never written beside each other: the first is recorded, the others
- * find it.
+ * rows. Their reads go together in the same way (decision 053). The event (shop, topic, key) is the key, so
+ * redeliveries of one event are never written beside each other: the first is recorded, the others find it.
  */
 class PostgresIngestStore implements IngestStore {
   private readonly group: PgGroupCommit<PostgresIngestItem, IngestResult>;
@@ -166,8 +165,8 @@ class PostgresIngestStore implements IngestStore {
   }
 
   /**
-   * Each webhook's shop (seeded or not, null when it is not, or unknown) and its enabled mappings of the topic, in
-   * their order, for the webhooks of one group in one statement (decision 053).
+   * For each read of a group, in one statement (decision 053): its shop's enabled mappings of the topic in position
+   * order, or null when the shop is unknown or its default mappings were never created.
    */
   private async readMappings(items: readonly MappingRead[]): Promise<Array<Array<{ id: string; eventType: string }> | null>> {
     const result = await this.pool.query<{ n: string; seeded: boolean | null; id: string | null; eventType: string | null }>({
