@@ -20,6 +20,7 @@ import { ingestScenario } from "./scenarios/ingest";
 import { pgCostScenario } from "./scenarios/pg-cost";
 import { renderScenario } from "./scenarios/render";
 import { scaleOutScenario } from "./scenarios/scale-out";
+import { checkChromium } from "../test/browser/harness-core";
 
 const SCENARIOS = ["ingest", "inline", "e2e", "delivery", "render", "growth", "scaleout", "backfill", "admin", "pg-cost"] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -39,6 +40,14 @@ async function main() {
   const unknown = only.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
   const selected = (name: ScenarioName) => only.includes(name);
+  // Found out now, not after the other scenarios' quarter of an hour.
+  if (selected("admin")) {
+    try {
+      checkChromium();
+    } catch (error) {
+      throw new Error(`${(error as Error).message} Or leave the admin scenario out: --only ${SCENARIOS.filter((name) => name !== "admin").join(",")}.`);
+    }
+  }
   const quick = values.quick;
   const providers = values["no-postgres"] ? (["sqlite"] as const) : (["sqlite", "postgresql"] as const);
   if (values.profile) {

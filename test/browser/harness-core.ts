@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -239,7 +239,17 @@ async function stopProcessGroup(child: ChildProcess): Promise<void> {
   }
 }
 
+/** Before anything starts: without the browser, playwright's own error comes only after the build and servers. */
+export function checkChromium(path: string = CHROMIUM): void {
+  if (existsSync(path)) return;
+  throw new Error(
+    `No Chromium at ${path}: the browser tests and the bench's admin-vitals scenario drive Debian's chromium. ` +
+      "Install it (`apt-get update && apt-get install -y chromium`), or set CHROMIUM_PATH to a Chromium of your own.",
+  );
+}
+
 export async function startBrowserHarness(options: HarnessOptions = {}): Promise<BrowserHarness> {
+  checkChromium();
   const cleanups: (() => Promise<void> | void)[] = [];
   const cleanup = async () => {
     for (const step of cleanups.splice(0).reverse()) {
