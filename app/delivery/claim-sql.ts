@@ -66,6 +66,8 @@ export interface ClaimedDelivery {
   leaseExpiresAt: Date;
   /** `id` lets the worker parse a body once for all the claim's deliveries of one webhook. */
   webhook: { id: string; body: string; topic: string; shop: string };
+  /** The event rendered when the webhook was received (app/mapping/prerender.ts), or null. */
+  prerendered: string | null;
 }
 
 export interface Row {
@@ -79,6 +81,7 @@ export interface Row {
   createdAt: string | Date;
   nextAttemptAt: string | Date;
   backfillId: string | null;
+  prerendered: string | null;
   webhookId: string;
   webhookBody: string;
   webhookTopic: string;
@@ -99,6 +102,7 @@ export function toClaimed(row: Row, request: ClaimRequest, leaseExpiresAt: Date)
     leaseOwner: request.workerId,
     leaseExpiresAt,
     webhook: { id: row.webhookId, body: row.webhookBody, topic: row.webhookTopic, shop: row.webhookShop },
+    prerendered: row.prerendered ?? null,
   };
 }
 
@@ -108,7 +112,7 @@ export function earliestFirst(rows: Row[]): Row[] {
   return rows.sort((a, b) => rank(a) - rank(b) || new Date(a.nextAttemptAt).getTime() - new Date(b.nextAttemptAt).getTime());
 }
 
-export const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId"`;
+export const RETURNED = `id, shop, "mappingId", topic, "externalEventId", "occurredAt", attempts, "createdAt", "nextAttemptAt", "webhookRecordId", "backfillId", prerendered`;
 
 export type Candidate = { id: string; shop: string; background: number; due: string };
 

@@ -291,7 +291,7 @@ class PostgresClaimStore implements ClaimStore {
                     WHERE d.id = ANY(ARRAY(SELECT id FROM chosen))
                     RETURNING d.*
                   )
-             SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId",
+             SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId", c.prerendered,
                     ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
                     w.id AS "webhookId", w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
              FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,

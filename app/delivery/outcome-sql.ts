@@ -36,7 +36,10 @@ export interface OutcomeWrite {
   } | null;
 }
 
-/** The SET list, one CASE per column an outcome may leave alone. */
+/**
+ * The SET list, one CASE per column an outcome may leave alone. An event rendered ahead is for the first send only
+ * (decision 054): any outcome clears it, so a retry renders again and the customer's data is not kept twice.
+ */
 export const SET_OUTCOME = `
   status = :status,
   "finishedAt" = CASE WHEN :setFinishedAt THEN :finishedAt ELSE "finishedAt" END,
@@ -52,6 +55,7 @@ export const SET_OUTCOME = `
   attempts = CASE WHEN :givesBack THEN attempts - 1 ELSE attempts END,
   "leaseOwner" = NULL,
   "leaseExpiresAt" = NULL,
+  prerendered = NULL,
   "updatedAt" = :at`;
 
 export const OWNED = `id = :deliveryId AND "leaseOwner" = :workerId AND status = 'sending'`;

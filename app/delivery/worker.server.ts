@@ -23,6 +23,7 @@ import { STALE_AFTER_MS } from "~/attentive/rules";
 import type { Database } from "~/db.server";
 import { renderMappingDetailed, type RenderContextInput } from "~/mapping/render.server";
 import { renderInline, rendersInline } from "~/mapping/inline";
+import { rendersFromBodyAlone, usablePrerendered } from "~/mapping/prerender";
 import { FLOW_ACTION_TOPIC, parseFlowAction } from "~/flow/action";
 import { isMappableTopic, type MappingDefinition } from "~/mapping/types";
 import { CATALOG } from "~/topics/catalog";
@@ -668,9 +669,15 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   if (!isMappableTopic(topic)) return { kind: "skipped", reason: `Topic ${topic} is not mapped by this version of the app.` };
 
   const entry = CATALOG[topic];
-  // An order topic's body is its own order: nothing here reads it, so only the render thread parses it (and says
-  // the order's name). Other topics read ids from it to find their order, once per webhook in the claim.
-  const readsBody = entry.needs.order !== "body" || entry.needs.fulfillment === true || entry.validate !== undefined;
+  // An order topic's body is its own order: nothing here reads it, so only the render parses it (and says the
+  // order's name), unless the event was rendered when the webhook came, with the mapping as it is now (decision 054).
+  // Other topics read ids from it to find their order, once per webhook in the claim.
+  const readsBody = !rendersFromBodyAlone(entry);
+  if (!readsBody) {
+    const ahead = usablePrerendered(delivery.prerendered, mapping);
+    if (ahead?.kind === "skipped") return { kind: "skipped", reason: ahead.reason };
+    if (ahead?.kind === "event") return ready(cache, delivery, shop.keyCipher, ahead.event, ahead.bodyName);
+  }
   const body = readsBody ? cache.body(delivery.webhook) : null;
   const unusable = isJsonObject(body) ? (entry.validate?.(body) ?? null) : null;
   if (unusable !== null) return { kind: "skipped", reason: unusable };

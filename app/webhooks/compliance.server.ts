@@ -97,7 +97,7 @@ export async function redactCustomer(
   await prisma.$transaction([
     ...chunks(webhookIds).map((ids) => prisma.webhook.updateMany({ where: { id: { in: ids } }, data: { body: REDACTED_BODY } })),
     ...deliveries.map((ids) =>
-      prisma.delivery.updateMany({ where: { id: { in: ids } }, data: { request: null, response: null, email: null, orderName: null } }),
+      prisma.delivery.updateMany({ where: { id: { in: ids } }, data: { request: null, response: null, email: null, orderName: null, prerendered: null } }),
     ),
     ...deliveries.map((ids) => prisma.deliveryAttempt.updateMany({ where: { deliveryId: { in: ids } }, data: { response: null } })),
   ]);

@@ -30,6 +30,8 @@ export interface IngestRow {
    * marked with the backfill's id.
    */
   backfill?: { id: string; mappingIds: ReadonlySet<string> };
+  /** Events rendered ahead, by mapping id (decision 054): each goes to its mapping's delivery, if the write makes one. */
+  prerendered?: Record<string, string>;
 }
 
 export type IngestResult =
@@ -51,6 +53,7 @@ export function deliveryRows(row: IngestRow, webhookRecordId: string, enabled: r
     eventType: mapping.eventType,
     externalEventId: externalEventId({ shop: row.shop, topic: row.topic, eventKey: row.eventKey, mappingId: mapping.id }),
     webhookRecordId,
+    prerendered: row.prerendered?.[mapping.id] ?? null,
   }));
 }
 
@@ -76,8 +79,8 @@ export function prepareSqliteIngest(db: Sqlite.Database): (row: IngestRow) => In
   );
   const insertDelivery: Sqlite.Statement<unknown[]> = db.prepare(
     `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
-       "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
-     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?, ?)`,
+       "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId", prerendered)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, 0, ?, ?, ?, ?)`,
   );
   return (row) => {
     const seeded = shopSeeded.get(row.shop);
@@ -102,6 +105,7 @@ export function prepareSqliteIngest(db: Sqlite.Database): (row: IngestRow) => In
         receivedAt,
         receivedAt,
         row.backfill?.id ?? null,
+        delivery.prerendered,
       );
     }
     return { kind: "recorded", webhookRecordId, deliveries: deliveries.length };

@@ -106,6 +106,9 @@ export const PG_INGEST_GROUP = 32;
 /** Casts for the webhook's values, in webhookValues' order: the two dates (text otherwise). */
 const WEBHOOK_CASTS: Record<number, string> = { 7: "::timestamp(3)", 8: "::timestamp(3)" };
 
+/** The deliveries' values, one array each, in the order the write's unnest names them. */
+const DELIVERY_ARRAY_TYPES = ["text", "text", "text", "text", "text", "timestamp(3)", "text", "text"] as const;
+
 /** A webhook's read of its shop's mappings; `n` tells the reads apart. */
 interface MappingRead {
   shop: string;
@@ -202,10 +205,19 @@ class PostgresIngestStore implements IngestStore {
       .map((_, row) => `(${Array.from({ length: width }, (_, column) => `$${row * width + column + 1}${WEBHOOK_CASTS[column] ?? ""}`).join(", ")})`)
       .join(", ");
     const deliveries = items.flatMap(({ row, deliveries }) =>
-      deliveries.map((delivery) => [delivery.id, delivery.webhookRecordId, delivery.mappingId, delivery.eventType, delivery.externalEventId, pgTimestamp(row.occurredAt), row.backfill?.id ?? null]),
+      deliveries.map((delivery) => [
+        delivery.id,
+        delivery.webhookRecordId,
+        delivery.mappingId,
+        delivery.eventType,
+        delivery.externalEventId,
+        pgTimestamp(row.occurredAt),
+        row.backfill?.id ?? null,
+        delivery.prerendered,
+      ]),
     );
     const first = items.length * width;
-    const arrays = ["text", "text", "text", "text", "text", "timestamp(3)", "text"].map((type, index) => `$${first + index + 1}::${type}[]`).join(", ");
+    const arrays = DELIVERY_ARRAY_TYPES.map((type, index) => `$${first + index + 1}::${type}[]`).join(", ");
     const written = await this.pool.query<{ id: string; deliveries: number }>({
       // One prepared statement per group size (at most PG_INGEST_GROUP of them per connection).
       name: `ingest-write-group-${items.length}`,
@@ -216,15 +228,15 @@ class PostgresIngestStore implements IngestStore {
                RETURNING id, shop, topic, "receivedAt"
              ), d AS (
                INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, attempts,
-                 "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId")
+                 "nextAttemptAt", "occurredAt", stale, "createdAt", "updatedAt", "backfillId", prerendered)
                SELECT x.id, w.shop, w.id, x."mappingId", w.topic, x."eventType", x."externalEventId", 'pending', 0, w."receivedAt", x."occurredAt", false,
-                      w."receivedAt", w."receivedAt", x."backfillId"
-               FROM unnest(${arrays}) AS x(id, "webhookRecordId", "mappingId", "eventType", "externalEventId", "occurredAt", "backfillId")
+                      w."receivedAt", w."receivedAt", x."backfillId", x.prerendered
+               FROM unnest(${arrays}) AS x(id, "webhookRecordId", "mappingId", "eventType", "externalEventId", "occurredAt", "backfillId", prerendered)
                JOIN w ON w.id = x."webhookRecordId"
                RETURNING "webhookRecordId"
              )
              SELECT w.id, (SELECT count(*) FROM d WHERE d."webhookRecordId" = w.id)::int AS deliveries FROM w`,
-      values: [...webhookValuesList.flat(), ...Array.from({ length: 7 }, (_, index) => deliveries.map((values) => values[index]))],
+      values: [...webhookValuesList.flat(), ...DELIVERY_ARRAY_TYPES.map((_, index) => deliveries.map((values) => values[index]))],
     });
     const recorded = new Map(written.rows.map((result) => [result.id, result.deliveries]));
     return items.map(({ webhookRecordId }) => {

@@ -14,6 +14,7 @@ import { parseShopifyJson, type JsonValue } from "~/shopify/json";
 import type { IngestAdmission } from "./admission";
 import { handleComplianceWebhook, isComplianceTopic } from "./compliance.server";
 import { ingestStoreOf, type IngestRow } from "./ingest-store.server";
+import type { WebhookPrerenderer } from "./prerender.server";
 import { BodyTooLargeError, readBodyWithLimit } from "./read-body.server";
 import { acceptsTopic, type WebhookRoute } from "./topics";
 
@@ -75,6 +76,8 @@ export interface ReceiveOptions {
   now?: () => Date;
   /** The bound on webhooks held at once; none when absent. */
   admission?: IngestAdmission;
+  /** Renders the events of the webhook's mappings while its body is parsed (decision 054); none when absent. */
+  prerender?: WebhookPrerenderer;
 }
 
 export type RecordOutcome =
@@ -201,15 +204,16 @@ export function recordWebhook(options: ReceiveOptions, webhook: IncomingWebhook)
   try {
     const now = options.now?.() ?? new Date();
     if (!isMappableTopic(webhook.topic)) return recordOtherTopic(options.prisma, webhook, now);
-    return recordRow(options.prisma, ingestRowOf(webhook, webhook.topic, now));
+    return recordRow(options.prisma, ingestRowOf(webhook, webhook.topic, now, options.prerender));
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-function ingestRowOf(webhook: IncomingWebhook, topic: MappableTopic, now: Date): IngestRow {
+function ingestRowOf(webhook: IncomingWebhook, topic: MappableTopic, now: Date, prerenderer?: WebhookPrerenderer): IngestRow {
   const identity = eventIdentity(topic, webhook.body, { eventId: webhook.eventId ?? null, webhookId: webhook.webhookId });
   const triggeredAt = parseDate(webhook.triggeredAt);
+  const prerendered = prerenderer?.events(webhook.shop, topic, webhook.body, webhook.text.length);
   return {
     shop: webhook.shop,
     topic,
@@ -223,6 +227,7 @@ function ingestRowOf(webhook: IncomingWebhook, topic: MappableTopic, now: Date):
     occurredAt: occurredAtFor(topic, webhook.body, triggeredAt ?? now),
     body: webhook.bytes ?? webhook.text,
     ...(webhook.backfill ? { backfill: webhook.backfill } : {}),
+    ...(prerendered ? { prerendered } : {}),
   };
 }
 

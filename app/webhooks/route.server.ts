@@ -9,6 +9,7 @@ import { verifyShopifyWebhook } from "~/shopify/webhook-hmac.server";
 import { lingerBeforeClosing } from "~/production-server";
 import { admissionLimitsFrom, IngestAdmission } from "./admission";
 import { nodeWebhookRequest } from "./node-request.server";
+import { loadEnabledMappings, MappingsAhead } from "./prerender.server";
 import {
   errorSummary,
   fetchWebhookRequest,
@@ -83,6 +84,8 @@ function commerce(): RouteReceiveOptions {
     authenticate: verifyShopifyWebhook(env().SHOPIFY_API_SECRET),
     onRecorded: wakeWorkers,
     admission,
+    // Orders' events rendered while their bodies are parsed, so the worker need not parse them again (decision 054).
+    prerender: new MappingsAhead(loadEnabledMappings(db())),
   };
   return commerceOptions;
 }

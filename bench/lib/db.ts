@@ -9,7 +9,10 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { closeDatabase, openDatabase, type Database } from "~/db.server";
+import { prerender, prerenderedText } from "~/mapping/prerender";
+import { definitionOf, storedMapping } from "~/models/Mapping.server";
 import { connectAttentive } from "~/models/Shop.server";
+import { parseShopifyJson } from "~/shopify/json";
 import { createSecretBox } from "~/secrets/secret-box.server";
 import { BIN, ROOT, RUN_ID, SCRATCH, run } from "./common";
 import { localPostgresCpuMs } from "./cpu";
@@ -192,9 +195,12 @@ export async function preloadDeliveries(
   perShop: number,
   body: string,
   prefix = "pre",
+  prerendered = true,
 ): Promise<number> {
   if (!body.includes(FIXTURE_ORDER_GID)) throw new Error(`preloadDeliveries needs a body holding ${FIXTURE_ORDER_GID}, to give each webhook its own`);
   const now = new Date();
+  const ahead = prerendered ? await aheadRenderer(db, mappingByShop) : () => null;
+  const bodyAt = (n: number) => body.replace(FIXTURE_ORDER_GID, `${ORDER_GID}${PRELOAD_ORDER_BASE + n}`);
   let total = 0;
   if (db.provider === "sqlite") {
     const sqlite = sqliteHandle(db);
@@ -202,15 +208,16 @@ export async function preloadDeliveries(
       `INSERT INTO "Webhook" (id, shop, topic, "eventKey", "webhookId", "apiVersion", "receivedAt", "orderId", body) VALUES (?, ?, 'orders/fulfilled', ?, ?, '2026-10', ?, ?, ?)`,
     );
     const insertDelivery = sqlite.prepare(
-      `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt") VALUES (?, ?, ?, ?, 'orders/fulfilled', 'Order Fulfilled', ?, 'pending', ?, ?, ?, ?)`,
+      `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt", prerendered) VALUES (?, ?, ?, ?, 'orders/fulfilled', 'Order Fulfilled', ?, 'pending', ?, ?, ?, ?, ?)`,
     );
     const at = sqliteDate(now);
     const load = sqlite.transaction(() => {
       for (let i = 0; i < perShop; i++) {
         for (const [shop, mappingId] of mappingByShop) {
           const webhookId = `${prefix}-w-${shop}-${i}`;
-          insertWebhook.run(webhookId, shop, `gid://shopify/Order/${prefix}${i}`, webhookId, at, String(i), body.replace(FIXTURE_ORDER_GID, `${ORDER_GID}${PRELOAD_ORDER_BASE + total}`));
-          insertDelivery.run(`${prefix}-d-${shop}-${i}`, shop, webhookId, mappingId, `${prefix}-e-${shop}-${i}`, at, at, at, at);
+          const text = bodyAt(total);
+          insertWebhook.run(webhookId, shop, `gid://shopify/Order/${prefix}${i}`, webhookId, at, String(i), text);
+          insertDelivery.run(`${prefix}-d-${shop}-${i}`, shop, webhookId, mappingId, `${prefix}-e-${shop}-${i}`, at, at, at, at, ahead(shop, text));
           total++;
         }
       }
@@ -230,14 +237,34 @@ export async function preloadDeliveries(
      ORDER BY i, s.n`,
     [prefix, prefix, prefix, now.toISOString(), body, FIXTURE_ORDER_GID, ORDER_GID, PRELOAD_ORDER_BASE, shops.length, perShop, shops],
   );
+  // The events rendered ahead, in the webhooks' order (i, then the shop's place): the bodies the statement above made.
+  const events = Array.from({ length: perShop * shops.length }, (_, k) => ahead(shops[k % shops.length]!, bodyAt(k)));
   total += await db.exec(
-    `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt")
-     SELECT ?::text || '-d-' || s.shop || '-' || i, s.shop, ?::text || '-w-' || s.shop || '-' || i, s.mapping, 'orders/fulfilled', 'Order Fulfilled', ?::text || '-e-' || s.shop || '-' || i, 'pending', ?::timestamp, ?::timestamp, ?::timestamp, ?::timestamp
+    `INSERT INTO "Delivery" (id, shop, "webhookRecordId", "mappingId", topic, "eventType", "externalEventId", status, "nextAttemptAt", "occurredAt", "createdAt", "updatedAt", prerendered)
+     SELECT ?::text || '-d-' || s.shop || '-' || i, s.shop, ?::text || '-w-' || s.shop || '-' || i, s.mapping, 'orders/fulfilled', 'Order Fulfilled', ?::text || '-e-' || s.shop || '-' || i, 'pending', ?::timestamp, ?::timestamp, ?::timestamp, ?::timestamp,
+            (?::text[])[i * ?::int + s.n]
      FROM generate_series(0, ?::int - 1) AS i CROSS JOIN unnest(?::text[], ?::text[]) WITH ORDINALITY AS s(shop, mapping, n)
      ORDER BY i, s.n`,
-    [prefix, prefix, prefix, now.toISOString(), now.toISOString(), now.toISOString(), now.toISOString(), perShop, shops, mappings],
+    [prefix, prefix, prefix, now.toISOString(), now.toISOString(), now.toISOString(), now.toISOString(), events, shops.length, perShop, shops, mappings],
   );
   return total;
+}
+
+/**
+ * What the app's commerce route stores beside each of these deliveries (docs/decisions/054): the shop's mapping
+ * rendered from the webhook's body, with the app's own function. Its cost is the ingest's, measured there.
+ */
+async function aheadRenderer(db: BenchDb, mappingByShop: Map<string, string>): Promise<(shop: string, body: string) => string | null> {
+  const definitions = await withPrisma(db, async (prisma) => {
+    const rows = await prisma.mapping.findMany({ where: { id: { in: [...mappingByShop.values()] } } });
+    return new Map(rows.map((row) => [row.shop, definitionOf(storedMapping(row))]));
+  });
+  return (shop, text) => {
+    const definition = definitions.get(shop);
+    if (!definition) return null;
+    const rendered = prerender(definition, { topic: "orders/fulfilled", shop, body: parseShopifyJson(text), bodyChars: text.length });
+    return rendered === null ? null : prerenderedText(rendered);
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * event and the moment the queue is empty, over the events delivered in between, and the same per thread. Start-up
  * (tsx, Prisma, render threads) is outside the window.
  *
- * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--warm=N] [--profile] [--postgresql] [--background] [--skip-copies]
+ * node --import tsx bench/micro/delivery-cpu.ts [perShop=120] [deliveriesPerWebhook=1] [shops=50] [--warm=N] [--profile] [--postgresql] [--background] [--skip-copies] [--no-prerendered]
  *
  * --warm=N opens the window only once N events have been delivered: the figures are then of a worker whose hot
  * functions V8 has already optimised. For the first seconds of a worker's life, V8's helper threads spend about
@@ -21,6 +21,9 @@
  * --skip-copies (with deliveriesPerWebhook > 1) gives the copies' mappings a condition that is false, so only the first
  * delivery of each webhook is sent and the others are skipped, as a backfill's mappings skip half of what they record;
  * the figures are then per event sent.
+ *
+ * --no-prerendered leaves out the events the commerce route renders ahead when it records an order's webhook (decision
+ * 054): every delivery then parses its body and renders, as a delivery recorded by a backfill does.
  *
  * --postgresql runs it on PostgreSQL (BENCH_POSTGRES_URL, a schema of its own) and also reports, per event, the CPU of
  * every `postgres` process on this machine (the server must be local, and no other load on it) and the commits of
@@ -44,6 +47,7 @@ const warm = Number(process.argv.find((arg) => arg.startsWith("--warm="))?.slice
 const provider = process.argv.includes("--postgresql") ? "postgresql" : "sqlite";
 const background = process.argv.includes("--background");
 const skipCopies = process.argv.includes("--skip-copies");
+const prerendered = !process.argv.includes("--no-prerendered");
 if (skipCopies && perWebhook < 2) throw new Error("--skip-copies needs deliveriesPerWebhook of 2 or more: with one, there is no copy to skip");
 if (provider === "postgresql" && (perWebhook > 1 || background)) throw new Error("deliveriesPerWebhook > 1 and --background are built on SQLite only");
 if (process.argv.includes("--profile")) {
@@ -57,7 +61,7 @@ const standIn = await startStandIn({ keys: shops.map((s) => s.apiKey), rateLimit
 const db = await createDatabase(provider, "delivery-cpu");
 try {
   const mappings = await seedShops(db, shops, ENCRYPTION_KEY);
-  let queued = await preloadDeliveries(db, mappings, perShop, ORDER_BODY);
+  let queued = await preloadDeliveries(db, mappings, perShop, ORDER_BODY, "pre", prerendered);
   if (perWebhook > 1) {
     const sqlite = sqliteHandle(db);
     for (let copy = 1; copy < perWebhook; copy++) {
