@@ -31,6 +31,17 @@ export class ClaimBodies {
     return body;
   }
 
+  /** A delivery that will not ask for the body (its event was rendered ahead): the last user may drop it sooner. */
+  release(webhook: { id: string }): void {
+    const left = (this.users.get(webhook.id) ?? 1) - 1;
+    if (left > 0) {
+      this.users.set(webhook.id, left);
+    } else {
+      this.users.delete(webhook.id);
+      this.parsed.delete(webhook.id);
+    }
+  }
+
   /** How many parsed bodies are held now. */
   get held(): number {
     return this.parsed.size;

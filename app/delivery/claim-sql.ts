@@ -64,8 +64,12 @@ export interface ClaimedDelivery {
   backfillId: string | null;
   leaseOwner: string;
   leaseExpiresAt: Date;
-  /** `id` lets the worker parse a body once for all the claim's deliveries of one webhook. */
-  webhook: { id: string; body: string; topic: string; shop: string };
+  /**
+   * `id` lets the worker parse a body once for all the claim's deliveries of one webhook. The body is null when the
+   * claim left it unread: every delivery of the webhook in the claim has an event rendered ahead (decision 054), and
+   * the worker reads it only if that event cannot be used.
+   */
+  webhook: { id: string; body: string | null; topic: string; shop: string };
   /** The event rendered when the webhook was received (app/mapping/prerender.ts), or null. */
   prerendered: string | null;
 }
@@ -83,7 +87,7 @@ export interface Row {
   backfillId: string | null;
   prerendered: string | null;
   webhookId: string;
-  webhookBody: string;
+  webhookBody: string | null;
   webhookTopic: string;
   webhookShop: string;
 }
@@ -255,8 +259,11 @@ export function prepareSqliteClaim(db: Sqlite.Database, scanWindow = CLAIM_SCAN_
      WHERE id IN (SELECT value FROM json_each(:ids))
      RETURNING ${RETURNED}`,
   );
-  const webhooks: Sqlite.Statement<[string], { id: string; body: string; topic: string; shop: string }> = db.prepare(
-    `SELECT id, body, topic, shop FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`,
+  // A body is read (its overflow pages) and copied to the worker's thread only for a webhook that one of the claimed
+  // deliveries may render from: one without an event rendered ahead (decision 054).
+  const webhooks: Sqlite.Statement<[string, string], { id: string; body: string | null; topic: string; shop: string }> = db.prepare(
+    `SELECT id, CASE WHEN id IN (SELECT value FROM json_each(?)) THEN body END AS body, topic, shop
+     FROM "Webhook" WHERE id IN (SELECT value FROM json_each(?))`,
   );
   // What is read here is taken before any other writer runs: the writer's transaction is immediate.
   return (request) => {
@@ -282,7 +289,9 @@ export function prepareSqliteClaim(db: Sqlite.Database, scanWindow = CLAIM_SCAN_
       ids: JSON.stringify(chosen.map((row) => row.id)),
     });
     if (claimed.length === 0) return [];
-    const bodies = new Map(webhooks.all(JSON.stringify([...new Set(claimed.map((row) => row.webhookRecordId))])).map((w) => [w.id, w]));
+    const rendering = new Set(claimed.flatMap((row) => (row.prerendered === null ? [row.webhookRecordId] : [])));
+    const all = new Set(claimed.map((row) => row.webhookRecordId));
+    const bodies = new Map(webhooks.all(JSON.stringify([...rendering]), JSON.stringify([...all])).map((w) => [w.id, w]));
     const rows: Row[] = claimed.map((row) => {
       const webhook = bodies.get(row.webhookRecordId);
       if (!webhook) throw new Error(`Delivery ${row.id} has no webhook ${row.webhookRecordId}`);

@@ -293,7 +293,8 @@ class PostgresClaimStore implements ClaimStore {
                   )
              SELECT c.id, c.shop, c."mappingId", c.topic, c."externalEventId", c.attempts, c."backfillId", c.prerendered,
                     ${utc("occurredAt")}, ${utc("createdAt")}, ${utc("nextAttemptAt")},
-                    w.id AS "webhookId", w.body AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
+                    -- Not sent for a delivery with an event rendered ahead (decision 054): the worker reads it if it must.
+                    w.id AS "webhookId", CASE WHEN c.prerendered IS NULL THEN w.body END AS "webhookBody", w.topic AS "webhookTopic", w.shop AS "webhookShop"
              FROM c JOIN "Webhook" w ON w.id = c."webhookRecordId"`,
       values: [
         request.workerId,

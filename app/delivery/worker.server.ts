@@ -190,8 +190,13 @@ class PassCache {
   }
 
   /** The webhook's parsed body; each delivery asks once. */
-  body(webhook: ClaimedDelivery["webhook"]): JsonValue {
+  body(webhook: { id: string; body: string }): JsonValue {
     return this.bodies.body(webhook);
+  }
+
+  /** A delivery that will not ask for its webhook's body. */
+  release(webhook: { id: string }): void {
+    this.bodies.release(webhook);
   }
 }
 
@@ -584,7 +589,7 @@ async function processDelivery(
 
   const prepared = await prepare(config, cache, delivery);
   // Nothing reads the body's text after the render: let it go now rather than when the lane ends.
-  delivery.webhook.body = "";
+  delivery.webhook.body = null;
   if ("kind" in prepared) {
     // It will not take a turn of the shop's pace (skipped, failed, or waiting): no longer queued for one.
     sending?.();
@@ -659,7 +664,7 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   if (!shop || shop.uninstalled) {
     return { kind: "skipped", reason: "The app was uninstalled from the shop before this event was sent." };
   }
-  if (delivery.topic === FLOW_ACTION_TOPIC) return prepareFlowAction(cache, delivery, shop);
+  if (delivery.topic === FLOW_ACTION_TOPIC) return prepareFlowAction(cache, delivery, await withBody(config, delivery), shop);
   const mappingRow = cache.mapping(delivery.shop, delivery.mappingId);
   if (!mappingRow) return { kind: "skipped", reason: "The mapping was deleted before this event was sent." };
   const mapping = mappingCache.get(mappingRow);
@@ -675,10 +680,12 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   const readsBody = !rendersFromBodyAlone(entry);
   if (!readsBody) {
     const ahead = usablePrerendered(delivery.prerendered, mapping);
+    if (ahead !== null) cache.release(delivery.webhook);
     if (ahead?.kind === "skipped") return { kind: "skipped", reason: ahead.reason };
     if (ahead?.kind === "event") return ready(cache, delivery, shop.keyCipher, ahead.event, ahead.bodyName);
   }
-  const body = readsBody ? cache.body(delivery.webhook) : null;
+  const webhook = await withBody(config, delivery);
+  const body = readsBody ? cache.body(webhook) : null;
   const unusable = isJsonObject(body) ? (entry.validate?.(body) ?? null) : null;
   if (unusable !== null) return { kind: "skipped", reason: unusable };
   const found = await findRelated(config, entry, delivery, body, config.now());
@@ -695,10 +702,10 @@ async function prepare(config: Resolved, cache: PassCache, delivery: DeliveryRow
   }
 
   const context = { topic, shop: delivery.shop, order, fulfillment: related.fulfillment };
-  const { outcome: rendered, bodyName } = rendersInline(mapping, delivery.webhook.body.length)
-    ? renderHere(config, mapping, delivery, { ...context, body: body ?? cache.body(delivery.webhook) })
+  const { outcome: rendered, bodyName } = rendersInline(mapping, webhook.body.length)
+    ? renderHere(config, mapping, delivery, { ...context, body: body ?? cache.body(webhook) })
     : // The render thread parses the text itself: cheaper for this thread than a structured copy of `body`.
-      await renderMappingDetailed(mapping, { ...context, body, bodyText: delivery.webhook.body });
+      await renderMappingDetailed(mapping, { ...context, body, bodyText: webhook.body });
   if (rendered.kind === "skipped") return { kind: "skipped", reason: rendered.reason };
   if (rendered.kind === "error") {
     // An event without a customer is explained by the order look-up when that failed.
@@ -730,6 +737,20 @@ function renderHere(config: Resolved, mapping: MappingDefinition, delivery: Deli
   return detail;
 }
 
+/**
+ * The delivery's webhook with its body: read now when the claim left it unread for an event rendered ahead
+ * (decision 054) that could not be used, the mapping having changed since. A webhook stays while a delivery of it
+ * is pending (retention keeps both), so a missing one is the database's fault: the attempt fails and is retried.
+ */
+async function withBody(config: Resolved, delivery: DeliveryRow): Promise<{ id: string; body: string }> {
+  const { webhook } = delivery;
+  if (webhook.body !== null) return { id: webhook.id, body: webhook.body };
+  const row = await config.prisma.webhook.findUnique({ where: { id: webhook.id }, select: { body: true } });
+  if (row === null) throw new Error(`The webhook ${webhook.id} of delivery ${delivery.id} is no longer recorded.`);
+  webhook.body = row.body;
+  return { id: webhook.id, body: row.body };
+}
+
 /** The event ready to send with the shop's key, or why the key cannot be read. */
 function ready(cache: PassCache, delivery: DeliveryRow, keyCipher: string, event: Omit<CustomEventInput, "externalEventId" | "occurredAt">, orderName: string | null): Prepared {
   let apiKey: string;
@@ -753,9 +774,9 @@ function ready(cache: PassCache, delivery: DeliveryRow, keyCipher: string, event
  * A Flow action run: the merchant wrote the event in Flow, so there is no mapping to render. The recorded request is
  * read with the same function that accepted it (app/flow/action.ts), so what is sent is what was checked.
  */
-function prepareFlowAction(cache: PassCache, delivery: DeliveryRow, shop: ShopState): Prepared {
+function prepareFlowAction(cache: PassCache, delivery: DeliveryRow, webhook: { id: string; body: string }, shop: ShopState): Prepared {
   if (!shop.keyCipher) return NO_KEY;
-  const parsed = parseFlowAction(cache.body(delivery.webhook));
+  const parsed = parseFlowAction(cache.body(webhook));
   // Checked before it was recorded: only a request recorded by another version of the app can fail here.
   if (!parsed.ok) return { kind: "failed", errorKind: "terminal", reason: parsed.reason };
   return ready(cache, delivery, shop.keyCipher, parsed.event, null);

@@ -43,6 +43,22 @@ describe("ClaimBodies", () => {
     expect(counted.texts).toEqual([a.body, b.body]);
   });
 
+  it("drops a shared parse when its last user is a delivery that sent an event rendered ahead instead", () => {
+    const a = webhook("a", 1);
+    const counted = countingParse();
+    const bodies = new ClaimBodies([{ webhook: a }, { webhook: a }], counted.parse);
+    bodies.body(a);
+    expect(bodies.held).toBe(1);
+    bodies.release(a);
+    expect(bodies.held).toBe(0);
+    // Released first, the other delivery's parse is not kept either.
+    const fresh = new ClaimBodies([{ webhook: a }, { webhook: a }], counted.parse);
+    fresh.release(a);
+    fresh.body(a);
+    expect(fresh.held).toBe(0);
+    expect(counted.texts).toHaveLength(2);
+  });
+
   it("parses again for a delivery that asks more often than the claim counted, and holds nothing for it", () => {
     const a = webhook("a", 1);
     const counted = countingParse();

@@ -55,6 +55,24 @@ describe("the claim", () => {
     expect(await store.claim({ workerId: "w1", limit: 10, leaseMs: 60_000, now, excludeShops: [] })).toEqual([]);
   });
 
+  it("leaves a webhook's body unread when every claimed delivery of it has an event rendered ahead", async () => {
+    const ahead = await delivery(SHOPS[0]!, { status: "pending", nextAttemptAt: seconds(-20), prerendered: '{"kind":"event"}' });
+    const rendering = await delivery(SHOPS[0]!, { status: "pending", nextAttemptAt: seconds(-10) });
+    // A second delivery of the first one's webhook, without an event ahead: that webhook's body is read for it.
+    const aheadRow = await db().delivery.findUniqueOrThrow({ where: { id: ahead.id } });
+    const sharing = await db().delivery.create({
+      data: { shop: SHOPS[1]!, webhookRecordId: aheadRow.webhookRecordId, mappingId: "m2", topic: "orders/fulfilled", eventType: "E", externalEventId: "sharing", status: "pending", nextAttemptAt: seconds(-5) },
+    });
+
+    const claimed = await store.claim({ workerId: "w1", limit: 2, leaseMs: 60_000, now, excludeShops: [] });
+    expect(claimed.map((row) => [row.id, row.prerendered, row.webhook.body])).toEqual([
+      [ahead.id, '{"kind":"event"}', null],
+      [rendering.id, null, expect.stringMatching(/^\{"n":\d+\}$/)],
+    ]);
+    const next = await store.claim({ workerId: "w1", limit: 10, leaseMs: 60_000, now, excludeShops: [] });
+    expect(next.map((row) => [row.id, row.webhook.body])).toEqual([[sharing.id, expect.stringMatching(/^\{"n":\d+\}$/)]]);
+  });
+
   it("takes no more than asked, and nothing of an excluded shop", async () => {
     for (let i = 0; i < 5; i++) await delivery(SHOPS[0]!, { status: "pending", nextAttemptAt: seconds(-i) });
     const kept = await delivery(SHOPS[1]!, { status: "pending", nextAttemptAt: seconds(-100) });

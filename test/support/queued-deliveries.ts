@@ -18,6 +18,8 @@ export interface QueuedDeliveryFields {
   leaseOwner?: string;
   leaseExpiresAt?: Date;
   attempts?: number;
+  /** An event rendered ahead (decision 054). */
+  prerendered?: string | null;
 }
 
 export async function queuedDelivery(shop: string, fields: QueuedDeliveryFields) {
