@@ -19,6 +19,12 @@ import { CATALOG } from "~/topics/catalog";
 export const PRERENDER_MAPPINGS_TTL_MS = 10_000;
 /** Shops and topics kept at most. */
 export const PRERENDER_ENTRIES = 10_000;
+/**
+ * The most of the web process's thread one webhook's renders ahead may take. The default mapping takes about 15 µs; a
+ * shop with fifty heavy (bounded, decision 024) mappings on a large order could take tens of milliseconds, which
+ * every other shop's webhooks would wait behind: past this, its remaining mappings render at send time.
+ */
+export const PRERENDER_BUDGET_MS = 2;
 
 export interface EnabledMapping {
   id: string;
@@ -44,7 +50,7 @@ export class MappingsAhead implements WebhookPrerenderer {
 
   constructor(
     private readonly load: LoadMappings,
-    private readonly options: { ttlMs?: number; now?: () => number; limit?: number } = {},
+    private readonly options: { ttlMs?: number; now?: () => number; limit?: number; budgetMs?: number; clock?: () => number } = {},
   ) {
     this.entries = new Lru(options.limit ?? PRERENDER_ENTRIES);
   }
@@ -54,7 +60,10 @@ export class MappingsAhead implements WebhookPrerenderer {
     const mappings = this.mappingsOf(shop, topic);
     if (mappings === null || mappings.length === 0) return undefined;
     let events: Record<string, string> | undefined;
+    const clock = this.options.clock ?? (() => performance.now());
+    const started = clock();
     for (const { id, definition } of mappings) {
+      if (clock() - started > (this.options.budgetMs ?? PRERENDER_BUDGET_MS)) break;
       try {
         const rendered = prerender(definition, { topic, shop, body, bodyChars });
         if (rendered !== null) (events ??= {})[id] = prerenderedText(rendered);

@@ -97,6 +97,18 @@ describe("MappingsAhead", () => {
     expect(Object.keys(ahead.events(SHOP, "orders/fulfilled", BODY, TEXT.length) ?? {})).toEqual(["m1"]);
   });
 
+  it("stops rendering ahead once a webhook has taken its budget of the thread, leaving the rest to the send", async () => {
+    let ms = 0;
+    const { calls, load } = controlledLoad();
+    // Each reading of the clock after the first finds a millisecond gone: as if every render took one.
+    const ahead = new MappingsAhead(load, { budgetMs: 2, clock: () => ms++ });
+    ahead.events(SHOP, "orders/fulfilled", BODY, TEXT.length);
+    calls[0]!.answer(["m1", "m2", "m3", "m4"].map((id) => ({ id, definition: definition(id) })));
+    await ahead.whenRead();
+    ms = 0;
+    expect(Object.keys(ahead.events(SHOP, "orders/fulfilled", BODY, TEXT.length) ?? {})).toEqual(["m1", "m2"]);
+  });
+
   it("reads nothing for a topic whose render needs more than its body", () => {
     const { calls, load } = controlledLoad();
     const ahead = new MappingsAhead(load);
